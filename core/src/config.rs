@@ -1,0 +1,179 @@
+//! Cluster configuration and the limits the host chooses.
+
+use crate::limits::{HEADER_BYTES, MEMBERS_MAX, MESSAGE_BYTES_MIN, PROPOSAL_OVERHEAD_BYTES_MAX, ENTRY_OVERHEAD_BYTES_MAX};
+use crate::NodeId;
+
+/// A list of node ids with a fixed capacity.
+pub type Members = heapless::Vec<NodeId, MEMBERS_MAX>;
+
+/// Why a configuration was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// There must be at least one voter.
+    NoVoters,
+    /// More than [`MEMBERS_MAX`] members.
+    TooManyMembers,
+    /// A node id appears twice (in voters, observers, or both).
+    DuplicateMember(NodeId),
+    /// The node's own id is neither a voter nor an observer.
+    SelfNotMember,
+    /// Node id 0 is reserved for "nobody".
+    ReservedId,
+    /// A timeout is zero or the heartbeat is not shorter than the election timeout.
+    BadTimeouts,
+    /// `message_bytes_max` is below the minimum a proposal needs.
+    MessageTooSmall,
+    /// `inflight_entries_max` is zero.
+    NoInflight,
+}
+
+/// How a node is set up. Build with [`Config::new`] and the chained setters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This node's id (never 0).
+    pub id: NodeId,
+    /// Nodes that vote and count in quorums.
+    pub voters: Members,
+    /// Nodes that receive the committed stream but never vote.
+    pub observers: Members,
+    /// Messages carrying another cluster id are refused.
+    pub cluster_id: u32,
+    /// Seed for the election timeout jitter; no other randomness exists inside.
+    pub seed: u64,
+    /// Ticks without a leader (or, for a leader, without a quorum) before electing.
+    /// The actual timeout is drawn from `[election_timeout_ticks, 2 * election_timeout_ticks)`.
+    pub election_timeout_ticks: u32,
+    /// Ticks between leader heartbeats (and retransmissions).
+    pub heartbeat_ticks: u32,
+    /// Largest encoded message, envelope included.
+    pub message_bytes_max: usize,
+    /// Proposals sent to one peer and not yet acknowledged, at most.
+    pub inflight_entries_max: u32,
+    /// Highest zxid counter a leader uses before it forces a new epoch.
+    pub zxid_counter_max: u32,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but membership.
+    pub fn new(id: NodeId, voters: &[NodeId], observers: &[NodeId]) -> Result<Self, ConfigError> {
+        let voters = Members::from_slice(voters).map_err(|_| ConfigError::TooManyMembers)?;
+        let observers = Members::from_slice(observers).map_err(|_| ConfigError::TooManyMembers)?;
+        let config = Config {
+            id,
+            voters,
+            observers,
+            cluster_id: 0,
+            seed: 0,
+            election_timeout_ticks: 10,
+            heartbeat_ticks: 2,
+            message_bytes_max: 1400,
+            inflight_entries_max: 4096,
+            zxid_counter_max: u32::MAX - 1,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the cluster id.
+    pub fn cluster_id(mut self, cluster_id: u32) -> Self {
+        self.cluster_id = cluster_id;
+        self
+    }
+
+    /// Sets the election timeout and heartbeat interval, in ticks.
+    pub fn timeouts(mut self, election_timeout_ticks: u32, heartbeat_ticks: u32) -> Self {
+        self.election_timeout_ticks = election_timeout_ticks;
+        self.heartbeat_ticks = heartbeat_ticks;
+        self
+    }
+
+    /// Sets the largest message size in bytes.
+    pub fn message_bytes_max(mut self, bytes: usize) -> Self {
+        self.message_bytes_max = bytes;
+        self
+    }
+
+    /// Sets the per-peer in-flight bound.
+    pub fn inflight_entries_max(mut self, entries: u32) -> Self {
+        self.inflight_entries_max = entries;
+        self
+    }
+
+    /// Checks every rule; [`crate::Node::new`] calls it too.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        if self.voters.len() + self.observers.len() > MEMBERS_MAX {
+            return Err(ConfigError::TooManyMembers);
+        }
+        let all = self.voters.iter().chain(self.observers.iter());
+        for (i, a) in all.clone().enumerate() {
+            if *a == 0 {
+                return Err(ConfigError::ReservedId);
+            }
+            if all.clone().skip(i + 1).any(|b| b == a) {
+                return Err(ConfigError::DuplicateMember(*a));
+            }
+        }
+        if !self.is_member(self.id) {
+            return Err(ConfigError::SelfNotMember);
+        }
+        if self.election_timeout_ticks < 2 || self.heartbeat_ticks == 0 || self.heartbeat_ticks >= self.election_timeout_ticks {
+            return Err(ConfigError::BadTimeouts);
+        }
+        if self.message_bytes_max < MESSAGE_BYTES_MIN {
+            return Err(ConfigError::MessageTooSmall);
+        }
+        if self.inflight_entries_max == 0 {
+            return Err(ConfigError::NoInflight);
+        }
+        Ok(())
+    }
+
+    /// Largest payload a proposal may carry with this message size.
+    pub fn payload_bytes_max(&self) -> usize {
+        self.message_bytes_max - HEADER_BYTES - PROPOSAL_OVERHEAD_BYTES_MAX - ENTRY_OVERHEAD_BYTES_MAX
+    }
+
+    /// Whether `id` votes.
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.contains(&id)
+    }
+
+    /// Whether `id` is a voter or an observer.
+    pub fn is_member(&self, id: NodeId) -> bool {
+        self.is_voter(id) || self.observers.contains(&id)
+    }
+
+    /// Every member but this node.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let me = self.id;
+        self.voters.iter().chain(self.observers.iter()).copied().filter(move |p| *p != me)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_membership() {
+        assert_eq!(Config::new(1, &[], &[1]), Err(ConfigError::NoVoters));
+        assert_eq!(Config::new(1, &[1, 2, 2], &[]), Err(ConfigError::DuplicateMember(2)));
+        assert_eq!(Config::new(1, &[1, 2], &[2]), Err(ConfigError::DuplicateMember(2)));
+        assert_eq!(Config::new(4, &[1, 2, 3], &[]), Err(ConfigError::SelfNotMember));
+        assert_eq!(Config::new(0, &[0, 1], &[]), Err(ConfigError::ReservedId));
+        assert_eq!(Config::new(1, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], &[]), Err(ConfigError::TooManyMembers));
+        let c = Config::new(1, &[1, 2, 3], &[4]).unwrap();
+        assert_eq!(c.clone().timeouts(5, 5).validate(), Err(ConfigError::BadTimeouts));
+        assert_eq!(c.clone().message_bytes_max(10).validate(), Err(ConfigError::MessageTooSmall));
+        assert_eq!(c.peers().collect::<heapless::Vec<_, 9>>().as_slice(), &[2, 3, 4]);
+    }
+}

@@ -1,0 +1,349 @@
+//! What every role shares: storage, the write queue and durability marks, the
+//! commit point, output queues and counters. Roles borrow it next to their own
+//! state, so a role's step function sees both without copying either.
+
+use heapless::Deque;
+
+use crate::config::Config;
+use crate::error::{Counters, StepError};
+use crate::limits::{CONTROL_QUEUE_MAX, EVENTS_MAX, WRITES_PENDING_MAX};
+use crate::storage::{HardState, Storage};
+use crate::wire::{Message, Vote};
+use crate::{NodeId, Zxid};
+
+/// Roles a node can be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Role {
+    /// Electing a leader.
+    Looking,
+    /// Following a leader (a voter).
+    Following,
+    /// Leading.
+    Leading,
+    /// Observing a leader (never votes).
+    Observing,
+}
+
+/// A change the host must make durable, in order. Report completion with
+/// [`crate::Node::durable`]; the node acknowledges nothing before that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Write {
+    /// Sequence number; reporting `seq` durable covers every write up to it.
+    pub seq: u64,
+    /// What to write.
+    pub kind: WriteKind,
+}
+
+/// What a [`Write`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Store the hard state.
+    HardState(HardState),
+    /// Store the entries at positions `first..=last` (read them from `Node::storage`).
+    Append {
+        /// First position.
+        first: u64,
+        /// Last position.
+        last: u64,
+    },
+    /// Drop every entry after position `after`.
+    Truncate {
+        /// Last position kept.
+        after: u64,
+    },
+    /// Store the snapshot (read it from `Node::storage().snapshot_data()`) covering
+    /// positions up to `index`; entries up to `index` may be dropped, and if it
+    /// was received from the leader every entry is replaced by it.
+    Snapshot {
+        /// Last position covered.
+        index: u64,
+        /// Last zxid covered.
+        zxid: Zxid,
+    },
+}
+
+/// Something the host may want to observe or act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// This node changed role.
+    Role {
+        /// The new role.
+        role: Role,
+    },
+    /// A leader established an epoch (seen by the leader and by each synced learner).
+    Leader {
+        /// The leader.
+        leader: NodeId,
+        /// Its epoch.
+        epoch: u32,
+    },
+    /// Storage is filling up: take a snapshot of the applied state and call `Node::compact`.
+    SnapshotWanted {
+        /// How full storage is, in percent.
+        used_percent: u8,
+        /// The last applied zxid (a good snapshot point).
+        applied: Zxid,
+    },
+}
+
+pub(crate) struct Pending {
+    pub(crate) write: Write,
+    /// Highest position the write makes durable (appends only).
+    mark_last: u64,
+}
+
+pub(crate) struct Core<S: Storage> {
+    pub(crate) config: Config,
+    pub(crate) storage: S,
+    rng: u64,
+    pub(crate) now: u64,
+    pub(crate) round: u64,
+    next_seq: u64,
+    pending: Deque<Pending, WRITES_PENDING_MAX>,
+    handed: usize,
+    pub(crate) durable_index: u64,
+    pub(crate) durable_hard: HardState,
+    pub(crate) snapshot_pending: Option<u64>,
+    pub(crate) commit_index: u64,
+    pub(crate) applied_index: u64,
+    pub(crate) restore_pending: bool,
+    pub(crate) control: Deque<(NodeId, Message<'static>), CONTROL_QUEUE_MAX>,
+    pub(crate) events: Deque<Event, EVENTS_MAX>,
+    pub(crate) counters: Counters,
+    pub(crate) sends_dropped: u64,
+    snapshot_wanted_at: u64,
+}
+
+impl<S: Storage> Core<S> {
+    pub(crate) fn new(config: Config, storage: S) -> Self {
+        // Everything the host hands over at start is durable by definition.
+        let durable_index = storage.last_index();
+        let durable_hard = storage.hard_state();
+        let (snapshot_index, _) = storage.snapshot_point();
+        let rng = config.seed ^ (u64::from(config.id) << 48) ^ 0x9e37_79b9_7f4a_7c15;
+        Core {
+            config,
+            storage,
+            rng,
+            now: 0,
+            round: 0,
+            next_seq: 1,
+            pending: Deque::new(),
+            handed: 0,
+            durable_index,
+            durable_hard,
+            snapshot_pending: None,
+            commit_index: snapshot_index,
+            applied_index: snapshot_index,
+            restore_pending: snapshot_index > 0,
+            control: Deque::new(),
+            events: Deque::new(),
+            counters: Counters::default(),
+            sends_dropped: 0,
+            snapshot_wanted_at: 0,
+        }
+    }
+
+    /// splitmix64: tiny, seeded, the same on every target.
+    pub(crate) fn random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A fresh randomised election timeout in `[T, 2T)`.
+    pub(crate) fn election_timeout(&mut self) -> u64 {
+        let t = u64::from(self.config.election_timeout_ticks);
+        t + self.random() % t
+    }
+
+    pub(crate) fn me(&self) -> NodeId {
+        self.config.id
+    }
+
+    pub(crate) fn last_zxid(&self) -> Zxid {
+        self.storage.last_zxid()
+    }
+
+    pub(crate) fn durable_zxid(&self) -> Zxid {
+        self.storage.zxid_at(self.durable_index.min(self.storage.last_index())).unwrap_or(Zxid::ZERO)
+    }
+
+    pub(crate) fn commit_zxid(&self) -> Zxid {
+        self.storage.zxid_at(self.commit_index).unwrap_or(Zxid::ZERO)
+    }
+
+    /// This node's own vote: its durable history only.
+    pub(crate) fn own_vote(&self) -> Vote {
+        Vote { leader: self.me(), zxid: self.durable_zxid(), epoch: self.durable_hard.current_epoch }
+    }
+
+    pub(crate) fn send(&mut self, to: NodeId, message: Message<'static>) {
+        if self.control.push_back((to, message)).is_err() {
+            // Like a lost datagram: every control message is retransmitted on a timer.
+            self.sends_dropped += 1;
+        }
+    }
+
+    pub(crate) fn event(&mut self, event: Event) {
+        if self.events.push_back(event).is_err() {
+            self.counters.events_dropped += 1;
+        }
+    }
+
+    fn push_write(&mut self, kind: WriteKind, mark_last: u64) -> Result<(), StepError> {
+        // Coalesce with an append the host has not taken yet.
+        if let (WriteKind::Append { first, last }, true) = (kind, self.pending.len() > self.handed) {
+            if let Some(Pending { write: Write { kind: WriteKind::Append { last: prev_last, .. }, .. }, mark_last: mark }) = self.pending.back_mut() {
+                if *prev_last + 1 == first {
+                    *prev_last = last;
+                    *mark = last;
+                    return Ok(());
+                }
+            }
+        }
+        let write = Write { seq: self.next_seq, kind };
+        self.pending.push_back(Pending { write, mark_last }).map_err(|_| StepError::Busy)?;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    pub(crate) fn set_hard_state(&mut self, hard: HardState) -> Result<(), StepError> {
+        if self.pending.is_full() {
+            return Err(StepError::Busy);
+        }
+        self.storage.set_hard_state(hard);
+        self.push_write(WriteKind::HardState(hard), 0)
+    }
+
+    pub(crate) fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
+        if self.pending.is_full() && !self.can_coalesce() {
+            return Err(StepError::Busy);
+        }
+        let index = self.storage.append(zxid, payload).map_err(StepError::Storage)?;
+        self.push_write(WriteKind::Append { first: index, last: index }, index)?;
+        Ok(index)
+    }
+
+    fn can_coalesce(&self) -> bool {
+        self.pending.len() > self.handed
+            && matches!(self.pending.back(), Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, .. }) if *last == self.storage.last_index())
+    }
+
+    /// Drops entries after `index`. Committed entries are never dropped.
+    pub(crate) fn truncate_after(&mut self, index: u64) -> Result<(), StepError> {
+        if index < self.commit_index {
+            return Err(StepError::Conflict);
+        }
+        if index >= self.storage.last_index() {
+            return Ok(());
+        }
+        if self.pending.is_full() {
+            return Err(StepError::Busy);
+        }
+        self.storage.truncate_after(index).map_err(StepError::Storage)?;
+        self.durable_index = self.durable_index.min(index);
+        let handed = self.handed;
+        for (i, p) in self.pending.iter_mut().enumerate() {
+            p.mark_last = p.mark_last.min(index);
+            if i < handed {
+                continue;
+            }
+            // The host has not read this append yet: it must not see entries that are gone.
+            if let WriteKind::Append { first, last } = &mut p.write.kind {
+                if *first > index {
+                    p.write.kind = WriteKind::Truncate { after: index };
+                } else {
+                    *last = (*last).min(index);
+                }
+            }
+        }
+        self.push_write(WriteKind::Truncate { after: index }, 0)
+    }
+
+    /// Replaces everything with the snapshot received into staging.
+    pub(crate) fn install_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<(), StepError> {
+        if index < self.commit_index || self.pending.is_full() {
+            return Err(if index < self.commit_index { StepError::Conflict } else { StepError::Busy });
+        }
+        self.storage.install_received_snapshot(index, zxid, len).map_err(StepError::Storage)?;
+        for p in self.pending.iter_mut() {
+            p.mark_last = 0;
+        }
+        let handed = self.handed;
+        for p in self.pending.iter_mut().skip(handed) {
+            if let WriteKind::Append { .. } = p.write.kind {
+                p.write.kind = WriteKind::Truncate { after: 0 };
+            }
+        }
+        self.durable_index = index;
+        self.commit_index = index;
+        self.applied_index = index;
+        self.restore_pending = true;
+        self.snapshot_pending = Some(self.next_seq);
+        self.push_write(WriteKind::Snapshot { index, zxid }, 0)
+    }
+
+    /// Takes a host snapshot and compacts behind it.
+    pub(crate) fn compact(&mut self, index: u64, data: &[u8]) -> Result<(), crate::error::CompactError> {
+        use crate::error::CompactError;
+        if index > self.applied_index || index <= self.storage.snapshot_point().0 {
+            return Err(CompactError::NotApplied);
+        }
+        if self.pending.is_full() {
+            return Err(CompactError::Busy);
+        }
+        let zxid = self.storage.zxid_at(index).ok_or(CompactError::NotApplied)?;
+        self.storage.compact_through(index, data).map_err(CompactError::Storage)?;
+        self.push_write(WriteKind::Snapshot { index, zxid }, 0).map_err(|_| CompactError::Busy)
+    }
+
+    pub(crate) fn poll_write(&mut self) -> Option<Write> {
+        let write = self.pending.iter().nth(self.handed)?.write;
+        self.handed += 1;
+        Some(write)
+    }
+
+    /// Applies the host's report; returns whether anything became durable.
+    pub(crate) fn durable(&mut self, seq: u64) -> bool {
+        let mut changed = false;
+        while self.handed > 0 {
+            match self.pending.front() {
+                Some(p) if p.write.seq <= seq => {}
+                _ => break,
+            }
+            let Some(p) = self.pending.pop_front() else { break };
+            self.handed -= 1;
+            changed = true;
+            match p.write.kind {
+                WriteKind::HardState(hard) => self.durable_hard = hard,
+                WriteKind::Append { .. } => self.durable_index = self.durable_index.max(p.mark_last),
+                WriteKind::Truncate { .. } => {}
+                WriteKind::Snapshot { .. } => {
+                    if self.snapshot_pending == Some(p.write.seq) {
+                        self.snapshot_pending = None;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// Raises the commit point (never lowers it).
+    pub(crate) fn commit_to(&mut self, index: u64) {
+        let index = index.min(self.storage.last_index());
+        if index <= self.commit_index {
+            return;
+        }
+        self.commit_index = index;
+        let used = self.storage.used_percent();
+        if used >= 50 && self.applied_index > self.snapshot_wanted_at {
+            self.snapshot_wanted_at = self.applied_index.max(self.commit_index);
+            let applied = self.storage.zxid_at(self.applied_index).unwrap_or(Zxid::ZERO);
+            self.event(Event::SnapshotWanted { used_percent: used, applied });
+        }
+    }
+}

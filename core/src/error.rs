@@ -1,0 +1,124 @@
+//! Typed errors, one enum per boundary, and the counters of rejected input.
+
+use crate::storage::StorageError;
+use crate::wire::WireError;
+use crate::NodeId;
+
+/// Why [`crate::Node::step`] refused (part of) a message. The node's state is intact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepError {
+    /// The bytes are not a valid envelope or message.
+    Wire(WireError),
+    /// The sender is not a member of the configuration.
+    UnknownSender(NodeId),
+    /// The message belongs to an older epoch than this node's.
+    StaleEpoch {
+        /// The message's epoch.
+        message: u32,
+        /// This node's epoch.
+        current: u32,
+    },
+    /// The message does not fit this node's role or stage (for example an ACK at a follower).
+    Unexpected(&'static str),
+    /// Everything in the message was already known.
+    Duplicate,
+    /// Queues or storage are full; the sender will retransmit.
+    Busy,
+    /// The message would change committed history; refused.
+    Conflict,
+    /// Storage refused a change.
+    Storage(StorageError),
+}
+
+impl From<WireError> for StepError {
+    fn from(e: WireError) -> Self {
+        StepError::Wire(e)
+    }
+}
+
+/// Why [`crate::Node::propose`] refused a payload. Nothing was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposeError {
+    /// History, write or forward queues are full: back off and retry (backpressure).
+    Busy,
+    /// No established leader is known (an election or sync is under way).
+    NoLeader,
+    /// The payload exceeds `payload_bytes_max`.
+    TooLarge {
+        /// The payload's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Why [`crate::Node::compact`] refused a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// The snapshot point is not applied yet (or is not in the history).
+    NotApplied,
+    /// Storage refused it.
+    Storage(StorageError),
+    /// The write queue is full; retry after draining writes.
+    Busy,
+}
+
+/// Counts of refused input, by reason. Never reset by the node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Counters {
+    /// Envelopes too short, malformed or with a bad checksum.
+    pub undecodable: u64,
+    /// Unknown format version.
+    pub bad_version: u64,
+    /// Another cluster's messages.
+    pub wrong_cluster: u64,
+    /// Messages addressed to another node.
+    pub wrong_receiver: u64,
+    /// Messages longer than the limit.
+    pub oversized: u64,
+    /// Messages from non-members.
+    pub unknown_sender: u64,
+    /// Messages of an older epoch.
+    pub stale_epoch: u64,
+    /// Messages that do not fit the role or stage.
+    pub unexpected: u64,
+    /// Messages with nothing new (duplicated or replayed).
+    pub duplicate: u64,
+    /// Messages refused because queues or storage were full.
+    pub busy: u64,
+    /// Messages that would have changed committed history.
+    pub conflict: u64,
+    /// Proposals refused with `Busy`.
+    pub propose_busy: u64,
+    /// Forwarded proposals the leader could not take.
+    pub forward_dropped: u64,
+    /// Events dropped because the host did not drain them.
+    pub events_dropped: u64,
+}
+
+impl Counters {
+    pub(crate) fn count(&mut self, error: &StepError) {
+        let slot = match error {
+            StepError::Wire(WireError::UnknownVersion(_)) => &mut self.bad_version,
+            StepError::Wire(WireError::WrongCluster(_)) => &mut self.wrong_cluster,
+            StepError::Wire(WireError::WrongReceiver(_)) => &mut self.wrong_receiver,
+            StepError::Wire(WireError::Oversized(_)) => &mut self.oversized,
+            StepError::Wire(_) => &mut self.undecodable,
+            StepError::UnknownSender(_) => &mut self.unknown_sender,
+            StepError::StaleEpoch { .. } => &mut self.stale_epoch,
+            StepError::Unexpected(_) => &mut self.unexpected,
+            StepError::Duplicate => &mut self.duplicate,
+            StepError::Busy | StepError::Storage(StorageError::Full) => &mut self.busy,
+            StepError::Conflict => &mut self.conflict,
+            StepError::Storage(_) => &mut self.unexpected,
+        };
+        *slot += 1;
+    }
+
+    /// Every refused message, whatever the reason.
+    pub fn rejected_total(&self) -> u64 {
+        self.undecodable + self.bad_version + self.wrong_cluster + self.wrong_receiver + self.oversized + self.unknown_sender
+            + self.stale_epoch + self.unexpected + self.duplicate + self.busy + self.conflict
+    }
+}

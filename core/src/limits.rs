@@ -1,0 +1,25 @@
+//! Compile-time bounds. Everything the kernel holds has a limit known here or in
+//! [`crate::Config`]; the relations between them are checked at compile time.
+
+/// Members (voters plus observers) a configuration may hold.
+pub const MEMBERS_MAX: usize = 9;
+/// Storage writes handed to the host and not yet reported durable.
+pub const WRITES_PENDING_MAX: usize = 32;
+/// Control messages (votes, acks, epoch messages) waiting to be sent.
+pub const CONTROL_QUEUE_MAX: usize = 32;
+/// Events waiting for the host.
+pub const EVENTS_MAX: usize = 16;
+/// Bytes of the envelope header: version, cluster id, sender, receiver, checksum.
+pub const HEADER_BYTES: usize = 13;
+/// Bytes a PROPOSAL spends on its own fields at most (tag, epoch, two zxids, length).
+pub const PROPOSAL_OVERHEAD_BYTES_MAX: usize = 1 + 5 + 10 + 10 + 5;
+/// Bytes an entry spends on its zxid and length prefix at most.
+pub const ENTRY_OVERHEAD_BYTES_MAX: usize = 10 + 5;
+/// The smallest message size a configuration may choose.
+pub const MESSAGE_BYTES_MIN: usize = 96;
+/// Bytes of snapshot data carried by one SNAP chunk at most (also bounded by the message size).
+pub const SNAP_CHUNK_BYTES_MAX: usize = 1024;
+
+const _: () = assert!(MEMBERS_MAX >= 3 && MEMBERS_MAX <= 255);
+const _: () = assert!(MESSAGE_BYTES_MIN > HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX + ENTRY_OVERHEAD_BYTES_MAX);
+const _: () = assert!(WRITES_PENDING_MAX >= 4);

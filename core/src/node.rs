@@ -1,0 +1,396 @@
+//! The node: inputs in (`tick`, `step`, `propose`, `durable`, `compact`),
+//! outputs drained by the host (`poll_transmit`, `poll_write`, `poll_commit`,
+//! `poll_event`). No clock, no randomness but the seed, no I/O.
+
+use crate::config::{Config, ConfigError};
+use crate::core::{Core, Event, Role, Write};
+use crate::error::{CompactError, Counters, ProposeError, StepError};
+use crate::role::election::Election;
+use crate::role::leader::Leader;
+use crate::role::learner::Learner;
+use crate::role::Transition;
+use crate::storage::Storage;
+use crate::wire::{self, Bytes, Header, Message, PeerState, Vote, WireError};
+use crate::{NodeId, Zxid};
+
+/// A message to send: `buf[..len]` goes to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The receiver.
+    pub to: NodeId,
+    /// Bytes written into the caller's buffer.
+    pub len: usize,
+}
+
+/// Where a proposal went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proposed {
+    /// This node leads: the proposal has this zxid.
+    Local(Zxid),
+    /// Forwarded to the leader (lost if the leader changes before it arrives).
+    Forwarded {
+        /// The leader it went to.
+        leader: NodeId,
+    },
+}
+
+/// Something committed, to apply to the state machine in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Apply<'a> {
+    /// A committed entry.
+    Entry {
+        /// Position in the history.
+        index: u64,
+        /// Its zxid.
+        zxid: Zxid,
+        /// Its payload.
+        payload: &'a [u8],
+    },
+    /// Replace the state machine with this snapshot (after SNAP sync, or at start).
+    Snapshot {
+        /// Last position covered.
+        index: u64,
+        /// Last zxid covered.
+        zxid: Zxid,
+        /// The snapshot.
+        data: &'a [u8],
+    },
+}
+
+enum RoleState {
+    Looking(Election),
+    Learning(Learner),
+    Leading(Leader),
+}
+
+/// A ZAB node over storage `S`, holding at most `FORWARD_BYTES` of proposals
+/// waiting to be forwarded to the leader.
+pub struct Node<S: Storage, const FORWARD_BYTES: usize = 1024> {
+    core: Core<S>,
+    role: RoleState,
+    forward: heapless::Vec<u8, FORWARD_BYTES>,
+}
+
+impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
+    /// A node starting from `storage` (empty, or rebuilt from what was durable before a crash).
+    pub fn new(config: Config, storage: S) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut core = Core::new(config, storage);
+        let role = RoleState::Looking(Election::start(&mut core));
+        Ok(Node { core, role, forward: heapless::Vec::new() })
+    }
+
+    /// Advances logical time by one tick.
+    pub fn tick(&mut self) {
+        self.core.now += 1;
+        let transition = match &mut self.role {
+            RoleState::Looking(e) => e.tick(&mut self.core),
+            RoleState::Learning(l) => l.tick(&mut self.core),
+            RoleState::Leading(l) => l.tick(&mut self.core),
+        };
+        self.apply(transition);
+    }
+
+    /// Handles one received envelope. On error the message is counted and dropped;
+    /// the node's state is intact.
+    pub fn step(&mut self, bytes: &[u8]) -> Result<(), StepError> {
+        let result = self.step_inner(bytes);
+        if let Err(e) = &result {
+            self.core.counters.count(e);
+        }
+        result
+    }
+
+    fn step_inner(&mut self, bytes: &[u8]) -> Result<(), StepError> {
+        let config = &self.core.config;
+        let (header, message) = wire::decode(bytes, config.cluster_id, config.id, config.message_bytes_max)?;
+        let from = header.from;
+        if from == config.id || !config.is_member(from) {
+            return Err(StepError::UnknownSender(from));
+        }
+        let transition = match (message, &mut self.role) {
+            (Message::Notification { round, state, vote }, _) => self.on_notification(from, round, state, vote),
+            (_, RoleState::Looking(_)) => return Err(StepError::Unexpected("no leader while looking")),
+            (message, RoleState::Learning(l)) => l.step(&mut self.core, from, message)?,
+            (message, RoleState::Leading(l)) => l.step(&mut self.core, from, message)?,
+        };
+        self.apply(transition);
+        Ok(())
+    }
+
+    fn on_notification(&mut self, from: NodeId, round: u64, state: PeerState, vote: Vote) -> Option<Transition> {
+        let core = &mut self.core;
+        let (state_here, vote_here) = match &mut self.role {
+            RoleState::Looking(e) => return e.on_notification(core, from, round, state, vote),
+            RoleState::Learning(l) => (Learner::peer_state(core), l.vote(core)),
+            RoleState::Leading(l) => (PeerState::Leading, l.vote(core)),
+        };
+        if state == PeerState::Looking {
+            // Tell a looking node who leads, so it joins instead of electing.
+            core.send(from, Message::Notification { round: core.round, state: state_here, vote: vote_here });
+        }
+        None
+    }
+
+    fn apply(&mut self, transition: Option<Transition>) {
+        let Some(mut transition) = transition else { return };
+        let observer = !self.core.config.is_voter(self.core.me());
+        loop {
+            if observer && transition == Transition::Lead {
+                transition = Transition::Look;
+            }
+            if let Transition::Follow(leader) = transition {
+                if leader == self.core.me() {
+                    transition = Transition::Lead;
+                    continue;
+                }
+            }
+            break;
+        }
+        self.core.counters.forward_dropped += self.forward_records() as u64;
+        self.forward.clear();
+        let (role, role_state) = match transition {
+            Transition::Look => (Role::Looking, RoleState::Looking(Election::start(&mut self.core))),
+            Transition::Follow(leader) => {
+                let role = if observer { Role::Observing } else { Role::Following };
+                (role, RoleState::Learning(Learner::start(&mut self.core, leader)))
+            }
+            Transition::Lead => match Leader::start(&mut self.core) {
+                Ok(leader) => (Role::Leading, RoleState::Leading(leader)),
+                Err(_) => (Role::Looking, RoleState::Looking(Election::start(&mut self.core))),
+            },
+        };
+        self.role = role_state;
+        self.core.event(Event::Role { role });
+    }
+
+    /// Proposes a payload. At the leader it gets a zxid; at a learner it is
+    /// forwarded to the leader.
+    pub fn propose(&mut self, payload: &[u8]) -> Result<Proposed, ProposeError> {
+        let max = self.core.config.payload_bytes_max();
+        if payload.len() > max {
+            return Err(ProposeError::TooLarge { len: payload.len(), max });
+        }
+        let result = match &mut self.role {
+            RoleState::Leading(l) => {
+                let result = l.propose(&mut self.core, payload).map(Proposed::Local);
+                if l.counter_exhausted(&self.core) {
+                    // The zxid counter is about to overflow: a new epoch starts it over.
+                    self.apply(Some(Transition::Look));
+                }
+                result
+            }
+            RoleState::Learning(l) if l.established() => {
+                let leader = l.leader;
+                let needed = 4 + payload.len();
+                if self.forward.len() + needed > FORWARD_BYTES {
+                    Err(ProposeError::Busy)
+                } else {
+                    let _ = self.forward.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+                    let _ = self.forward.extend_from_slice(payload);
+                    Ok(Proposed::Forwarded { leader })
+                }
+            }
+            _ => Err(ProposeError::NoLeader),
+        };
+        if result == Err(ProposeError::Busy) {
+            self.core.counters.propose_busy += 1;
+        }
+        result
+    }
+
+    fn forward_records(&self) -> usize {
+        let mut at = 0;
+        let mut count = 0;
+        while let Some(len) = self.forward.get(at..at + 4) {
+            at += 4 + u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            count += 1;
+        }
+        count
+    }
+
+    /// The host's report that every write up to `seq` is durable.
+    pub fn durable(&mut self, seq: u64) {
+        if !self.core.durable(seq) {
+            return;
+        }
+        let transition = match &mut self.role {
+            RoleState::Looking(_) => None,
+            RoleState::Learning(l) => {
+                l.on_durable(&mut self.core);
+                None
+            }
+            RoleState::Leading(l) => l.on_durable(&mut self.core),
+        };
+        self.apply(transition);
+    }
+
+    /// Hands over a snapshot of the state machine as of applied zxid `zxid`;
+    /// history up to it is dropped and the snapshot serves SNAP sync.
+    pub fn compact(&mut self, zxid: Zxid, data: &[u8]) -> Result<(), CompactError> {
+        let index = self.core.storage.index_of(zxid).ok_or(CompactError::NotApplied)?;
+        self.core.compact(index, data)
+    }
+
+    /// Writes the next message into `buf` (at least `message_bytes_max` long).
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            let (to, result) = self.next_message(buf)?;
+            match result {
+                Ok(len) => return Some(Transmit { to, len }),
+                Err(_) => self.core.sends_dropped += 1,
+            }
+        }
+    }
+
+    fn next_message(&mut self, buf: &mut [u8]) -> Option<(NodeId, Result<usize, WireError>)> {
+        let core = &mut self.core;
+        let header = |to| Header { cluster_id: core.config.cluster_id, from: core.config.id, to };
+        if let Some((to, message)) = core.control.pop_front() {
+            return Some((to, wire::encode(header(to), &message, buf)));
+        }
+        match &mut self.role {
+            RoleState::Learning(l) => {
+                let leader = l.leader;
+                if let Some(ack) = l.ack(core) {
+                    return Some((leader, wire::encode(header(leader), &ack, buf)));
+                }
+                let len = self.forward.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
+                let payload = self.forward.get(4..4 + len)?;
+                let result = wire::encode(header(leader), &Message::Forward { payload: Bytes(payload) }, buf);
+                let rest = self.forward.len() - 4 - len;
+                self.forward.copy_within(4 + len.., 0);
+                self.forward.truncate(rest);
+                Some((leader, result))
+            }
+            RoleState::Leading(l) => l.poll_data(core, buf),
+            RoleState::Looking(_) => None,
+        }
+    }
+
+    /// The next storage write to make durable.
+    pub fn poll_write(&mut self) -> Option<Write> {
+        self.core.poll_write()
+    }
+
+    /// The next committed entry (or snapshot) to apply.
+    pub fn poll_commit(&mut self) -> Option<Apply<'_>> {
+        let core = &mut self.core;
+        if core.restore_pending {
+            core.restore_pending = false;
+            let (index, zxid) = core.storage.snapshot_point();
+            return Some(Apply::Snapshot { index, zxid, data: core.storage.snapshot_data() });
+        }
+        while core.applied_index < core.commit_index {
+            core.applied_index += 1;
+            let index = core.applied_index;
+            if let (Some(zxid), Some(payload)) = (core.storage.zxid_at(index), core.storage.payload_at(index)) {
+                return Some(Apply::Entry { index, zxid, payload });
+            }
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.core.events.pop_front()
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.core.config.id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    /// The storage (to read entries named by writes, or the snapshot).
+    pub fn storage(&self) -> &S {
+        &self.core.storage
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        match &self.role {
+            RoleState::Looking(_) => Role::Looking,
+            RoleState::Learning(_) if !self.core.config.is_voter(self.core.me()) => Role::Observing,
+            RoleState::Learning(_) => Role::Following,
+            RoleState::Leading(_) => Role::Leading,
+        }
+    }
+
+    /// The leader this node follows or is, once it has established its epoch here.
+    pub fn leader(&self) -> Option<NodeId> {
+        match &self.role {
+            RoleState::Learning(l) if l.established() => Some(l.leader),
+            RoleState::Leading(l) if l.established() => Some(self.core.me()),
+            _ => None,
+        }
+    }
+
+    /// Whether this node leads an established epoch (and so accepts proposals).
+    pub fn is_established_leader(&self) -> bool {
+        matches!(&self.role, RoleState::Leading(l) if l.established())
+    }
+
+    /// The epoch of the leader this node leads or follows (0 while looking or before discovery ends).
+    pub fn epoch(&self) -> u32 {
+        match &self.role {
+            RoleState::Learning(l) => l.epoch,
+            RoleState::Leading(l) => l.epoch,
+            RoleState::Looking(_) => 0,
+        }
+    }
+
+    /// The election round (ZooKeeper's logical clock).
+    pub fn round(&self) -> u64 {
+        self.core.round
+    }
+
+    /// The persistent epochs as this node holds them in memory.
+    pub fn hard_state(&self) -> crate::storage::HardState {
+        self.core.storage.hard_state()
+    }
+
+    /// Last zxid in the history.
+    pub fn last_zxid(&self) -> Zxid {
+        self.core.last_zxid()
+    }
+
+    /// Last zxid reported durable.
+    pub fn durable_zxid(&self) -> Zxid {
+        self.core.durable_zxid()
+    }
+
+    /// Everything up to here is committed.
+    pub fn commit_zxid(&self) -> Zxid {
+        self.core.commit_zxid()
+    }
+
+    /// Position of the commit point.
+    pub fn commit_index(&self) -> u64 {
+        self.core.commit_index
+    }
+
+    /// Position of the last entry handed out by `poll_commit`.
+    pub fn applied_index(&self) -> u64 {
+        self.core.applied_index
+    }
+
+    /// Counts of refused input.
+    pub fn counters(&self) -> &Counters {
+        &self.core.counters
+    }
+
+    /// Messages that could not be queued or encoded (retransmitted later by the protocol).
+    pub fn sends_dropped(&self) -> u64 {
+        self.core.sends_dropped
+    }
+
+    /// Logical time in ticks since start.
+    pub fn now_ticks(&self) -> u64 {
+        self.core.now
+    }
+}

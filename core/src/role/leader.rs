@@ -1,0 +1,508 @@
+//! Leading: discovery (Paxos phase 1), sync, then broadcast (phase 2).
+//!
+//! Per peer the leader walks FOLLOWERINFO → LEADERINFO → ACKEPOCH → sync
+//! (TRUNC / DIFF / SNAP) → NEWLEADER → ACK → broadcast, each step
+//! retransmitted on the heartbeat timer and checked against what the peer last
+//! reported, so loss, duplication and reordering only slow it down.
+
+use heapless::Vec;
+
+use super::Transition;
+use crate::core::{Core, Event};
+use crate::error::{ProposeError, StepError};
+use crate::limits::{HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, SNAP_CHUNK_BYTES_MAX};
+use crate::quorum::{agreed_index, is_majority};
+use crate::storage::{HardState, Storage};
+use crate::wire::{self, Bytes, Header, Message, SnapChunk, WireError};
+use crate::{NodeId, Zxid};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Gathering FOLLOWERINFO and ACKEPOCH from a majority.
+    Discovery,
+    /// Syncing learners; waiting for a majority to acknowledge NEWLEADER.
+    Sync,
+    /// Established: accepting proposals.
+    Broadcast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Nothing heard yet.
+    Idle,
+    /// LEADERINFO sent.
+    Discovering,
+    /// ACKEPOCH received, waiting for the leader to establish its epoch.
+    Promised { current_epoch: u32, last: Zxid },
+    /// Sending DIFF from `next_index`, then NEWLEADER.
+    Syncing,
+    /// Sending the snapshot at `index`, `offset` bytes acknowledged.
+    Snap { index: u64, offset: u32, sent: bool },
+    /// NEWLEADER sent; waiting for its ACK.
+    AwaitingAck,
+    /// Synced: broadcasting.
+    Broadcast,
+}
+
+struct Progress {
+    id: NodeId,
+    voter: bool,
+    stage: Stage,
+    /// The accepted epoch the peer reported in FOLLOWERINFO.
+    accepted_epoch: u32,
+    acked_index: u64,
+    next_index: u64,
+    commit_sent: u64,
+    last_heard: u64,
+    last_progress: u64,
+}
+
+pub(crate) struct Leader {
+    pub(crate) epoch: u32,
+    pub(crate) phase: Phase,
+    peers: Vec<Progress, MEMBERS_MAX>,
+    /// Last position of the history the epoch started with.
+    initial_index: u64,
+    started_at: u64,
+    heartbeat_at: u64,
+    quorum_check_at: u64,
+    cursor: usize,
+}
+
+impl Leader {
+    pub(crate) fn start<S: Storage>(core: &mut Core<S>) -> Result<Self, Transition> {
+        let mut peers = Vec::new();
+        for id in core.config.peers() {
+            let voter = core.config.is_voter(id);
+            let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now });
+        }
+        let timeout = u64::from(core.config.election_timeout_ticks);
+        let mut leader = Leader {
+            epoch: 0,
+            phase: Phase::Discovery,
+            peers,
+            initial_index: 0,
+            started_at: core.now,
+            heartbeat_at: core.now,
+            quorum_check_at: core.now + timeout,
+            cursor: 0,
+        };
+        if let Some(t) = leader.try_choose_epoch(core) {
+            return Err(t);
+        }
+        Ok(leader)
+    }
+
+    pub(crate) fn established(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    fn voters(&self) -> usize {
+        self.peers.iter().filter(|p| p.voter).count() + 1
+    }
+
+    fn peer(&mut self, id: NodeId) -> Option<&mut Progress> {
+        self.peers.iter_mut().find(|p| p.id == id)
+    }
+
+    /// Once a majority reported its accepted epoch, propose one above all of them.
+    fn try_choose_epoch<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        if self.epoch != 0 {
+            return None;
+        }
+        let known = self.peers.iter().filter(|p| p.voter && p.stage != Stage::Idle).count() + 1;
+        if !is_majority(known, self.voters()) {
+            return None;
+        }
+        let hard = core.storage.hard_state();
+        let Some(epoch) = self.highest_accepted(hard.accepted_epoch).checked_add(1) else {
+            return Some(Transition::Look);
+        };
+        if core.set_hard_state(HardState { accepted_epoch: epoch, promised_leader: core.me(), ..hard }).is_err() {
+            return None; // retried when the next FOLLOWERINFO arrives
+        }
+        self.epoch = epoch;
+        for p in self.peers.iter_mut().filter(|p| p.stage != Stage::Idle) {
+            p.stage = Stage::Discovering;
+            core.send(p.id, Message::LeaderInfo { epoch });
+        }
+        None
+    }
+
+    fn highest_accepted(&self, own: u32) -> u32 {
+        self.peers.iter().filter(|p| p.stage != Stage::Idle).map(|p| p.accepted_epoch).fold(own, u32::max)
+    }
+
+    pub(crate) fn step<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, message: Message<'_>) -> Result<Option<Transition>, StepError> {
+        if let Some(epoch) = message.epoch() {
+            if epoch != self.epoch || self.epoch == 0 {
+                return Err(if epoch < self.epoch { StepError::StaleEpoch { message: epoch, current: self.epoch } } else { StepError::Unexpected("epoch not led here") });
+            }
+        }
+        let now = core.now;
+        let Some(peer) = self.peer(from) else { return Err(StepError::UnknownSender(from)) };
+        peer.last_heard = now;
+        match message {
+            Message::FollowerInfo { accepted_epoch } => Ok(self.on_follower_info(core, from, accepted_epoch)),
+            Message::AckEpoch { current_epoch, last, .. } => self.on_ack_epoch(core, from, current_epoch, last),
+            Message::SyncState { last, .. } => {
+                self.on_sync_state(core, from, last);
+                Ok(None)
+            }
+            Message::Ack { zxid, .. } => {
+                self.on_ack(core, from, zxid);
+                Ok(None)
+            }
+            Message::SnapAck { offset, .. } => {
+                self.on_snap_ack(core, from, offset);
+                Ok(None)
+            }
+            Message::Forward { payload } => match self.propose(core, payload.0) {
+                Ok(_) => Ok(None),
+                Err(_) => {
+                    core.counters.forward_dropped += 1;
+                    Err(StepError::Busy)
+                }
+            },
+            _ => Err(StepError::Unexpected("not a learner's message")),
+        }
+    }
+
+    fn on_follower_info<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, accepted_epoch: u32) -> Option<Transition> {
+        let epoch = self.epoch;
+        let Some(peer) = self.peer(from) else { return None };
+        // A (re)connecting learner starts over.
+        peer.stage = Stage::Discovering;
+        peer.acked_index = 0;
+        peer.commit_sent = 0;
+        peer.accepted_epoch = accepted_epoch;
+        if epoch != 0 {
+            core.send(from, Message::LeaderInfo { epoch });
+            return None;
+        }
+        self.try_choose_epoch(core)
+    }
+
+    fn on_ack_epoch<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, current_epoch: u32, last: Zxid) -> Result<Option<Transition>, StepError> {
+        let phase = self.phase;
+        let epoch = self.epoch;
+        let Some(peer) = self.peers.iter_mut().find(|p| p.id == from) else { return Ok(None) };
+        if peer.stage != Stage::Discovering {
+            return Err(StepError::Duplicate);
+        }
+        peer.stage = Stage::Promised { current_epoch, last };
+        if phase == Phase::Discovery {
+            return Ok(self.try_establish_epoch(core));
+        }
+        Self::begin_sync(core, peer, last, epoch);
+        Ok(None)
+    }
+
+    /// With a majority's promises durable, check that this node holds the most
+    /// recent history among them, adopt the epoch and start syncing.
+    fn try_establish_epoch<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        let hard = core.durable_hard;
+        if self.phase != Phase::Discovery || hard.accepted_epoch != self.epoch || hard.promised_leader != core.me() {
+            return None;
+        }
+        let promised = self.peers.iter().filter(|p| p.voter && matches!(p.stage, Stage::Promised { .. })).count() + 1;
+        if !is_majority(promised, self.voters()) {
+            return None;
+        }
+        let own = (hard.current_epoch, core.durable_zxid());
+        let newer = self.peers.iter().any(|p| matches!(p.stage, Stage::Promised { current_epoch, last } if p.voter && (current_epoch, last) > own));
+        if newer {
+            // Election picked a node without the newest history of this quorum: let another lead.
+            return Some(Transition::Look);
+        }
+        let state = core.storage.hard_state();
+        if core.set_hard_state(HardState { current_epoch: self.epoch, ..state }).is_err() {
+            return None;
+        }
+        self.phase = Phase::Sync;
+        self.initial_index = core.storage.last_index();
+        for peer in self.peers.iter_mut() {
+            if let Stage::Promised { last, .. } = peer.stage {
+                Self::begin_sync(core, peer, last, self.epoch);
+            }
+        }
+        self.maybe_commit(core);
+        None
+    }
+
+    /// Chooses DIFF, TRUNC then DIFF, or SNAP for a learner whose history ends at `last`.
+    fn begin_sync<S: Storage>(core: &mut Core<S>, peer: &mut Progress, last: Zxid, epoch: u32) {
+        let storage = &core.storage;
+        let (snap_index, snap_zxid) = storage.snapshot_point();
+        peer.last_progress = core.now;
+        if let Some(index) = storage.index_of(last) {
+            peer.stage = Stage::Syncing;
+            peer.next_index = index + 1;
+            return;
+        }
+        if last > snap_zxid || snap_index == 0 {
+            let keep = storage.index_at_or_before(last);
+            let keep_zxid = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
+            // Within one epoch histories are prefixes of the same leader's proposals,
+            // so the last common entry is our last entry of the learner's last epoch.
+            let common = if keep_zxid.epoch == last.epoch && keep_zxid != Zxid::ZERO { Some(keep) } else if snap_index == 0 { Some(0) } else { None };
+            if let Some(keep) = common {
+                let to = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
+                peer.stage = Stage::Syncing;
+                peer.next_index = keep + 1;
+                core.send(peer.id, Message::Trunc { epoch, to });
+                return;
+            }
+        }
+        peer.stage = Stage::Snap { index: snap_index, offset: 0, sent: false };
+    }
+
+    fn on_sync_state<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, last: Zxid) {
+        let epoch = self.epoch;
+        let Some(peer) = self.peer(from) else { return };
+        match peer.stage {
+            Stage::Broadcast => {
+                if let Some(index) = core.storage.index_of(last) {
+                    peer.next_index = index + 1;
+                    return;
+                }
+                Self::begin_sync(core, peer, last, epoch);
+            }
+            Stage::Syncing | Stage::AwaitingAck => Self::begin_sync(core, peer, last, epoch),
+            _ => {}
+        }
+    }
+
+    fn on_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, zxid: Zxid) {
+        let now = core.now;
+        let Some(peer) = self.peer(from) else { return };
+        let index = core.storage.index_at_or_before(zxid);
+        if index > peer.acked_index {
+            peer.acked_index = index;
+            peer.last_progress = now;
+        }
+        match peer.stage {
+            Stage::AwaitingAck | Stage::Syncing | Stage::Broadcast => {
+                if peer.stage != Stage::Broadcast {
+                    peer.stage = Stage::Broadcast;
+                    peer.commit_sent = 0;
+                }
+                peer.next_index = peer.next_index.max(index + 1);
+            }
+            _ => return,
+        }
+        self.maybe_commit(core);
+    }
+
+    fn on_snap_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, offset: u32) {
+        let Some(peer) = self.peer(from) else { return };
+        let Stage::Snap { index, .. } = peer.stage else { return };
+        if index != core.storage.snapshot_point().0 {
+            peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
+            return;
+        }
+        peer.last_progress = core.now;
+        if offset as usize >= core.storage.snapshot_data().len() {
+            peer.stage = Stage::Syncing;
+            peer.next_index = index + 1;
+        } else {
+            peer.stage = Stage::Snap { index, offset, sent: false };
+        }
+    }
+
+    /// Commits what a majority of voters acknowledged in this epoch.
+    pub(crate) fn maybe_commit<S: Storage>(&mut self, core: &mut Core<S>) {
+        if self.phase == Phase::Discovery {
+            return;
+        }
+        let own_ok = core.durable_hard.current_epoch == self.epoch;
+        let mut acked: Vec<u64, MEMBERS_MAX> = Vec::new();
+        let _ = acked.push(if own_ok { core.durable_index } else { 0 });
+        let mut established = usize::from(own_ok);
+        for p in self.peers.iter().filter(|p| p.voter) {
+            let synced = p.stage == Stage::Broadcast;
+            established += usize::from(synced);
+            let _ = acked.push(if synced { p.acked_index } else { 0 });
+        }
+        if !is_majority(established, self.voters()) {
+            return;
+        }
+        let agreed = agreed_index(&mut acked);
+        if agreed < self.initial_index {
+            return;
+        }
+        if self.phase == Phase::Sync {
+            self.phase = Phase::Broadcast;
+            core.event(Event::Leader { leader: core.me(), epoch: self.epoch });
+        }
+        core.commit_to(agreed);
+    }
+
+    pub(crate) fn on_durable<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        let t = self.try_establish_epoch(core);
+        self.maybe_commit(core);
+        t
+    }
+
+    pub(crate) fn propose<S: Storage>(&mut self, core: &mut Core<S>, payload: &[u8]) -> Result<Zxid, ProposeError> {
+        if self.phase != Phase::Broadcast {
+            return Err(ProposeError::NoLeader);
+        }
+        let max = core.config.payload_bytes_max();
+        if payload.len() > max {
+            return Err(ProposeError::TooLarge { len: payload.len(), max });
+        }
+        let last = core.last_zxid();
+        let counter = if last.epoch == self.epoch { last.counter + 1 } else { 1 };
+        if counter > core.config.zxid_counter_max {
+            return Err(ProposeError::NoLeader);
+        }
+        if !core.storage.can_append(payload.len()) {
+            return Err(ProposeError::Busy);
+        }
+        let zxid = Zxid::new(self.epoch, counter);
+        core.append(zxid, payload).map_err(|_| ProposeError::Busy)?;
+        if self.voters() == 1 {
+            self.maybe_commit(core);
+        }
+        Ok(zxid)
+    }
+
+    /// Whether the next proposal would overflow the zxid counter (forcing a new epoch).
+    pub(crate) fn counter_exhausted<S: Storage>(&self, core: &Core<S>) -> bool {
+        let last = core.last_zxid();
+        last.epoch == self.epoch && last.counter >= core.config.zxid_counter_max
+    }
+
+    pub(crate) fn tick<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        let timeout = u64::from(core.config.election_timeout_ticks);
+        if self.phase != Phase::Broadcast && core.now >= self.started_at + 2 * timeout {
+            return Some(Transition::Look);
+        }
+        if core.now >= self.quorum_check_at {
+            // Check-quorum: a leader that has not heard a majority within a timeout steps down.
+            let since = core.now - timeout;
+            let heard = self.peers.iter().filter(|p| p.voter && p.last_heard >= since).count() + 1;
+            if !is_majority(heard, self.voters()) {
+                return Some(Transition::Look);
+            }
+            self.quorum_check_at = core.now + timeout;
+        }
+        if self.phase == Phase::Broadcast && self.counter_exhausted(core) {
+            return Some(Transition::Look);
+        }
+        if core.now >= self.heartbeat_at {
+            self.heartbeat_at = core.now + u64::from(core.config.heartbeat_ticks);
+            self.heartbeat(core);
+        }
+        None
+    }
+
+    /// Retransmits whatever each peer is waiting for and asks for its state.
+    fn heartbeat<S: Storage>(&mut self, core: &mut Core<S>) {
+        let epoch = self.epoch;
+        let commit = core.commit_zxid();
+        let stall = 2 * u64::from(core.config.heartbeat_ticks);
+        for peer in self.peers.iter_mut() {
+            match peer.stage {
+                Stage::Idle | Stage::Promised { .. } => {}
+                Stage::Discovering => core.send(peer.id, Message::LeaderInfo { epoch }),
+                Stage::Snap { index, offset, .. } => peer.stage = Stage::Snap { index, offset, sent: false },
+                Stage::Syncing | Stage::AwaitingAck => core.send(peer.id, Message::Heartbeat { epoch, commit }),
+                Stage::Broadcast => {
+                    if peer.next_index > peer.acked_index + 1 && core.now.saturating_sub(peer.last_progress) >= stall {
+                        // Go back N: the window stalled, something was lost.
+                        peer.next_index = peer.acked_index + 1;
+                        peer.last_progress = core.now;
+                    }
+                    core.send(peer.id, Message::Heartbeat { epoch, commit });
+                }
+            }
+        }
+    }
+
+    /// Encodes the next data message (DIFF, PROPOSAL, INFORM, SNAP, NEWLEADER or COMMIT), if any.
+    pub(crate) fn poll_data<S: Storage>(&mut self, core: &mut Core<S>, buf: &mut [u8]) -> Option<(NodeId, Result<usize, WireError>)> {
+        let count = self.peers.len();
+        for step in 0..count {
+            let i = (self.cursor + step) % count;
+            let epoch = self.epoch;
+            let Some(peer) = self.peers.get_mut(i) else { continue };
+            if let Some(result) = Self::data_for(epoch, core, peer, buf) {
+                self.cursor = (i + 1) % count;
+                return Some((peer.id, result));
+            }
+        }
+        None
+    }
+
+    fn data_for<S: Storage>(epoch: u32, core: &mut Core<S>, peer: &mut Progress, buf: &mut [u8]) -> Option<Result<usize, WireError>> {
+        let header = Header { cluster_id: core.config.cluster_id, from: core.me(), to: peer.id };
+        match peer.stage {
+            Stage::Snap { index, offset, sent: false } => {
+                peer.stage = Stage::Snap { index, offset, sent: true };
+                let data = core.storage.snapshot_data();
+                let room = core.config.message_bytes_max.saturating_sub(HEADER_BYTES + 64).min(SNAP_CHUNK_BYTES_MAX);
+                let start = (offset as usize).min(data.len());
+                let end = (start + room).min(data.len());
+                let zxid = core.storage.snapshot_point().1;
+                let chunk = SnapChunk { epoch, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) };
+                Some(wire::encode(header, &Message::SnapChunk(chunk), buf))
+            }
+            Stage::Syncing => {
+                if peer.next_index <= core.storage.last_index() {
+                    return Self::batch(epoch, core, peer, buf, wire::TAG_PROPOSAL, core.storage.last_index());
+                }
+                peer.stage = Stage::AwaitingAck;
+                Some(wire::encode(header, &Message::NewLeader { epoch, last: core.last_zxid() }, buf))
+            }
+            Stage::Broadcast => {
+                let (tag, limit) = if peer.voter { (wire::TAG_PROPOSAL, core.storage.last_index()) } else { (wire::TAG_INFORM, core.commit_index) };
+                let inflight = peer.next_index.saturating_sub(peer.acked_index + 1);
+                if peer.next_index <= limit && inflight < u64::from(core.config.inflight_entries_max) {
+                    return Self::batch(epoch, core, peer, buf, tag, limit);
+                }
+                if peer.commit_sent < core.commit_index {
+                    peer.commit_sent = core.commit_index;
+                    return Some(wire::encode(header, &Message::Commit { epoch, zxid: core.commit_zxid() }, buf));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// One PROPOSAL / DIFF / INFORM with as many entries as fit, copied once from storage.
+    fn batch<S: Storage>(epoch: u32, core: &mut Core<S>, peer: &mut Progress, buf: &mut [u8], tag: u8, limit: u64) -> Option<Result<usize, WireError>> {
+        let storage = &core.storage;
+        let Some(prev) = storage.zxid_at(peer.next_index - 1) else {
+            // Behind the snapshot: entries are gone, send the snapshot instead.
+            peer.stage = Stage::Snap { index: storage.snapshot_point().0, offset: 0, sent: false };
+            return None;
+        };
+        let budget = core.config.message_bytes_max.min(buf.len()).saturating_sub(HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX);
+        let window = u64::from(core.config.inflight_entries_max).saturating_sub(peer.next_index.saturating_sub(peer.acked_index + 1));
+        let (first, mut last, mut blob) = (peer.next_index, peer.next_index - 1, 0usize);
+        while last < limit && last + 1 - first < window.max(1) {
+            let index = last + 1;
+            let (Some(zxid), Some(payload)) = (storage.zxid_at(index), storage.payload_at(index)) else { break };
+            let size = wire::entry_len(zxid, payload.len());
+            if blob + size > budget {
+                break;
+            }
+            blob += size;
+            last = index;
+        }
+        let commit = if peer.voter { core.commit_zxid() } else { storage.zxid_at(core.commit_index.min(last)).unwrap_or(Zxid::ZERO) };
+        let header = Header { cluster_id: core.config.cluster_id, from: core.me(), to: peer.id };
+        let entries = (first..=last).filter_map(|i| Some((storage.zxid_at(i)?, storage.payload_at(i)?)));
+        let result = wire::encode_proposal(header, tag, (epoch, prev, commit), blob, entries, buf);
+        peer.next_index = last + 1;
+        peer.commit_sent = peer.commit_sent.max(core.commit_index.min(last));
+        Some(result)
+    }
+
+    pub(crate) fn vote<S: Storage>(&self, core: &Core<S>) -> crate::wire::Vote {
+        crate::wire::Vote { leader: core.me(), zxid: core.durable_zxid(), epoch: self.epoch }
+    }
+}

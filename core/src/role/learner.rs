@@ -1,0 +1,285 @@
+//! Following and observing: a learner's side of discovery, sync and broadcast.
+//!
+//! The order of persistence is the heart of it (ZOOKEEPER-3911, 4643, 4646,
+//! 4785): the promise of an epoch is durable before ACKEPOCH; the synced
+//! history is durable, then the current epoch, before the NEWLEADER ACK; and
+//! no proposal is acknowledged before that, nor before it is durable itself.
+
+use super::Transition;
+use crate::core::Core;
+use crate::error::StepError;
+use crate::storage::{HardState, Storage};
+use crate::wire::{MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote};
+use crate::{NodeId, Zxid};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Stage {
+    /// FOLLOWERINFO sent; waiting for LEADERINFO.
+    Connecting,
+    /// Promise written; ACKEPOCH goes out once it is durable.
+    Promising,
+    /// Receiving TRUNC / DIFF / SNAP; waiting for NEWLEADER.
+    Syncing,
+    /// NEWLEADER accepted: acknowledging proposals.
+    Broadcast,
+}
+
+pub(crate) struct Learner {
+    pub(crate) leader: NodeId,
+    pub(crate) epoch: u32,
+    pub(crate) stage: Stage,
+    /// Last position known to equal the leader's history.
+    matched_index: u64,
+    /// Ticks of silence from the leader before looking again.
+    timeout_ticks: u64,
+    last_heard: u64,
+    resend_at: u64,
+    pub(crate) ack_due: bool,
+    announced: bool,
+}
+
+impl Learner {
+    pub(crate) fn start<S: Storage>(core: &mut Core<S>, leader: NodeId) -> Self {
+        let timeout_ticks = core.election_timeout();
+        let mut learner = Learner {
+            leader,
+            epoch: 0,
+            stage: Stage::Connecting,
+            matched_index: 0,
+            timeout_ticks,
+            last_heard: core.now,
+            resend_at: 0,
+            ack_due: false,
+            announced: false,
+        };
+        learner.connect(core);
+        learner
+    }
+
+    pub(crate) fn observer<S: Storage>(core: &Core<S>) -> bool {
+        !core.config.is_voter(core.me())
+    }
+
+    pub(crate) fn peer_state<S: Storage>(core: &Core<S>) -> PeerState {
+        if Self::observer(core) { PeerState::Observing } else { PeerState::Following }
+    }
+
+    fn connect<S: Storage>(&mut self, core: &mut Core<S>) {
+        core.send(self.leader, Message::FollowerInfo { accepted_epoch: core.storage.hard_state().accepted_epoch });
+        self.resend_at = core.now + u64::from(core.config.heartbeat_ticks) * 2;
+    }
+
+    pub(crate) fn established(&self) -> bool {
+        self.stage == Stage::Broadcast
+    }
+
+    pub(crate) fn tick<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        if core.now.saturating_sub(self.last_heard) >= self.timeout_ticks {
+            return Some(Transition::Look);
+        }
+        if self.stage == Stage::Connecting && core.now >= self.resend_at {
+            self.connect(core);
+        }
+        None
+    }
+
+    /// After the host reported writes durable: send what was waiting on them.
+    pub(crate) fn on_durable<S: Storage>(&mut self, core: &mut Core<S>) {
+        let hard = core.durable_hard;
+        if self.stage == Stage::Promising && hard.accepted_epoch == self.epoch && hard.promised_leader == self.leader {
+            self.stage = Stage::Syncing;
+            core.send(self.leader, Message::AckEpoch { epoch: self.epoch, current_epoch: hard.current_epoch, last: core.durable_zxid() });
+        }
+        if self.stage == Stage::Broadcast {
+            self.ack_due = true;
+        }
+    }
+
+    /// The cumulative ACK, if one may be sent now: only for durable state, in this epoch.
+    pub(crate) fn ack<S: Storage>(&mut self, core: &Core<S>) -> Option<Message<'static>> {
+        if !self.ack_due {
+            return None;
+        }
+        self.ack_due = false;
+        if self.stage != Stage::Broadcast || core.durable_hard.current_epoch != self.epoch || core.snapshot_pending.is_some() {
+            return None;
+        }
+        let index = core.durable_index.min(self.matched_index);
+        let zxid = core.storage.zxid_at(index)?;
+        Some(Message::Ack { epoch: self.epoch, zxid })
+    }
+
+    pub(crate) fn vote<S: Storage>(&self, core: &Core<S>) -> Vote {
+        Vote { leader: self.leader, zxid: core.durable_zxid(), epoch: self.epoch }
+    }
+
+    pub(crate) fn step<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, message: Message<'_>) -> Result<Option<Transition>, StepError> {
+        if from != self.leader {
+            return Err(StepError::Unexpected("learner hears only its leader"));
+        }
+        if let Some(epoch) = message.epoch() {
+            if self.epoch != 0 && epoch < self.epoch {
+                return Err(StepError::StaleEpoch { message: epoch, current: self.epoch });
+            }
+            if !matches!(message, Message::LeaderInfo { .. }) && epoch != self.epoch {
+                return Err(StepError::Unexpected("message before LEADERINFO"));
+            }
+        }
+        self.last_heard = core.now;
+        match message {
+            Message::LeaderInfo { epoch } => return self.on_leader_info(core, epoch),
+            Message::Trunc { to, .. } => self.on_trunc(core, to)?,
+            Message::Proposal(p) | Message::Inform(p) => self.on_proposal(core, p)?,
+            Message::NewLeader { last, .. } => self.on_new_leader(core, last)?,
+            Message::Commit { zxid, .. } => self.on_commit(core, zxid),
+            Message::Heartbeat { commit, .. } => {
+                self.on_commit(core, commit);
+                match self.stage {
+                    Stage::Broadcast => self.ack_due = true,
+                    Stage::Syncing => self.report(core),
+                    _ => {}
+                }
+            }
+            Message::SnapChunk(chunk) => self.on_snap_chunk(core, chunk)?,
+            _ => return Err(StepError::Unexpected("not a leader's message")),
+        }
+        Ok(None)
+    }
+
+    fn on_leader_info<S: Storage>(&mut self, core: &mut Core<S>, epoch: u32) -> Result<Option<Transition>, StepError> {
+        let hard = core.storage.hard_state();
+        let same_promise = epoch == hard.accepted_epoch && hard.promised_leader == self.leader;
+        if epoch < hard.accepted_epoch || (epoch == hard.accepted_epoch && !same_promise) {
+            // Promised a newer (or competing) epoch: this leader cannot win; elect again.
+            return Ok(Some(Transition::Look));
+        }
+        if self.stage != Stage::Connecting {
+            return if epoch == self.epoch { Err(StepError::Duplicate) } else { Ok(Some(Transition::Look)) };
+        }
+        self.epoch = epoch;
+        self.stage = Stage::Promising;
+        if !same_promise {
+            core.set_hard_state(HardState { accepted_epoch: epoch, promised_leader: self.leader, ..hard })?;
+        }
+        self.on_durable(core);
+        Ok(None)
+    }
+
+    /// Tells the leader where this history ends, so it can pick DIFF, TRUNC or SNAP.
+    fn report<S: Storage>(&self, core: &mut Core<S>) {
+        core.send(self.leader, Message::SyncState { epoch: self.epoch, last: core.last_zxid() });
+    }
+
+    fn on_trunc<S: Storage>(&mut self, core: &mut Core<S>, to: Zxid) -> Result<(), StepError> {
+        if self.stage < Stage::Syncing {
+            return Err(StepError::Unexpected("TRUNC before ACKEPOCH"));
+        }
+        let Some(index) = core.storage.index_of(to) else {
+            self.report(core);
+            return Err(StepError::Unexpected("TRUNC to a zxid not in history"));
+        };
+        core.truncate_after(index)?;
+        self.matched_index = self.matched_index.min(index);
+        self.report(core);
+        Ok(())
+    }
+
+    fn on_proposal<S: Storage>(&mut self, core: &mut Core<S>, p: Proposal<'_>) -> Result<(), StepError> {
+        if self.stage < Stage::Syncing {
+            return Err(StepError::Unexpected("PROPOSAL before ACKEPOCH"));
+        }
+        let Some(mut index) = core.storage.index_of(p.prev) else {
+            // A gap, or a history that differs before `prev`: tell the leader where we are.
+            self.report(core);
+            return Err(StepError::Unexpected("PROPOSAL does not follow this history"));
+        };
+        let mut previous = p.prev;
+        let mut appended = false;
+        let mut result = Ok(());
+        for entry in p.entries.iter() {
+            let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
+            if zxid <= previous {
+                return Err(StepError::Wire(crate::wire::WireError::Malformed));
+            }
+            previous = zxid;
+            index += 1;
+            match core.storage.zxid_at(index) {
+                Some(have) if have == zxid => continue,
+                Some(_) => core.truncate_after(index - 1)?,
+                None => {}
+            }
+            if let Err(e) = core.append(zxid, payload) {
+                index -= 1;
+                result = Err(e);
+                break;
+            }
+            appended = true;
+        }
+        // Everything up to `index` now equals the leader's history.
+        self.matched_index = self.matched_index.max(index);
+        self.on_commit(core, p.commit);
+        if !appended && result.is_ok() {
+            self.ack_due = self.stage == Stage::Broadcast;
+            if self.stage == Stage::Syncing {
+                self.report(core);
+            }
+            return if p.entries.0 .0.is_empty() { Ok(()) } else { Err(StepError::Duplicate) };
+        }
+        result
+    }
+
+    fn on_new_leader<S: Storage>(&mut self, core: &mut Core<S>, last: Zxid) -> Result<(), StepError> {
+        match self.stage {
+            Stage::Broadcast => {
+                self.ack_due = true;
+                return Err(StepError::Duplicate);
+            }
+            Stage::Syncing => {}
+            _ => return Err(StepError::Unexpected("NEWLEADER before ACKEPOCH")),
+        }
+        if core.last_zxid() != last {
+            self.report(core);
+            return Err(StepError::Unexpected("NEWLEADER with a different history"));
+        }
+        let hard = core.storage.hard_state();
+        // History first (already queued), then the epoch: writes are durable in order.
+        core.set_hard_state(HardState { current_epoch: self.epoch, ..hard })?;
+        self.matched_index = core.storage.last_index();
+        self.stage = Stage::Broadcast;
+        self.ack_due = true;
+        if !self.announced {
+            self.announced = true;
+            core.event(crate::core::Event::Leader { leader: self.leader, epoch: self.epoch });
+        }
+        Ok(())
+    }
+
+    fn on_commit<S: Storage>(&mut self, core: &mut Core<S>, commit: Zxid) {
+        if self.stage != Stage::Broadcast {
+            return;
+        }
+        let index = core.storage.index_at_or_before(commit).min(self.matched_index);
+        core.commit_to(index);
+    }
+
+    fn on_snap_chunk<S: Storage>(&mut self, core: &mut Core<S>, chunk: SnapChunk<'_>) -> Result<(), StepError> {
+        if self.stage < Stage::Syncing {
+            return Err(StepError::Unexpected("SNAP before ACKEPOCH"));
+        }
+        let (leader, epoch) = (self.leader, self.epoch);
+        let ack = |core: &mut Core<S>, offset: u32| core.send(leader, Message::SnapAck { epoch, offset });
+        if let Err(e) = core.storage.receive_snapshot_chunk(chunk.offset, chunk.data.0) {
+            ack(core, 0);
+            return Err(StepError::Storage(e));
+        }
+        let received = chunk.offset as usize + chunk.data.0.len();
+        if received < chunk.total as usize {
+            ack(core, received as u32);
+            return Ok(());
+        }
+        core.install_snapshot(chunk.index, chunk.zxid, chunk.total)?;
+        self.matched_index = chunk.index;
+        ack(core, chunk.total);
+        Ok(())
+    }
+}

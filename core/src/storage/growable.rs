@@ -1,0 +1,208 @@
+//! Growable storage for hosts with an allocator, still bounded by the limits given.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::{HardState, Storage, StorageError};
+use crate::Zxid;
+
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    zxid: Zxid,
+    start: u64,
+    len: u32,
+}
+
+/// Storage on the heap, holding at most `entries_max` entries and `bytes_max` payload bytes.
+/// Payloads share one buffer, so appending allocates only when it grows.
+#[derive(Clone, Debug)]
+pub struct VecStorage {
+    hard: HardState,
+    snapshot_index: u64,
+    snapshot_zxid: Zxid,
+    snapshot: Vec<u8>,
+    staging: Vec<u8>,
+    meta: VecDeque<Meta>,
+    data: Vec<u8>,
+    /// Absolute byte position of `data[0]`.
+    data_base: u64,
+    entries_max: usize,
+    bytes_max: usize,
+    snapshot_bytes_max: usize,
+}
+
+impl Default for VecStorage {
+    fn default() -> Self {
+        VecStorage::new(1 << 20, 256 << 20, 256 << 20)
+    }
+}
+
+impl VecStorage {
+    /// Empty storage with the given limits.
+    pub fn new(entries_max: usize, bytes_max: usize, snapshot_bytes_max: usize) -> Self {
+        VecStorage {
+            hard: HardState::default(),
+            snapshot_index: 0,
+            snapshot_zxid: Zxid::ZERO,
+            snapshot: Vec::new(),
+            staging: Vec::new(),
+            meta: VecDeque::new(),
+            data: Vec::new(),
+            data_base: 0,
+            entries_max,
+            bytes_max,
+            snapshot_bytes_max,
+        }
+    }
+
+    fn meta_at(&self, index: u64) -> Option<&Meta> {
+        let slot = index.checked_sub(self.snapshot_index + 1)?;
+        self.meta.get(usize::try_from(slot).ok()?)
+    }
+
+    fn bytes_used(&self) -> usize {
+        match self.meta.front() {
+            Some(first) => (self.data_base + self.data.len() as u64 - first.start) as usize,
+            None => 0,
+        }
+    }
+
+    /// Drops the dead prefix of the byte buffer once it is at least half of it.
+    fn reclaim(&mut self) {
+        let live_start = self.meta.front().map_or(self.data_base + self.data.len() as u64, |m| m.start);
+        let dead = (live_start - self.data_base) as usize;
+        if dead > 4096 && dead * 2 >= self.data.len() {
+            self.data.drain(..dead);
+            self.data_base = live_start;
+        }
+    }
+}
+
+impl Storage for VecStorage {
+    fn hard_state(&self) -> HardState {
+        self.hard
+    }
+
+    fn set_hard_state(&mut self, state: HardState) {
+        self.hard = state;
+    }
+
+    fn snapshot_point(&self) -> (u64, Zxid) {
+        (self.snapshot_index, self.snapshot_zxid)
+    }
+
+    fn snapshot_data(&self) -> &[u8] {
+        &self.snapshot
+    }
+
+    fn last_index(&self) -> u64 {
+        self.snapshot_index + self.meta.len() as u64
+    }
+
+    fn zxid_at(&self, index: u64) -> Option<Zxid> {
+        if index == self.snapshot_index {
+            return Some(self.snapshot_zxid);
+        }
+        self.meta_at(index).map(|m| m.zxid)
+    }
+
+    fn payload_at(&self, index: u64) -> Option<&[u8]> {
+        let m = self.meta_at(index)?;
+        let start = usize::try_from(m.start - self.data_base).ok()?;
+        self.data.get(start..start + m.len as usize)
+    }
+
+    fn can_append(&self, payload_len: usize) -> bool {
+        self.meta.len() < self.entries_max && self.bytes_used() + payload_len <= self.bytes_max
+    }
+
+    fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StorageError> {
+        debug_assert!(zxid > self.last_zxid(), "history must grow in zxid order");
+        if !self.can_append(payload.len()) {
+            return Err(StorageError::Full);
+        }
+        let start = self.data_base + self.data.len() as u64;
+        self.data.extend_from_slice(payload);
+        self.meta.push_back(Meta { zxid, start, len: payload.len() as u32 });
+        Ok(self.last_index())
+    }
+
+    fn truncate_after(&mut self, index: u64) -> Result<(), StorageError> {
+        if index < self.snapshot_index {
+            return Err(StorageError::OutOfRange);
+        }
+        while self.last_index() > index {
+            if let Some(m) = self.meta.pop_back() {
+                self.data.truncate((m.start - self.data_base) as usize);
+            }
+        }
+        Ok(())
+    }
+
+    fn compact_through(&mut self, index: u64, data: &[u8]) -> Result<(), StorageError> {
+        let zxid = self.zxid_at(index).ok_or(StorageError::OutOfRange)?;
+        if data.len() > self.snapshot_bytes_max {
+            return Err(StorageError::SnapshotTooLarge);
+        }
+        self.snapshot.clear();
+        self.snapshot.extend_from_slice(data);
+        while self.snapshot_index < index {
+            self.meta.pop_front();
+            self.snapshot_index += 1;
+        }
+        self.snapshot_zxid = zxid;
+        self.reclaim();
+        Ok(())
+    }
+
+    fn receive_snapshot_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<(), StorageError> {
+        let offset = offset as usize;
+        let end = offset.checked_add(chunk.len()).ok_or(StorageError::SnapshotTooLarge)?;
+        if end > self.snapshot_bytes_max || offset > self.staging.len() {
+            return Err(StorageError::SnapshotTooLarge);
+        }
+        self.staging.truncate(offset);
+        self.staging.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<(), StorageError> {
+        if self.staging.len() != len as usize {
+            return Err(StorageError::OutOfRange);
+        }
+        core::mem::swap(&mut self.snapshot, &mut self.staging);
+        self.staging.clear();
+        self.meta.clear();
+        self.data_base += self.data.len() as u64;
+        self.data.clear();
+        self.snapshot_index = index;
+        self.snapshot_zxid = zxid;
+        Ok(())
+    }
+
+    fn used_percent(&self) -> u8 {
+        let entries = self.meta.len() * 100 / self.entries_max.max(1);
+        let bytes = self.bytes_used() * 100 / self.bytes_max.max(1);
+        entries.max(bytes).min(100) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meets_the_storage_contract() {
+        super::super::contract::check(&mut VecStorage::new(8, 64, 32));
+    }
+
+    #[test]
+    fn refuses_past_its_limits() {
+        let mut s = VecStorage::new(2, 10, 4);
+        s.append(Zxid::new(1, 1), &[0; 6]).unwrap();
+        assert_eq!(s.append(Zxid::new(1, 2), &[0; 5]), Err(StorageError::Full));
+        s.append(Zxid::new(1, 2), &[0; 4]).unwrap();
+        assert_eq!(s.append(Zxid::new(1, 3), &[]), Err(StorageError::Full));
+        assert_eq!(s.compact_through(1, b"12345"), Err(StorageError::SnapshotTooLarge));
+    }
+}

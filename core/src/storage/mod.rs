@@ -1,0 +1,114 @@
+//! Where the history lives: one trait, a fixed-capacity implementation for
+//! boards with no allocator, and a growable one behind the `alloc` feature.
+//!
+//! A `Storage` is the node's in-memory copy of its persistent state. The node
+//! changes it and tells the host, through [`crate::Write`]s, what to make
+//! durable; after a crash the host rebuilds a `Storage` from what it had made
+//! durable and hands it to [`crate::Node::new`].
+
+mod fixed;
+#[cfg(feature = "alloc")]
+mod growable;
+
+pub use fixed::HeaplessStorage;
+#[cfg(feature = "alloc")]
+pub use growable::VecStorage;
+
+use crate::{NodeId, Zxid};
+
+/// The persistent variables of ZAB besides the history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct HardState {
+    /// The highest epoch promised (Paxos: the highest ballot promised).
+    pub accepted_epoch: u32,
+    /// The leader the promise of `accepted_epoch` was made to (the ballot's proposer).
+    pub promised_leader: NodeId,
+    /// The epoch of the last NEWLEADER accepted: whose history this node holds.
+    pub current_epoch: u32,
+}
+
+/// Why storage refused a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageError {
+    /// No room for the entry (entries or bytes); take a snapshot to make room.
+    Full,
+    /// The snapshot is larger than the snapshot capacity.
+    SnapshotTooLarge,
+    /// The position is outside the history.
+    OutOfRange,
+}
+
+/// The history, the snapshot and the hard state, in memory.
+///
+/// Positions (`index`) number entries from 1 since the beginning of time; the
+/// snapshot covers every position up to `snapshot_point().0`.
+pub trait Storage {
+    /// The hard state.
+    fn hard_state(&self) -> HardState;
+    /// Replaces the hard state.
+    fn set_hard_state(&mut self, state: HardState);
+    /// The position and zxid the snapshot covers (`(0, Zxid::ZERO)` if none).
+    fn snapshot_point(&self) -> (u64, Zxid);
+    /// The snapshot's bytes.
+    fn snapshot_data(&self) -> &[u8];
+    /// Position of the last entry (the snapshot position when the history is empty).
+    fn last_index(&self) -> u64;
+    /// The zxid at `index`; the snapshot position gives the snapshot's zxid.
+    fn zxid_at(&self, index: u64) -> Option<Zxid>;
+    /// The payload at `index`.
+    fn payload_at(&self, index: u64) -> Option<&[u8]>;
+    /// Whether an entry of `payload_len` bytes fits now.
+    fn can_append(&self, payload_len: usize) -> bool;
+    /// Appends an entry; returns its position.
+    fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StorageError>;
+    /// Drops every entry after `index` (`index` at least the snapshot position).
+    fn truncate_after(&mut self, index: u64) -> Result<(), StorageError>;
+    /// Takes `data` as the snapshot up to `index` and drops the entries it covers.
+    fn compact_through(&mut self, index: u64, data: &[u8]) -> Result<(), StorageError>;
+    /// Writes a chunk of a snapshot being received, without touching the current one.
+    fn receive_snapshot_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<(), StorageError>;
+    /// Replaces everything with the received snapshot of `len` bytes at `(index, zxid)`.
+    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<(), StorageError>;
+    /// Fraction of capacity in use, in percent (the fuller of entries and bytes).
+    fn used_percent(&self) -> u8;
+
+    /// The last zxid (the snapshot's when the history is empty).
+    fn last_zxid(&self) -> Zxid {
+        self.zxid_at(self.last_index()).unwrap_or(Zxid::ZERO)
+    }
+
+    /// Position of `zxid`, if present (or if it is the snapshot's). Binary search:
+    /// zxids grow with positions.
+    fn index_of(&self, zxid: Zxid) -> Option<u64> {
+        let (mut lo, mut hi) = (self.snapshot_point().0, self.last_index());
+        while lo <= hi {
+            let mid = lo + (hi - lo) / 2;
+            let at = self.zxid_at(mid)?;
+            match at.cmp(&zxid) {
+                core::cmp::Ordering::Equal => return Some(mid),
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid.checked_sub(1)?,
+            }
+        }
+        None
+    }
+
+    /// Position of the last entry whose zxid is at most `zxid`.
+    fn index_at_or_before(&self, zxid: Zxid) -> u64 {
+        let (snap, _) = self.snapshot_point();
+        let (mut lo, mut hi) = (snap, self.last_index());
+        // Invariant: zxid_at(lo) <= zxid, or lo is the snapshot position.
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            match self.zxid_at(mid) {
+                Some(at) if at <= zxid => lo = mid,
+                _ => hi = mid - 1,
+            }
+        }
+        lo
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod contract;

@@ -1,0 +1,130 @@
+use super::*;
+use proptest::prelude::*;
+
+const HEADER: Header = Header { cluster_id: 9, from: 1, to: 2 };
+
+fn round_trip(message: Message<'_>) {
+    let mut buf = [0u8; 512];
+    let n = encode(HEADER, &message, &mut buf).unwrap();
+    let (header, decoded) = decode(&buf[..n], 9, 2, 512).unwrap();
+    assert_eq!(header, HEADER);
+    assert_eq!(decoded, message);
+}
+
+#[test]
+fn every_message_kind_round_trips() {
+    let z = Zxid::new(3, 4);
+    let vote = Vote { leader: 3, zxid: z, epoch: 2 };
+    let entries_bytes = {
+        let mut b = [0u8; 64];
+        let n = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), entry_len(z, 3), [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
+        let (_, m) = decode(&b[..n], 9, 2, 64).unwrap();
+        match m {
+            Message::Proposal(p) => {
+                let all: heapless::Vec<_, 4> = p.entries.iter().map(|e| e.unwrap()).collect();
+                assert_eq!(all.as_slice(), &[(z, &b"abc"[..])]);
+            }
+            other => panic!("decoded {other:?}"),
+        }
+        b
+    };
+    let _ = entries_bytes;
+    for m in [
+        Message::Notification { round: 7, state: PeerState::Looking, vote },
+        Message::FollowerInfo { accepted_epoch: 5 },
+        Message::LeaderInfo { epoch: 6 },
+        Message::AckEpoch { epoch: 6, current_epoch: 5, last: z },
+        Message::Trunc { epoch: 6, to: z },
+        Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
+        Message::NewLeader { epoch: 6, last: z },
+        Message::Ack { epoch: 6, zxid: z },
+        Message::Commit { epoch: 6, zxid: z },
+        Message::Heartbeat { epoch: 6, commit: z },
+        Message::SyncState { epoch: 6, last: z },
+        Message::SnapChunk(SnapChunk { epoch: 6, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
+        Message::SnapAck { epoch: 6, offset: 3 },
+        Message::Forward { payload: Bytes(b"hello") },
+        Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
+    ] {
+        round_trip(m);
+    }
+}
+
+#[test]
+fn hand_encoded_proposal_is_postcard() {
+    let entries = [(Zxid::new(1, 1), &b"a"[..]), (Zxid::new(1, 2), &b"bb"[..]), (Zxid::new(2, 300), &[0u8; 200][..])];
+    let blob: usize = entries.iter().map(|(z, p)| entry_len(*z, p.len())).sum();
+    let mut hand = [0u8; 512];
+    let n = encode_proposal(HEADER, TAG_INFORM, (2, Zxid::new(1, 0), Zxid::new(1, 2)), blob, entries.iter().copied(), &mut hand).unwrap();
+    let (_, decoded) = decode(&hand[..n], 9, 2, 512).unwrap();
+    let Message::Inform(p) = decoded else { panic!("expected INFORM, got {decoded:?}") };
+    assert_eq!((p.epoch, p.prev, p.commit), (2, Zxid::new(1, 0), Zxid::new(1, 2)));
+    let got: heapless::Vec<_, 4> = p.entries.iter().map(|e| e.unwrap()).collect();
+    assert_eq!(got.as_slice(), &entries);
+    // Re-encoding the decoded value with postcard gives the same bytes.
+    let mut again = [0u8; 512];
+    let m = encode(HEADER, &decoded, &mut again).unwrap();
+    assert_eq!(&again[..m], &hand[..n]);
+}
+
+#[test]
+fn envelope_checks_refuse_with_typed_errors() {
+    let mut buf = [0u8; 64];
+    let n = encode(HEADER, &Message::LeaderInfo { epoch: 1 }, &mut buf).unwrap();
+    let good = &buf[..n];
+    assert_eq!(decode(&good[..5], 9, 2, 64), Err(WireError::TooShort));
+    assert_eq!(decode(good, 8, 2, 64), Err(WireError::WrongCluster(9)));
+    assert_eq!(decode(good, 9, 3, 64), Err(WireError::WrongReceiver(2)));
+    assert_eq!(decode(good, 9, 2, n - 1), Err(WireError::Oversized(n)));
+    let mut v = buf;
+    v[0] = 2;
+    assert_eq!(decode(&v[..n], 9, 2, 64), Err(WireError::UnknownVersion(2)));
+    let mut c = buf;
+    c[n - 1] ^= 0x40;
+    assert_eq!(decode(&c[..n], 9, 2, 64), Err(WireError::BadChecksum));
+    // A valid checksum over a body that does not decode.
+    let mut m = [0u8; 32];
+    m[HEADER_BYTES] = 200; // no such variant
+    let len = HEADER.write(&mut m, 1).unwrap();
+    assert_eq!(decode(&m[..len], 9, 2, 64), Err(WireError::Malformed));
+    assert_eq!(encode(HEADER, &Message::LeaderInfo { epoch: 1 }, &mut [0u8; 14]), Err(WireError::BufferTooSmall));
+}
+
+#[test]
+fn malformed_entries_stop_the_iterator_with_an_error() {
+    let bad = Entries(Bytes(&[1, 1, 9, 0]));
+    let mut it = bad.iter();
+    assert_eq!(it.next(), Some(Err(MalformedEntries)));
+    assert_eq!(it.next(), None);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok((_, Message::Proposal(p) | Message::Inform(p))) = decode(&bytes, 9, 2, 512) {
+            for entry in p.entries.iter() { let _ = entry; }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bodies_with_valid_checksums_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut buf = [0u8; 256];
+        buf[HEADER_BYTES..HEADER_BYTES + body.len()].copy_from_slice(&body);
+        let n = HEADER.write(&mut buf, body.len()).unwrap();
+        if let Ok((_, Message::Proposal(p) | Message::Inform(p))) = decode(&buf[..n], 9, 2, 512) {
+            for entry in p.entries.iter() { let _ = entry; }
+        }
+    }
+
+    #[test]
+    fn proposals_round_trip(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..8), epoch in 1u32..1000) {
+        let entries: std::vec::Vec<(Zxid, &[u8])> = payloads.iter().enumerate().map(|(i, p)| (Zxid::new(epoch, i as u32 + 1), p.as_slice())).collect();
+        let blob: usize = entries.iter().map(|(z, p)| entry_len(*z, p.len())).sum();
+        let mut buf = [0u8; 1024];
+        let n = encode_proposal(HEADER, TAG_PROPOSAL, (epoch, Zxid::ZERO, Zxid::ZERO), blob, entries.iter().copied(), &mut buf).unwrap();
+        let (_, m) = decode(&buf[..n], 9, 2, 1024).unwrap();
+        let Message::Proposal(p) = m else { panic!("not a proposal") };
+        let got: std::vec::Vec<(Zxid, &[u8])> = p.entries.iter().map(|e| e.unwrap()).collect();
+        prop_assert_eq!(got, entries);
+    }
+}
