@@ -51,6 +51,45 @@ pub struct Config {
     pub inflight_entries_max: u32,
     /// Highest zxid counter a leader uses before it forces a new epoch.
     pub zxid_counter_max: u32,
+    /// Deliberate protocol bugs, to prove the simulator's checker catches them.
+    #[cfg(feature = "sim")]
+    pub bugs: Bugs,
+}
+
+/// Deliberately broken variants of the kernel, for the simulator's own tests.
+/// All off by default; never switch one on outside a test of the checker.
+#[cfg(feature = "sim")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bugs {
+    /// A leader counts a single acknowledgement (its own) as a quorum.
+    pub quorum_of_one: bool,
+    /// Learners acknowledge proposals and promises before they are durable.
+    pub ack_before_durable: bool,
+    /// Learners ignore TRUNC and accept NEWLEADER whatever their history holds.
+    pub skip_trunc: bool,
+    /// Election and discovery ignore last_zxid (and current epoch): the highest id wins.
+    pub election_ignores_zxid: bool,
+}
+
+#[cfg(feature = "sim")]
+pub(crate) fn bugs(config: &Config) -> Bugs {
+    config.bugs
+}
+
+#[cfg(not(feature = "sim"))]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Bugs {
+    pub quorum_of_one: bool,
+    pub ack_before_durable: bool,
+    pub skip_trunc: bool,
+    pub election_ignores_zxid: bool,
+}
+
+/// Without the `sim` feature every bug is off, and the checks below compile away.
+#[cfg(not(feature = "sim"))]
+#[inline(always)]
+pub(crate) fn bugs(_config: &Config) -> Bugs {
+    Bugs::default()
 }
 
 impl Config {
@@ -69,6 +108,8 @@ impl Config {
             message_bytes_max: 1400,
             inflight_entries_max: 4096,
             zxid_counter_max: u32::MAX - 1,
+            #[cfg(feature = "sim")]
+            bugs: Bugs::default(),
         };
         config.validate()?;
         Ok(config)

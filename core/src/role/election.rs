@@ -32,6 +32,13 @@ pub(crate) struct Election {
 }
 
 impl Election {
+    fn better<S: Storage>(core: &Core<S>, a: &Vote, b: &Vote) -> bool {
+        if crate::config::bugs(&core.config).election_ignores_zxid {
+            return a.leader > b.leader;
+        }
+        a.rank() > b.rank()
+    }
+
     /// Starts a new round with this node's own vote and tells the voters.
     pub(crate) fn start<S: Storage>(core: &mut Core<S>) -> Self {
         core.round += 1;
@@ -107,13 +114,13 @@ impl Election {
             core.round = round;
             self.votes.clear();
             let own = core.own_vote();
-            self.vote = if vote.rank() > own.rank() { vote } else { own };
+            self.vote = if Self::better(core, &vote, &own) { vote } else { own };
             self.record(core.me(), self.vote);
             self.broadcast(core);
         } else if round < core.round {
             core.send(from, Message::Notification { round: core.round, state: PeerState::Looking, vote: self.vote });
             return None;
-        } else if vote.rank() > self.vote.rank() {
+        } else if Self::better(core, &vote, &self.vote) {
             self.vote = vote;
             self.record(core.me(), vote);
             self.broadcast(core);

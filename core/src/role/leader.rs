@@ -101,6 +101,10 @@ impl Leader {
         self.peers.iter().filter(|p| p.voter).count() + 1
     }
 
+    fn is_quorum<S: Storage>(&self, core: &Core<S>, count: usize) -> bool {
+        is_majority(count, self.voters()) || (crate::config::bugs(&core.config).quorum_of_one && count >= 1)
+    }
+
     fn peer(&mut self, id: NodeId) -> Option<&mut Progress> {
         self.peers.iter_mut().find(|p| p.id == id)
     }
@@ -206,11 +210,12 @@ impl Leader {
             return None;
         }
         let promised = self.peers.iter().filter(|p| p.voter && matches!(p.stage, Stage::Promised { .. })).count() + 1;
-        if !is_majority(promised, self.voters()) {
+        if !self.is_quorum(core, promised) {
             return None;
         }
         let own = (hard.current_epoch, core.durable_zxid());
-        let newer = self.peers.iter().any(|p| matches!(p.stage, Stage::Promised { current_epoch, last } if p.voter && (current_epoch, last) > own));
+        let ignore = crate::config::bugs(&core.config).election_ignores_zxid;
+        let newer = !ignore && self.peers.iter().any(|p| matches!(p.stage, Stage::Promised { current_epoch, last } if p.voter && (current_epoch, last) > own));
         if newer {
             // Election picked a node without the newest history of this quorum: let another lead.
             return Some(Transition::Look);
@@ -324,10 +329,10 @@ impl Leader {
             established += usize::from(synced);
             let _ = acked.push(if synced { p.acked_index } else { 0 });
         }
-        if !is_majority(established, self.voters()) {
+        if !self.is_quorum(core, established) {
             return;
         }
-        let agreed = agreed_index(&mut acked);
+        let agreed = if crate::config::bugs(&core.config).quorum_of_one { core.durable_index.max(core.storage.last_index()) } else { agreed_index(&mut acked) };
         if agreed < self.initial_index {
             return;
         }
