@@ -10,7 +10,7 @@ TREE_TRACES := $(TREE_DIR)tests/traces
 .PHONY: test-tree record-traces bench-tree
 
 test-tree:
-	@set -o pipefail 2>/dev/null; \
+	@\
 	out=$$(mktemp); \
 	cargo test -p zaxos-tree 2>&1 | tee $$out | grep -E '^test |test result|panicked|error'; \
 	cargo build -q -p zaxos-tree --no-default-features --target thumbv7em-none-eabihf 2>/dev/null \
