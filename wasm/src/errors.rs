@@ -1,0 +1,99 @@
+//! The kernel's error values as JS `Error`s with a stable `code` (and, where it
+//! helps, a `reason` and the numbers involved). The codes are part of the API:
+//! append new ones, never rename one.
+
+use wasm_bindgen::JsValue;
+use zaxos::storage::StorageError;
+use zaxos::wire::WireError;
+use zaxos::{CompactError, ConfigError, ProposeError, StepError};
+
+use crate::js::{error, set};
+
+fn with_reason(code: &str, message: &str, reason: &str) -> JsValue {
+    let e = error(code, message);
+    set(&e, "reason", reason);
+    e
+}
+
+pub(crate) fn storage(e: StorageError) -> JsValue {
+    match e {
+        StorageError::Full => error("STORAGE_FULL", "storage is full: take a snapshot and compact"),
+        StorageError::SnapshotTooLarge => with_reason("STORAGE", "snapshot larger than snapshotBytesMax", "snapshot_too_large"),
+        StorageError::OutOfRange => with_reason("STORAGE", "position outside the history", "out_of_range"),
+    }
+}
+
+pub(crate) fn wire(e: WireError) -> JsValue {
+    let (reason, message) = match e {
+        WireError::TooShort => ("too_short", "message shorter than its envelope"),
+        WireError::UnknownVersion(_) => ("unknown_version", "unknown message format version"),
+        WireError::WrongCluster(_) => ("wrong_cluster", "message from another cluster"),
+        WireError::WrongReceiver(_) => ("wrong_receiver", "message addressed to another node"),
+        WireError::BadChecksum => ("bad_checksum", "message checksum does not match"),
+        WireError::Oversized(_) => ("oversized", "message longer than messageBytesMax"),
+        WireError::Malformed => ("malformed", "message body does not decode"),
+        WireError::BufferTooSmall => ("buffer_too_small", "message does not fit the buffer"),
+    };
+    with_reason("BAD_MESSAGE", message, reason)
+}
+
+pub(crate) fn step(e: StepError) -> JsValue {
+    match e {
+        StepError::Wire(w) => wire(w),
+        StepError::UnknownSender(from) => {
+            let e = error("UNKNOWN_SENDER", "message from a node outside the configuration");
+            set(&e, "sender", from);
+            e
+        }
+        StepError::StaleEpoch { message, current } => {
+            let e = error("STALE_EPOCH", "message of an older epoch");
+            set(&e, "messageEpoch", message);
+            set(&e, "currentEpoch", current);
+            e
+        }
+        StepError::Unexpected(why) => with_reason("UNEXPECTED", "message does not fit this node's role or stage", why),
+        StepError::Duplicate => error("DUPLICATE", "message carries nothing new"),
+        StepError::Busy => error("BUSY", "queues are full; the sender retransmits"),
+        StepError::Conflict => error("CONFLICT", "message would change committed history"),
+        StepError::Storage(s) => storage(s),
+    }
+}
+
+pub(crate) fn propose(e: ProposeError) -> JsValue {
+    match e {
+        ProposeError::Busy => error("BUSY", "history, write or forward queue is full: back off and retry"),
+        ProposeError::NoLeader => error("NO_LEADER", "no established leader is known"),
+        ProposeError::TooLarge { len, max } => {
+            let e = error("TOO_LARGE", "payload longer than payloadBytesMax");
+            set(&e, "len", len as f64);
+            set(&e, "max", max as f64);
+            e
+        }
+    }
+}
+
+pub(crate) fn compact(e: CompactError) -> JsValue {
+    match e {
+        CompactError::NotApplied => error("NOT_APPLIED", "snapshot point is not applied or not in the history"),
+        CompactError::Storage(s) => storage(s),
+        CompactError::Busy => error("BUSY", "write queue is full: make writes durable, then retry"),
+    }
+}
+
+pub(crate) fn config(e: ConfigError) -> JsValue {
+    let (reason, message) = match e {
+        ConfigError::NoVoters => ("no_voters", "there must be at least one voter"),
+        ConfigError::TooManyMembers => ("too_many_members", "too many members (voters plus observers)"),
+        ConfigError::DuplicateMember(_) => ("duplicate_member", "a node id appears twice"),
+        ConfigError::SelfNotMember => ("self_not_member", "id is neither a voter nor an observer"),
+        ConfigError::ReservedId => ("reserved_id", "node id 0 is reserved"),
+        ConfigError::BadTimeouts => ("bad_timeouts", "heartbeatTicks must be at least 1 and below electionTimeoutTicks (at least 2)"),
+        ConfigError::MessageTooSmall => ("message_too_small", "messageBytesMax is below the minimum"),
+        ConfigError::NoInflight => ("no_inflight", "inflightEntriesMax must be at least 1"),
+    };
+    let error = with_reason("BAD_CONFIG", message, reason);
+    if let ConfigError::DuplicateMember(id) = e {
+        set(&error, "member", id);
+    }
+    error
+}
