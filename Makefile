@@ -9,7 +9,7 @@
 #   make bench / bench-peers     benchmarks; last line is JSON
 #   make test-web                end-to-end tests in headless Chromium
 #   make test-tree               the znode tree's tests
-#   make record-traces           record the simulator traces used by the tests
+#   make record-traces           re-record the ZooKeeper traces the tree's tests replay
 #
 # A component directory may bring its own targets in <dir>/<dir>.mk (tree/tree.mk, wasm/wasm.mk,
 # web/web.mk, bench/bench.mk); it is included when present. Until then its targets fail with
@@ -23,7 +23,7 @@ INSTALL := scripts/install.sh
 SEEDS ?= 100
 TICKS ?= 20000
 
-.PHONY: help install demo test sim nostd record-traces
+.PHONY: help install demo test sim nostd
 
 help:
 	@sed -n '1,17p' Makefile | sed 's/^# \{0,1\}//'
@@ -51,10 +51,6 @@ nostd:
 	@$(INSTALL) rust-targets qemu
 	@nostd-tests/run.sh
 
-record-traces:
-	@test -f core/src/bin/zaxos-sim.rs || { echo "not built yet: core/src/bin/zaxos-sim.rs missing" >&2; exit 1; }
-	cargo run --release -q -p zaxos --features sim --bin zaxos-sim -- --record-traces core/tests/traces
-
 # Component makefiles, and a clear failure for each target whose component is not there yet.
 -include tree/tree.mk wasm/wasm.mk web/web.mk bench/bench.mk
 
@@ -66,6 +62,7 @@ endef
 
 ifeq ($(wildcard tree/tree.mk),)
 $(eval $(call not_built,test-tree,tree/tree.mk))
+$(eval $(call not_built,record-traces,tree/tree.mk))
 endif
 ifeq ($(wildcard wasm/wasm.mk),)
 $(eval $(call not_built,wasm,wasm/wasm.mk))

@@ -1,0 +1,69 @@
+//! The scenario run natively, and compared with what the bare-metal images printed.
+
+use std::path::PathBuf;
+
+use zaxos_nostd_scenario::{Cluster, Outcome, COMMITTED_MIN, SEED};
+
+fn run(seed: u64) -> Outcome {
+    let mut cluster = Box::new(Cluster::new());
+    let mut log = String::new();
+    match cluster.run(seed, &mut log) {
+        Ok(outcome) => outcome,
+        Err(failure) => panic!("seed {seed:#x}: {failure}\n{log}"),
+    }
+}
+
+#[test]
+fn scenario_passes_natively_with_the_images_seed() {
+    let outcome = run(SEED);
+    assert!(outcome.committed >= COMMITTED_MIN);
+    println!("committed={} hash={:016x}", outcome.committed, outcome.hash);
+}
+
+#[test]
+fn same_seed_gives_the_same_log_hash() {
+    assert_eq!(run(SEED), run(SEED));
+}
+
+#[test]
+fn scenario_passes_with_other_seeds() {
+    for seed in 1..=16u64 {
+        let outcome = run(seed);
+        assert!(
+            outcome.committed >= COMMITTED_MIN,
+            "seed {seed}: {outcome:?}"
+        );
+    }
+}
+
+/// `make nostd` (nostd-tests/run.sh) keeps what each image printed in target/nostd-runs/; every
+/// image that ran must have printed the native run's count and hash. Run before the images,
+/// this finds no output and checks only the native run.
+#[test]
+fn images_printed_the_native_hash() {
+    let native = run(SEED);
+    let expected = format!("committed={} hash={:016x} ", native.committed, native.hash);
+    let runs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/nostd-runs");
+    let Ok(dir) = std::fs::read_dir(&runs) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("log") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.trim() == "build failed" {
+            continue;
+        }
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("committed="))
+            .unwrap_or("");
+        assert!(
+            line.starts_with(&expected),
+            "{}: printed {line:?}, native run gives {expected:?}",
+            path.display()
+        );
+    }
+}
