@@ -1,0 +1,122 @@
+//! Tests that run inside wasm (wasm-bindgen-test, with node as the runner): the JS-facing API
+//! called from Rust with JS values, as JS would call it.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+use zaxos_wasm::JsNode;
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn ids(ids: &[u16]) -> JsValue {
+    ids.iter().map(|&i| JsValue::from(i)).collect::<Array>().into()
+}
+
+fn config(id: u16, voters: &[u16]) -> JsValue {
+    object(&[("id", id.into()), ("voters", ids(voters)), ("seed", 3.into())])
+}
+
+fn code(error: &JsValue) -> String {
+    assert!(error.is_instance_of::<js_sys::Error>(), "thrown value is an Error");
+    get(error, "code").as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+fn a_three_node_cluster_commits_through_the_js_api() {
+    let voters = [1u16, 2, 3];
+    let mut nodes: Vec<JsNode> = voters.iter().map(|&id| JsNode::new(config(id, &voters), JsValue::UNDEFINED).unwrap()).collect();
+    let mut applied: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 3];
+    let mut proposed = 0;
+    for _ in 0..300 {
+        let mut wire = Vec::new();
+        for (i, node) in nodes.iter_mut().enumerate() {
+            node.tick();
+            if node.is_leader() && proposed < 5 {
+                let payload = Uint8Array::from(&[proposed as u8; 4][..]);
+                let result = node.propose(payload.into()).unwrap();
+                assert_eq!(get(&result, "kind").as_string().as_deref(), Some("local"));
+                proposed += 1;
+            }
+            for write in node.take_writes().iter() {
+                node.durable(get(&write, "seq")).unwrap();
+            }
+            for message in node.take_messages().iter() {
+                wire.push((get(&message, "to").as_f64().unwrap() as usize, get(&message, "bytes")));
+            }
+            for commit in node.take_commits().iter() {
+                assert_eq!(get(&commit, "kind").as_string().as_deref(), Some("entry"));
+                applied[i].push(get(&commit, "payload").unchecked_into::<Uint8Array>().to_vec());
+            }
+        }
+        for (to, bytes) in wire {
+            if let Err(e) = nodes[to - 1].step(bytes) {
+                assert!(!code(&e).is_empty());
+            }
+        }
+    }
+    let want: Vec<Vec<u8>> = (0..5u8).map(|p| vec![p; 4]).collect();
+    for log in &applied {
+        assert_eq!(log, &want);
+    }
+    let leaders = nodes.iter().filter(|n| n.role().as_string().as_deref() == Some("leading")).count();
+    assert_eq!(leaders, 1);
+    for node in &nodes {
+        assert_eq!(node.commit_index(), 5.0);
+        assert_eq!(get(&node.commit_zxid(), "counter").as_f64(), Some(5.0));
+    }
+}
+
+#[wasm_bindgen_test]
+fn errors_are_error_objects_with_their_code() {
+    let e = JsNode::new(JsValue::from(7), JsValue::UNDEFINED).err().unwrap();
+    assert_eq!(code(&e), "BAD_ARGUMENT");
+    assert_eq!(get(&e, "argument").as_string().as_deref(), Some("config"));
+    let e = JsNode::new(config(5, &[1, 2, 3]), JsValue::UNDEFINED).err().unwrap();
+    assert_eq!(code(&e), "BAD_CONFIG");
+    assert_eq!(get(&e, "reason").as_string().as_deref(), Some("self_not_member"));
+
+    let mut node = JsNode::new(config(1, &[1, 2, 3]), JsValue::UNDEFINED).unwrap();
+    assert_eq!(code(&node.step(JsValue::from_str("bytes")).unwrap_err()), "BAD_ARGUMENT");
+    assert_eq!(code(&node.step(Uint8Array::new_with_length(3).into()).unwrap_err()), "BAD_MESSAGE");
+    assert_eq!(code(&node.propose(Uint8Array::new_with_length(3).into()).unwrap_err()), "NO_LEADER");
+    let e = node.propose(Uint8Array::new_with_length(100_000).into()).unwrap_err();
+    assert_eq!(code(&e), "TOO_LARGE");
+    assert_eq!(get(&e, "len").as_f64(), Some(100_000.0));
+    assert_eq!(code(&node.durable(JsValue::from(-1)).unwrap_err()), "BAD_ARGUMENT");
+    assert_eq!(code(&node.durable(JsValue::from(0.5)).unwrap_err()), "BAD_ARGUMENT");
+    let counters = node.counters();
+    assert_eq!(get(&counters, "undecodable").as_f64(), Some(1.0));
+}
+
+#[wasm_bindgen_test]
+fn a_restart_from_durable_state_restores_the_snapshot_and_entries() {
+    let zxid = |epoch: u32, counter: u32| object(&[("epoch", epoch.into()), ("counter", counter.into())]);
+    let entry = |counter: u32| object(&[("zxid", zxid(1, counter)), ("payload", Uint8Array::from(&b"e"[..]).into())]);
+    let durable = object(&[
+        ("snapshot", object(&[("index", 2.into()), ("zxid", zxid(1, 2)), ("data", Uint8Array::from(&b"snap"[..]).into())])),
+        ("entries", [entry(3), entry(4)].iter().collect::<Array>().into()),
+    ]);
+    let mut node = JsNode::new(config(1, &[1, 2, 3]), durable).unwrap();
+    assert_eq!(node.last_index(), 4.0);
+    assert_eq!(get(&node.last_zxid(), "counter").as_f64(), Some(4.0));
+    let commits = node.take_commits();
+    assert_eq!(commits.length(), 1);
+    assert_eq!(get(&commits.get(0), "kind").as_string().as_deref(), Some("snapshot"));
+    assert!(node.entry(JsValue::from(2)).unwrap().is_undefined());
+    assert_eq!(get(&node.entry(JsValue::from(3)).unwrap(), "index").as_f64(), Some(3.0));
+
+    let unordered = object(&[("entries", [entry(4), entry(3)].iter().collect::<Array>().into())]);
+    let e = JsNode::new(config(1, &[1, 2, 3]), unordered).err().unwrap();
+    assert_eq!(code(&e), "BAD_ARGUMENT");
+}
