@@ -1,0 +1,411 @@
+//! `zaxos-bench`: throughput, instructions, failover and partial connectivity, for zaxos, raft-rs
+//! and OmniPaxos through one harness.
+//!
+//! ```text
+//! zaxos-bench throughput --engine E --nodes N --window W --entries N [--repeat R]
+//! zaxos-bench failover [--trials T]
+//! zaxos-bench partial
+//! zaxos-bench peers     [--entries N] [--repeat R]     W = 64 on 3 nodes; last line JSON
+//! zaxos-bench all       [--entries N] [--repeat R] [--no-callgrind] [--no-wasm]
+//! ```
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use zaxos_bench::engines::{Omni, RaftRs, Zaxos};
+use zaxos_bench::scenario::{self, Partial, Throughput};
+use zaxos_bench::{Cluster, Params};
+
+const ENGINES: [&str; 3] = ["zaxos", "raft-rs", "omnipaxos"];
+const ENTRIES: u64 = 100_000;
+/// The small run whose instruction total is subtracted (start-up, election, settling).
+const ENTRIES_SMALL: u64 = 10_000;
+const ELECTION_TICKS: u32 = 10;
+const HEARTBEAT_TICKS: u32 = 2;
+
+struct Args(Vec<String>);
+
+impl Args {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.0.iter().position(|a| a == name).and_then(|i| self.0.get(i + 1)).map(String::as_str)
+    }
+    fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        match self.value(name) {
+            Some(v) => v.parse().unwrap_or_else(|_| die(&format!("bad value for {name}: {v}"))),
+            None => default,
+        }
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("zaxos-bench: {msg}");
+    std::process::exit(2)
+}
+
+fn main() {
+    let args = Args(std::env::args().skip(1).collect());
+    match args.0.first().map(String::as_str) {
+        Some("throughput") => cmd_throughput(&args),
+        Some("failover") => {
+            let rows = failover_rows(args.num("--trials", 20));
+            print!("{}", failover_table(&rows));
+        }
+        Some("partial") => {
+            let rows = partial_rows();
+            print!("{}", partial_table(&rows));
+        }
+        Some("peers") => cmd_peers(&args),
+        Some("all") => cmd_all(&args),
+        _ => die("usage: zaxos-bench throughput|failover|partial|peers|all [options]"),
+    }
+}
+
+fn run(engine: &str, params: &Params) -> Throughput {
+    let result = match engine {
+        "zaxos" => scenario::throughput::<Zaxos>(params),
+        "raft-rs" => scenario::throughput::<RaftRs>(params),
+        "omnipaxos" => scenario::throughput::<Omni>(params),
+        other => die(&format!("unknown engine {other}")),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("zaxos-bench: FAILED: {}", e.0);
+        std::process::exit(1)
+    })
+}
+
+/// Peak resident set of this process, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `repeat` times and keeps the median time; prints one JSON line.
+fn cmd_throughput(args: &Args) {
+    let engine = args.value("--engine").unwrap_or_else(|| die("--engine E"));
+    let nodes = args.num("--nodes", 3);
+    let window = args.num("--window", 64);
+    let entries = args.num("--entries", ENTRIES);
+    let repeat = args.num("--repeat", 1usize).max(1);
+    let params = Params::throughput(nodes, entries, window);
+    let mut runs: Vec<Throughput> = (0..repeat).map(|_| run(engine, &params)).collect();
+    runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    let t = &runs[runs.len() / 2];
+    println!("{}", throughput_json(t, peak_rss_kib()));
+}
+
+fn throughput_json(t: &Throughput, rss: u64) -> Value {
+    json!({
+        "engine": t.engine, "nodes": t.nodes, "window": t.window, "entries": t.entries,
+        "secs": t.secs, "entries_per_s": t.entries_per_s(), "messages": t.messages,
+        "msgs_per_entry": t.msgs_per_entry(),
+        "bytes_per_entry": if t.bytes > 0 { json!(t.bytes as f64 / t.entries as f64) } else { Value::Null },
+        "rounds": t.rounds, "peak_rss_kib": rss, "agreed": true,
+    })
+}
+
+/// Runs the engines in turn, `repeat` rounds interleaved, in this process; the median per engine.
+fn interleaved(nodes: usize, window: usize, entries: u64, repeat: usize) -> BTreeMap<&'static str, Throughput> {
+    let params = Params::throughput(nodes, entries, window);
+    let mut runs: BTreeMap<&'static str, Vec<Throughput>> = BTreeMap::new();
+    for _ in 0..repeat.max(1) {
+        for engine in ENGINES {
+            let t = run(engine, &params);
+            runs.entry(t.engine).or_default().push(t);
+        }
+    }
+    runs.into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+            let mid = v.len() / 2;
+            (k, v.swap_remove(mid))
+        })
+        .collect()
+}
+
+fn cmd_peers(args: &Args) {
+    let entries = args.num("--entries", ENTRIES);
+    let repeat = args.num("--repeat", 5);
+    let results = interleaved(3, 64, entries, repeat);
+    println!("### Throughput, 3 nodes, W = 64, {entries} entries of 16 bytes (median of {repeat})\n");
+    let rows: Vec<Throughput> = ENGINES.iter().map(|e| results[e].clone()).collect();
+    println!("{}", throughput_table(&rows, &BTreeMap::new()));
+    let fields = ENGINES.map(|e| {
+        let t = &results[e];
+        (e, json!({"entries_per_s": round(t.entries_per_s(), 0), "msgs_per_entry": round(t.msgs_per_entry(), 4)}))
+    });
+    println!("{}", json_line(&fields));
+}
+
+/// One JSON object with the engines in the order given (serde_json's map would sort them).
+fn json_line(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{}", Value::from(*k), v)).collect();
+    format!("{{{}}}", body.join(","))
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (x * k).round() / k
+}
+
+fn fmt_int(x: f64) -> String {
+    let s = format!("{:.0}", x);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn throughput_table(rows: &[Throughput], rss: &BTreeMap<(String, usize, usize), u64>) -> String {
+    let mut s = String::from("| engine | nodes | W | entries/s | msgs/entry | bytes/entry | peak RSS (MiB) |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for t in rows {
+        let bytes = if t.bytes > 0 { format!("{:.1}", t.bytes as f64 / t.entries as f64) } else { "n/a".into() };
+        let mem = rss.get(&(t.engine.to_string(), t.nodes, t.window)).map_or("–".into(), |k| format!("{:.1}", *k as f64 / 1024.0));
+        s += &format!("| {} | {} | {} | {} | {:.4} | {} | {} |\n", t.engine, t.nodes, t.window, fmt_int(t.entries_per_s()), t.msgs_per_entry(), bytes, mem);
+    }
+    s
+}
+
+/// Instructions per entry by callgrind: (total at `ENTRIES` − total at `ENTRIES_SMALL`) / difference.
+fn callgrind_per_entry(engine: &str, nodes: usize, window: usize, entries: u64) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let total = |n: u64| -> Option<u64> {
+        let out = std::env::temp_dir().join(format!("zaxos-bench.callgrind.{engine}.{nodes}.{window}.{n}.{}", std::process::id()));
+        let status = Command::new("valgrind")
+            .args(["--tool=callgrind", "--dump-instr=no", "--compress-strings=no"])
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(&exe)
+            .args(["throughput", "--engine", engine, "--nodes", &nodes.to_string(), "--window", &window.to_string(), "--entries", &n.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        let text = std::fs::read_to_string(&out).ok()?;
+        let _ = std::fs::remove_file(&out);
+        text.lines().find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:"))).and_then(|v| v.trim().parse().ok())
+    };
+    let small = total(ENTRIES_SMALL)?;
+    let big = total(entries)?;
+    Some((big.saturating_sub(small)) as f64 / (entries - ENTRIES_SMALL) as f64)
+}
+
+fn child_rss(engine: &str, nodes: usize, window: usize, entries: u64) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = Command::new(exe)
+        .args(["throughput", "--engine", engine, "--nodes", &nodes.to_string(), "--window", &window.to_string(), "--entries", &entries.to_string()])
+        .output()
+        .ok()?;
+    let v: Value = serde_json::from_slice(out.stdout.trim_ascii()).ok()?;
+    v["peak_rss_kib"].as_u64()
+}
+
+struct FailoverRow {
+    engine: &'static str,
+    ticks: Vec<u64>,
+    failed: usize,
+    disagreed: usize,
+}
+
+fn failover_for<C: Cluster>(trials: u64) -> FailoverRow {
+    let mut row = FailoverRow { engine: C::NAME, ticks: Vec::new(), failed: 0, disagreed: 0 };
+    for seed in 1..=trials {
+        let params = Params { nodes: 3, entries: 1000, window: 1, seed, election_ticks: ELECTION_TICKS, heartbeat_ticks: HEARTBEAT_TICKS, keep_logs: true };
+        match scenario::failover::<C>(&params, 500) {
+            Ok(f) => {
+                match f.ticks {
+                    Some(t) => row.ticks.push(t),
+                    None => row.failed += 1,
+                }
+                row.disagreed += usize::from(!f.agree);
+            }
+            Err(_) => row.failed += 1,
+        }
+    }
+    row.ticks.sort_unstable();
+    row
+}
+
+fn failover_rows(trials: u64) -> Vec<FailoverRow> {
+    vec![failover_for::<Zaxos>(trials), failover_for::<RaftRs>(trials), failover_for::<Omni>(trials)]
+}
+
+fn failover_table(rows: &[FailoverRow]) -> String {
+    let mut s = format!(
+        "### Failover, 3 nodes: ticks from leader crash to the first commit in the new epoch/term (election timeout {ELECTION_TICKS} ticks, heartbeat {HEARTBEAT_TICKS})\n\n| engine | trials | min | median | max | no recovery in 500 ticks | logs disagree |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for r in rows {
+        let q = |f: f64| r.ticks.get(((r.ticks.len() as f64 - 1.0) * f).round() as usize).map_or("–".into(), |t| t.to_string());
+        s += &format!("| {} | {} | {} | {} | {} | {} | {} |\n", r.engine, r.ticks.len() + r.failed, q(0.0), q(0.5), q(1.0), r.failed, r.disagreed);
+    }
+    s
+}
+
+struct PartialRow {
+    engine: &'static str,
+    scenario: Partial,
+    outcome: Result<scenario::PartialOutcome, String>,
+}
+
+const PARTIAL_TICKS: u64 = 1000;
+
+fn partial_for<C: Cluster>(rows: &mut Vec<PartialRow>) {
+    for s in Partial::ALL {
+        let params = Params { nodes: s.nodes(), entries: 10_000, window: 1, seed: 3, election_ticks: ELECTION_TICKS, heartbeat_ticks: HEARTBEAT_TICKS, keep_logs: true };
+        let outcome = scenario::partial::<C>(s, &params, PARTIAL_TICKS).map_err(|e| e.0);
+        rows.push(PartialRow { engine: C::NAME, scenario: s, outcome });
+    }
+}
+
+fn partial_rows() -> Vec<PartialRow> {
+    let mut rows = Vec::new();
+    partial_for::<Zaxos>(&mut rows);
+    partial_for::<RaftRs>(&mut rows);
+    partial_for::<Omni>(&mut rows);
+    rows
+}
+
+fn partial_table(rows: &[PartialRow]) -> String {
+    let mut s = format!(
+        "### Partial connectivity ({PARTIAL_TICKS} ticks after the partition, one proposal per tick at whoever leads)\n\n| scenario | engine | recovered | ticks to first commit | entries committed | leader changes | logs agree |\n|---|---|---|---:|---:|---:|---|\n"
+    );
+    for r in rows {
+        match &r.outcome {
+            Ok(o) => {
+                let recovered = if o.first_commit_ticks.is_some() { "yes" } else { "no" };
+                let first = o.first_commit_ticks.map_or("–".into(), |t| t.to_string());
+                s += &format!("| {} | {} | {} | {} | {} | {} | {} |\n", r.scenario.name(), r.engine, recovered, first, o.committed, o.leader_changes, if o.agree { "yes" } else { "NO" });
+            }
+            Err(e) => s += &format!("| {} | {} | error: {} | | | | |\n", r.scenario.name(), r.engine, e),
+        }
+    }
+    s
+}
+
+/// The same zaxos workload in node through the npm package, if `wasm/pkg` and its bench script exist.
+fn wasm_vs_native(entries: u64, native: &Throughput) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("bench/wasm/throughput.mjs");
+    let pkg = root.join("wasm/pkg");
+    if !pkg.is_dir() {
+        return "### wasm vs native\n\nNot measured: the npm package `wasm/pkg/` is not built (run `make wasm`).\n".into();
+    }
+    let out = Command::new("node").arg(&script).arg(pkg).arg(entries.to_string()).output();
+    let parsed = out.ok().filter(|o| o.status.success()).and_then(|o| {
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        text.lines().last().and_then(|l| serde_json::from_str::<Value>(l).ok())
+    });
+    match parsed {
+        Some(v) if v["entries_per_s"].is_number() => {
+            let wasm = v["entries_per_s"].as_f64().unwrap_or(0.0);
+            format!(
+                "### wasm vs native (zaxos, 3 nodes, W = 64, {entries} entries)\n\n| build | entries/s | ratio to native |\n|---|---:|---:|\n| native | {} | 1.00 |\n| wasm in node ({}) | {} | {:.2} |\n",
+                fmt_int(native.entries_per_s()),
+                v["how"].as_str().unwrap_or("npm package"),
+                fmt_int(wasm),
+                wasm / native.entries_per_s()
+            )
+        }
+        _ => "### wasm vs native\n\nNot measured: the npm package in `wasm/pkg/` did not run the workload (see `bench/wasm/throughput.mjs`).\n".into(),
+    }
+}
+
+fn cmd_all(args: &Args) {
+    let entries = args.num("--entries", ENTRIES);
+    let repeat = args.num("--repeat", 3);
+    let mut rows = Vec::new();
+    let mut peers = BTreeMap::new();
+    for nodes in [3, 5] {
+        for window in [1, 64, 1024] {
+            let results = interleaved(nodes, window, entries, repeat);
+            for e in ENGINES {
+                rows.push(results[e].clone());
+            }
+            if nodes == 3 && window == 64 {
+                peers = results;
+            }
+        }
+    }
+    let mut rss = BTreeMap::new();
+    for e in ENGINES {
+        if let Some(k) = child_rss(e, 3, 64, entries) {
+            rss.insert((e.to_string(), 3, 64), k);
+        }
+    }
+    println!("### Throughput, {entries} entries of 16 bytes (median of {repeat}; peak RSS of a process running that engine alone)\n");
+    println!("{}", throughput_table(&rows, &rss));
+
+    let mut instr = BTreeMap::new();
+    if !args.flag("--no-callgrind") {
+        println!("### Instructions per entry (callgrind; (total at {entries} − total at {ENTRIES_SMALL}) / {})\n", entries - ENTRIES_SMALL);
+        println!("| engine | 3 nodes, W = 64 | 5 nodes, W = 64 | 3 nodes, W = 1 | 3 nodes, W = 1024 |\n|---|---:|---:|---:|---:|");
+        for e in ENGINES {
+            let cells: Vec<String> = [(3, 64), (5, 64), (3, 1), (3, 1024)]
+                .iter()
+                .map(|&(n, w)| {
+                    let v = callgrind_per_entry(e, n, w, entries);
+                    if (n, w) == (3, 64) {
+                        if let Some(v) = v {
+                            instr.insert(e, v);
+                        }
+                    }
+                    v.map_or("failed".into(), fmt_int)
+                })
+                .collect();
+            println!("| {e} | {} |", cells.join(" | "));
+        }
+        println!();
+    }
+
+    print!("{}", failover_table(&failover_rows(20)));
+    println!();
+    print!("{}", partial_table(&partial_rows()));
+    println!();
+    if !args.flag("--no-wasm") {
+        print!("{}", wasm_vs_native(entries, &peers["zaxos"]));
+        println!();
+    }
+
+    // The target: at W = 64 on 3 nodes, zaxos ≥ 2× the best peer's entries/s, ≤ ½ its
+    // instructions per entry, and no more messages per entry.
+    let z = &peers["zaxos"];
+    let best_rate = ["raft-rs", "omnipaxos"].iter().map(|e| peers[e].entries_per_s()).fold(0.0, f64::max);
+    let best_instr = ["raft-rs", "omnipaxos"].iter().filter_map(|e| instr.get(e)).copied().fold(f64::INFINITY, f64::min);
+    let best_msgs = ["raft-rs", "omnipaxos"].iter().map(|e| peers[e].msgs_per_entry()).fold(f64::INFINITY, f64::min);
+    println!("### Target (3 nodes, W = 64)\n\n| measure | zaxos | best peer | ratio | target | met |\n|---|---:|---:|---:|---:|---|");
+    let rate_ratio = z.entries_per_s() / best_rate;
+    println!("| entries/s | {} | {} | {:.2} | ≥ 2 | {} |", fmt_int(z.entries_per_s()), fmt_int(best_rate), rate_ratio, yes(rate_ratio >= 2.0));
+    if let Some(zi) = instr.get("zaxos") {
+        let r = zi / best_instr;
+        println!("| instructions/entry | {} | {} | {:.2} | ≤ 0.5 | {} |", fmt_int(*zi), fmt_int(best_instr), r, yes(r <= 0.5));
+    }
+    let mr = z.msgs_per_entry() / best_msgs;
+    println!("| msgs/entry | {:.4} | {:.4} | {:.2} | ≤ 1 | {} |\n", z.msgs_per_entry(), best_msgs, mr, yes(mr <= 1.0));
+
+    let fields = ENGINES.map(|e| {
+        let t = &peers[e];
+        let mut v = json!({"entries_per_s": round(t.entries_per_s(), 0), "msgs_per_entry": round(t.msgs_per_entry(), 4)});
+        if let Some(i) = instr.get(e) {
+            v["instructions_per_entry"] = json!(round(*i, 0));
+        }
+        (e, v)
+    });
+    println!("{}", json_line(&fields));
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
