@@ -57,11 +57,15 @@ pub mod limits;
 mod node;
 pub mod quorum;
 mod role;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod storage;
 pub mod wire;
 mod zxid;
 
 pub use crate::config::{Config, ConfigError};
+#[cfg(feature = "sim")]
+pub use crate::config::Bugs;
 pub use crate::core::{Event, Role, Write, WriteKind};
 pub use crate::error::{CompactError, Counters, ProposeError, StepError};
 pub use crate::node::{Apply, Node, Proposed, Transmit};

@@ -354,6 +354,11 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         self.core.storage.hard_state()
     }
 
+    /// Position of the last entry in the history.
+    pub fn storage_last_index(&self) -> u64 {
+        self.core.storage.last_index()
+    }
+
     /// Last zxid in the history.
     pub fn last_zxid(&self) -> Zxid {
         self.core.last_zxid()

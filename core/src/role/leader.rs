@@ -243,6 +243,8 @@ impl Leader {
         if let Some(index) = storage.index_of(last) {
             peer.stage = Stage::Syncing;
             peer.next_index = index + 1;
+            // Flow control only: while syncing, the window counts from what the learner reported.
+            peer.acked_index = index;
             return;
         }
         if last > snap_zxid || snap_index == 0 {
@@ -255,6 +257,7 @@ impl Leader {
                 let to = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
                 peer.stage = Stage::Syncing;
                 peer.next_index = keep + 1;
+                peer.acked_index = keep;
                 core.send(peer.id, Message::Trunc { epoch, to });
                 return;
             }
@@ -282,20 +285,23 @@ impl Leader {
         let now = core.now;
         let Some(peer) = self.peer(from) else { return };
         let index = core.storage.index_at_or_before(zxid);
-        if index > peer.acked_index {
-            peer.acked_index = index;
-            peer.last_progress = now;
-        }
         match peer.stage {
-            Stage::AwaitingAck | Stage::Syncing | Stage::Broadcast => {
-                if peer.stage != Stage::Broadcast {
-                    peer.stage = Stage::Broadcast;
-                    peer.commit_sent = 0;
+            Stage::Broadcast => {
+                if index > peer.acked_index {
+                    peer.acked_index = index;
+                    peer.last_progress = now;
                 }
-                peer.next_index = peer.next_index.max(index + 1);
+            }
+            Stage::AwaitingAck | Stage::Syncing => {
+                // The first ACK of the epoch: from now on `acked_index` is what is durable there.
+                peer.stage = Stage::Broadcast;
+                peer.commit_sent = 0;
+                peer.acked_index = index;
+                peer.last_progress = now;
             }
             _ => return,
         }
+        peer.next_index = peer.next_index.max(index + 1);
         self.maybe_commit(core);
     }
 
@@ -445,16 +451,22 @@ impl Leader {
         let header = Header { cluster_id: core.config.cluster_id, from: core.me(), to: peer.id };
         match peer.stage {
             Stage::Snap { index, offset, sent: false } => {
+                // The host may have taken a newer snapshot meanwhile: start that one over.
+                let (current, zxid) = core.storage.snapshot_point();
+                let (index, offset) = if index == current { (index, offset) } else { (current, 0) };
                 peer.stage = Stage::Snap { index, offset, sent: true };
                 let data = core.storage.snapshot_data();
                 let room = core.config.message_bytes_max.saturating_sub(HEADER_BYTES + 64).min(SNAP_CHUNK_BYTES_MAX);
                 let start = (offset as usize).min(data.len());
                 let end = (start + room).min(data.len());
-                let zxid = core.storage.snapshot_point().1;
                 let chunk = SnapChunk { epoch, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) };
                 Some(wire::encode(header, &Message::SnapChunk(chunk), buf))
             }
             Stage::Syncing => {
+                let inflight = peer.next_index.saturating_sub(peer.acked_index + 1);
+                if inflight >= u64::from(core.config.inflight_entries_max) {
+                    return None;
+                }
                 if peer.next_index <= core.storage.last_index() {
                     return Self::batch(epoch, core, peer, buf, wire::TAG_PROPOSAL, core.storage.last_index());
                 }

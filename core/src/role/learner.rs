@@ -36,6 +36,11 @@ pub(crate) struct Learner {
     resend_at: u64,
     pub(crate) ack_due: bool,
     announced: bool,
+    /// The snapshot being received: (position, zxid, length).
+    receiving: Option<(u64, Zxid, u32)>,
+    /// Tick of the last SYNCSTATE report: at most one a tick, or reordered
+    /// proposals would make the leader resend its window over and over.
+    reported_at: Option<u64>,
 }
 
 impl Learner {
@@ -51,6 +56,8 @@ impl Learner {
             resend_at: 0,
             ack_due: false,
             announced: false,
+            receiving: None,
+            reported_at: None,
         };
         learner.connect(core);
         learner
@@ -157,7 +164,15 @@ impl Learner {
             return Ok(Some(Transition::Look));
         }
         if self.stage != Stage::Connecting {
-            return if epoch == self.epoch { Err(StepError::Duplicate) } else { Ok(Some(Transition::Look)) };
+            if epoch != self.epoch {
+                return Ok(Some(Transition::Look));
+            }
+            // The leader did not get our ACKEPOCH: say it again (once the promise is durable).
+            if self.stage > Stage::Promising {
+                let hard = core.durable_hard;
+                core.send(self.leader, Message::AckEpoch { epoch, current_epoch: hard.current_epoch, last: core.durable_zxid() });
+            }
+            return Err(StepError::Duplicate);
         }
         self.epoch = epoch;
         self.stage = Stage::Promising;
@@ -169,17 +184,25 @@ impl Learner {
     }
 
     /// Tells the leader where this history ends, so it can pick DIFF, TRUNC or SNAP.
-    fn report<S: Storage>(&self, core: &mut Core<S>) {
+    fn report<S: Storage>(&mut self, core: &mut Core<S>) {
         self.report_as(core, core.last_zxid());
     }
 
-    fn report_as<S: Storage>(&self, core: &mut Core<S>, last: Zxid) {
+    fn report_as<S: Storage>(&mut self, core: &mut Core<S>, last: Zxid) {
+        if self.reported_at == Some(core.now) {
+            return;
+        }
+        self.reported_at = Some(core.now);
         core.send(self.leader, Message::SyncState { epoch: self.epoch, last });
     }
 
     fn on_trunc<S: Storage>(&mut self, core: &mut Core<S>, to: Zxid) -> Result<(), StepError> {
-        if self.stage < Stage::Syncing {
-            return Err(StepError::Unexpected("TRUNC before ACKEPOCH"));
+        match self.stage {
+            Stage::Syncing => {}
+            // Once synced, this history is a prefix of the leader's and may hold
+            // acknowledged entries: a TRUNC now is a stale one, delayed in the network.
+            Stage::Broadcast => return Err(StepError::Duplicate),
+            _ => return Err(StepError::Unexpected("TRUNC before ACKEPOCH")),
         }
         if crate::config::bugs(&core.config).skip_trunc {
             self.report_as(core, to);
@@ -280,8 +303,22 @@ impl Learner {
         if self.stage < Stage::Syncing {
             return Err(StepError::Unexpected("SNAP before ACKEPOCH"));
         }
+        // Once synced, only a snapshot beyond everything held is taken (the learner fell
+        // behind the leader's compaction); an older one is stale and would erase
+        // acknowledged entries.
+        if self.stage == Stage::Broadcast && chunk.index <= core.storage.last_index() {
+            return Err(StepError::Duplicate);
+        }
         let (leader, epoch) = (self.leader, self.epoch);
         let ack = |core: &mut Core<S>, offset: u32| core.send(leader, Message::SnapAck { epoch, offset });
+        let this = (chunk.index, chunk.zxid, chunk.total);
+        if chunk.offset == 0 {
+            self.receiving = Some(this);
+        } else if self.receiving != Some(this) {
+            // A chunk of another snapshot than the one being received: start over.
+            ack(core, 0);
+            return Err(StepError::Unexpected("SNAP chunk of another snapshot"));
+        }
         if let Err(e) = core.storage.receive_snapshot_chunk(chunk.offset, chunk.data.0) {
             ack(core, 0);
             return Err(StepError::Storage(e));
@@ -291,6 +328,7 @@ impl Learner {
             ack(core, received as u32);
             return Ok(());
         }
+        self.receiving = None;
         core.install_snapshot(chunk.index, chunk.zxid, chunk.total)?;
         self.matched_index = chunk.index;
         ack(core, chunk.total);

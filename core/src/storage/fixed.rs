@@ -51,7 +51,8 @@ impl<const ENTRIES: usize, const BYTES: usize, const SNAPSHOT_BYTES: usize> Heap
 
     fn meta_at(&self, index: u64) -> Option<&Meta> {
         let slot = index.checked_sub(self.snapshot_index + 1)?;
-        self.meta.iter().nth(usize::try_from(slot).ok()?)
+        // `get` is O(1); walking an iterator to the slot would make every lookup O(entries).
+        self.meta.get(usize::try_from(slot).ok()?)
     }
 
     /// Where a payload of `len` bytes would go, if it fits.

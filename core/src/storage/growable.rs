@@ -1,6 +1,5 @@
 //! Growable storage for hosts with an allocator, still bounded by the limits given.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{HardState, Storage, StorageError};
@@ -22,7 +21,12 @@ pub struct VecStorage {
     snapshot_zxid: Zxid,
     snapshot: Vec<u8>,
     staging: Vec<u8>,
-    meta: VecDeque<Meta>,
+    /// Entries, oldest first; `meta[head..]` are live (position `snapshot_index + 1` is
+    /// `meta[head]`). A plain vector with a head index, rather than a ring, keeps a lookup to
+    /// a subtraction and one bounds check: lookups by position are the hot path.
+    meta: Vec<Meta>,
+    /// Entries before it were compacted away; reclaimed in bulk.
+    head: usize,
     data: Vec<u8>,
     /// Absolute byte position of `data[0]`.
     data_base: u64,
@@ -46,7 +50,8 @@ impl VecStorage {
             snapshot_zxid: Zxid::ZERO,
             snapshot: Vec::new(),
             staging: Vec::new(),
-            meta: VecDeque::new(),
+            meta: Vec::new(),
+            head: 0,
             data: Vec::new(),
             data_base: 0,
             entries_max,
@@ -55,30 +60,43 @@ impl VecStorage {
         }
     }
 
-    fn meta_at(&self, index: u64) -> Option<&Meta> {
-        let slot = index.checked_sub(self.snapshot_index + 1)?;
-        self.meta.get(usize::try_from(slot).ok()?)
+    #[inline]
+    fn live(&self) -> &[Meta] {
+        self.meta.get(self.head..).unwrap_or(&[])
     }
 
+    #[inline]
+    fn meta_at(&self, index: u64) -> Option<&Meta> {
+        let slot = index.checked_sub(self.snapshot_index + 1)?;
+        self.live().get(usize::try_from(slot).ok()?)
+    }
+
+    #[inline]
     fn bytes_used(&self) -> usize {
-        match self.meta.front() {
+        match self.live().first() {
             Some(first) => (self.data_base + self.data.len() as u64 - first.start) as usize,
             None => 0,
         }
     }
 
-    /// Drops the dead prefix of the byte buffer once it is at least half of it.
+    /// Drops the dead prefix of the byte buffer once it is at least half of it, and the
+    /// compacted entries once they are at least half of the entry vector.
     fn reclaim(&mut self) {
-        let live_start = self.meta.front().map_or(self.data_base + self.data.len() as u64, |m| m.start);
+        let live_start = self.live().first().map_or(self.data_base + self.data.len() as u64, |m| m.start);
         let dead = (live_start - self.data_base) as usize;
         if dead > 4096 && dead * 2 >= self.data.len() {
             self.data.drain(..dead);
             self.data_base = live_start;
         }
+        if self.head > 256 && self.head * 2 >= self.meta.len() {
+            self.meta.drain(..self.head);
+            self.head = 0;
+        }
     }
 }
 
 impl Storage for VecStorage {
+    #[inline]
     fn hard_state(&self) -> HardState {
         self.hard
     }
@@ -87,6 +105,7 @@ impl Storage for VecStorage {
         self.hard = state;
     }
 
+    #[inline]
     fn snapshot_point(&self) -> (u64, Zxid) {
         (self.snapshot_index, self.snapshot_zxid)
     }
@@ -95,10 +114,12 @@ impl Storage for VecStorage {
         &self.snapshot
     }
 
+    #[inline]
     fn last_index(&self) -> u64 {
-        self.snapshot_index + self.meta.len() as u64
+        self.snapshot_index + (self.meta.len() - self.head) as u64
     }
 
+    #[inline]
     fn zxid_at(&self, index: u64) -> Option<Zxid> {
         if index == self.snapshot_index {
             return Some(self.snapshot_zxid);
@@ -106,16 +127,19 @@ impl Storage for VecStorage {
         self.meta_at(index).map(|m| m.zxid)
     }
 
+    #[inline]
     fn payload_at(&self, index: u64) -> Option<&[u8]> {
         let m = self.meta_at(index)?;
         let start = usize::try_from(m.start - self.data_base).ok()?;
         self.data.get(start..start + m.len as usize)
     }
 
+    #[inline]
     fn can_append(&self, payload_len: usize) -> bool {
-        self.meta.len() < self.entries_max && self.bytes_used() + payload_len <= self.bytes_max
+        self.meta.len() - self.head < self.entries_max && self.bytes_used() + payload_len <= self.bytes_max
     }
 
+    #[inline]
     fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StorageError> {
         debug_assert!(zxid > self.last_zxid(), "history must grow in zxid order");
         if !self.can_append(payload.len()) {
@@ -123,7 +147,7 @@ impl Storage for VecStorage {
         }
         let start = self.data_base + self.data.len() as u64;
         self.data.extend_from_slice(payload);
-        self.meta.push_back(Meta { zxid, start, len: payload.len() as u32 });
+        self.meta.push(Meta { zxid, start, len: payload.len() as u32 });
         Ok(self.last_index())
     }
 
@@ -131,11 +155,15 @@ impl Storage for VecStorage {
         if index < self.snapshot_index {
             return Err(StorageError::OutOfRange);
         }
-        while self.last_index() > index {
-            if let Some(m) = self.meta.pop_back() {
-                self.data.truncate((m.start - self.data_base) as usize);
-            }
+        if index >= self.last_index() {
+            return Ok(());
         }
+        // Payloads are contiguous in position order: cut at the first dropped entry's start.
+        let keep = self.head + (index - self.snapshot_index) as usize;
+        if let Some(first_dropped) = self.meta.get(keep) {
+            self.data.truncate((first_dropped.start - self.data_base) as usize);
+        }
+        self.meta.truncate(keep);
         Ok(())
     }
 
@@ -146,9 +174,10 @@ impl Storage for VecStorage {
         }
         self.snapshot.clear();
         self.snapshot.extend_from_slice(data);
-        while self.snapshot_index < index {
-            self.meta.pop_front();
-            self.snapshot_index += 1;
+        if index > self.snapshot_index {
+            // zxid_at found `index`, so it is live: at most every live entry goes.
+            self.head += (index - self.snapshot_index) as usize;
+            self.snapshot_index = index;
         }
         self.snapshot_zxid = zxid;
         self.reclaim();
@@ -173,6 +202,7 @@ impl Storage for VecStorage {
         core::mem::swap(&mut self.snapshot, &mut self.staging);
         self.staging.clear();
         self.meta.clear();
+        self.head = 0;
         self.data_base += self.data.len() as u64;
         self.data.clear();
         self.snapshot_index = index;
@@ -181,7 +211,7 @@ impl Storage for VecStorage {
     }
 
     fn used_percent(&self) -> u8 {
-        let entries = self.meta.len() * 100 / self.entries_max.max(1);
+        let entries = (self.meta.len() - self.head) * 100 / self.entries_max.max(1);
         let bytes = self.bytes_used() * 100 / self.bytes_max.max(1);
         entries.max(bytes).min(100) as u8
     }
@@ -204,5 +234,42 @@ mod tests {
         s.append(Zxid::new(1, 2), &[0; 4]).unwrap();
         assert_eq!(s.append(Zxid::new(1, 3), &[]), Err(StorageError::Full));
         assert_eq!(s.compact_through(1, b"12345"), Err(StorageError::SnapshotTooLarge));
+    }
+
+    /// Long runs of appends, compactions and truncations agree with a plain list of entries,
+    /// across the points where the dead prefixes of entries and bytes are reclaimed.
+    #[test]
+    fn agrees_with_a_plain_list_across_compaction_and_truncation() {
+        let mut s = VecStorage::new(100_000, 1 << 20, 64);
+        let mut model: Vec<(Zxid, Vec<u8>)> = Vec::new();
+        let mut snap = 0u64;
+        let mut counter = 0u32;
+        for round in 0..40u32 {
+            for _ in 0..200 {
+                counter += 1;
+                let payload = vec![counter as u8; (counter % 37) as usize];
+                let zxid = Zxid::new(round + 1, counter);
+                assert_eq!(s.append(zxid, &payload), Ok(model.len() as u64 + 1));
+                model.push((zxid, payload));
+            }
+            if round % 3 == 2 {
+                let cut = model.len() as u64 - 50;
+                s.truncate_after(cut).unwrap();
+                model.truncate(cut as usize);
+            }
+            if round % 2 == 1 {
+                snap = model.len() as u64 - 20;
+                s.compact_through(snap, b"s").unwrap();
+            }
+            assert_eq!(s.last_index(), model.len() as u64);
+            assert_eq!(s.snapshot_point(), (snap, if snap == 0 { Zxid::ZERO } else { model[snap as usize - 1].0 }));
+            for index in snap + 1..=model.len() as u64 {
+                let (zxid, payload) = &model[index as usize - 1];
+                assert_eq!(s.zxid_at(index), Some(*zxid));
+                assert_eq!(s.payload_at(index), Some(&payload[..]));
+            }
+            assert_eq!(s.payload_at(snap), None);
+            assert_eq!(s.zxid_at(model.len() as u64 + 1), None);
+        }
     }
 }

@@ -74,6 +74,7 @@ pub trait Storage {
     fn used_percent(&self) -> u8;
 
     /// The last zxid (the snapshot's when the history is empty).
+    #[inline]
     fn last_zxid(&self) -> Zxid {
         self.zxid_at(self.last_index()).unwrap_or(Zxid::ZERO)
     }

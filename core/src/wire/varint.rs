@@ -26,18 +26,21 @@ pub fn len(value: u64) -> usize {
 /// Reads a varint at `buf[at..]`, returning it and the next position.
 /// Refuses overlong encodings and values above `max`.
 #[inline]
-pub fn get(buf: &[u8], mut at: usize, max: u64) -> Option<(u64, usize)> {
+pub fn get(buf: &[u8], at: usize, max: u64) -> Option<(u64, usize)> {
+    let bytes = buf.get(at..)?;
     let mut value: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let byte = *buf.get(at)?;
-        at += 1;
+    let mut i = 0;
+    // At most 10 bytes; the tenth may carry only the top bit of a u64.
+    while i < 10 {
+        let byte = *bytes.get(i)?;
         let bits = u64::from(byte & 0x7f);
-        if shift == 63 && bits > 1 {
+        if i == 9 && bits > 1 {
             return None;
         }
-        value |= bits << shift;
+        value |= bits << (7 * i);
+        i += 1;
         if byte & 0x80 == 0 {
-            return if value <= max { Some((value, at)) } else { None };
+            return if value <= max { Some((value, at + i)) } else { None };
         }
     }
     None
@@ -58,5 +61,45 @@ mod tests {
         assert_eq!(get(&[0x80, 0x80], 0, u64::MAX), None);
         assert_eq!(get(&[0xff, 0x01], 0, 100), None);
         assert_eq!(put(&mut [0u8; 1], 0, 300), None);
+        assert_eq!(put(&mut [0u8; 0], 0, 5), None);
+        assert_eq!(get(&[], 0, u64::MAX), None);
+        assert_eq!(get(&[0x05], 1, u64::MAX), None);
+    }
+
+    /// The reader against a plain reference, on every prefix of many byte strings: same value,
+    /// same position, same refusals (truncated, overlong, above the maximum).
+    #[test]
+    fn reader_matches_a_plain_reference() {
+        fn reference(buf: &[u8], mut at: usize, max: u64) -> Option<(u64, usize)> {
+            let mut value: u64 = 0;
+            for shift in (0..64).step_by(7) {
+                let byte = *buf.get(at)?;
+                at += 1;
+                let bits = u64::from(byte & 0x7f);
+                if shift == 63 && bits > 1 {
+                    return None;
+                }
+                value |= bits << shift;
+                if byte & 0x80 == 0 {
+                    return if value <= max { Some((value, at)) } else { None };
+                }
+            }
+            None
+        }
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        for _ in 0..20_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = (seed >> 60) as usize % 13;
+            let bytes: [u8; 12] = core::array::from_fn(|i| {
+                let b = (seed >> (i * 5)) as u8;
+                if i + 1 < len && (seed >> (i + 3)) & 3 != 0 { b | 0x80 } else { b }
+            });
+            let buf = &bytes[..len.min(12)];
+            for max in [0x7f, u32::MAX as u64, u64::MAX] {
+                for at in 0..=buf.len() {
+                    assert_eq!(get(buf, at, max), reference(buf, at, max), "{buf:x?} at {at} max {max}");
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,125 @@
+//! The invariants, checked after every input to every node.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::{NodeId, Zxid};
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Violation {
+    /// Tick it was found at.
+    pub tick: u64,
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// What every node delivered and every leader established, cluster-wide.
+#[derive(Clone, Debug, Default)]
+pub struct Checker {
+    /// position → (zxid, payload hash) of everything any node applied.
+    pub committed: BTreeMap<u64, (Zxid, u64)>,
+    /// epoch → the node that established it.
+    leaders: BTreeMap<u32, NodeId>,
+    /// epoch → last zxid of the history it started with.
+    initial: BTreeMap<u32, Zxid>,
+    /// Violations found (the run stops at the first, but keep the list for reports).
+    pub violations: Vec<Violation>,
+    /// Committed positions applied by some node.
+    pub max_committed: u64,
+}
+
+/// FNV-1a 64 of a payload: enough to tell entries apart in checks and hashes.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+impl Checker {
+    fn fail(&mut self, tick: u64, invariant: &'static str, detail: String) {
+        self.violations.push(Violation { tick, invariant, detail });
+    }
+
+    /// A node is seen leading an established epoch.
+    pub fn leader(&mut self, tick: u64, epoch: u32, id: NodeId, last: Zxid) {
+        match self.leaders.get(&epoch) {
+            Some(&other) if other != id => self.fail(tick, "one leader per epoch", format!("epoch {epoch} led by n{other} and n{id}")),
+            Some(_) => {}
+            None => {
+                self.leaders.insert(epoch, id);
+                if last.epoch >= epoch {
+                    self.fail(tick, "primary order", format!("epoch {epoch} established with {last} already in history"));
+                }
+                self.initial.insert(epoch, last);
+            }
+        }
+    }
+
+    /// A node applied `zxid` at `index`, right after `previous` (its last applied zxid).
+    pub fn applied(&mut self, tick: u64, id: NodeId, index: u64, zxid: Zxid, payload_hash: u64, previous: Zxid) {
+        if zxid <= previous {
+            self.fail(tick, "primary order", format!("n{id} applied {zxid} after {previous}"));
+        }
+        match self.committed.get(&index) {
+            Some(&(z, h)) if z != zxid || h != payload_hash => {
+                self.fail(tick, "committed prefixes agree", format!("n{id} applied {zxid} at position {index}, others applied {z}"));
+            }
+            Some(_) => {}
+            None => {
+                self.committed.insert(index, (zxid, payload_hash));
+                self.max_committed = self.max_committed.max(index);
+            }
+        }
+        // A proposal of an older epoch beyond the history a later epoch started with was skipped.
+        for (&epoch, &initial) in self.initial.range(zxid.epoch + 1..) {
+            if zxid > initial {
+                self.fail(tick, "skipped proposals never delivered", format!("n{id} applied {zxid}, skipped by epoch {epoch} (started at {initial})"));
+                break;
+            }
+        }
+    }
+
+    /// A node restored a snapshot at `index`.
+    pub fn restored(&mut self, tick: u64, id: NodeId, index: u64, zxid: Zxid) {
+        if let Some(&(z, _)) = self.committed.get(&index) {
+            if z != zxid {
+                self.fail(tick, "committed prefixes agree", format!("n{id} restored a snapshot at {index} = {zxid}, committed there is {z}"));
+            }
+        }
+    }
+
+    /// A node's commit point went from `before` to `after`.
+    pub fn commit_moved(&mut self, tick: u64, id: NodeId, before: u64, after: u64) {
+        if after < before {
+            self.fail(tick, "commit point never goes back", format!("n{id} commit {before} -> {after}"));
+        }
+    }
+
+    /// `holders` of `voters` voters have the highest committed entry durable.
+    pub fn durable_on_majority(&mut self, tick: u64, holders: usize, voters: usize) {
+        if self.max_committed > 0 && holders < voters / 2 + 1 {
+            let (z, _) = self.committed.get(&self.max_committed).copied().unwrap_or_default();
+            self.fail(tick, "nothing committed is lost", format!("committed {z} at {} is durable on {holders} of {voters} voters", self.max_committed));
+        }
+    }
+
+    /// An observer was seen in a voter's role.
+    pub fn observer_role(&mut self, tick: u64, id: NodeId, role: crate::Role) {
+        if matches!(role, crate::Role::Leading | crate::Role::Following) {
+            self.fail(tick, "observers never count in a quorum", format!("observer n{id} is {role:?}"));
+        }
+    }
+
+    /// Number of epochs established.
+    pub fn elections(&self) -> u64 {
+        self.leaders.len() as u64
+    }
+}

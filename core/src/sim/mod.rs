@@ -1,0 +1,681 @@
+//! A deterministic cluster simulator (feature `sim`): one seed decides the
+//! network, the disks, the clocks, the client load and every fault. Invariants
+//! are checked after every input to every node; each run ends with a phase
+//! without faults in which the cluster must elect a leader and commit again.
+//!
+//! ```
+//! use zaxos::sim::{Options, Simulation};
+//! let mut sim = Simulation::new(Options { seed: 3, ticks: 3_000, ..Options::default() });
+//! let report = sim.run();
+//! assert!(report.violations.is_empty() && report.liveness_ok, "{report:?}");
+//! ```
+
+mod checker;
+mod disk;
+mod faults;
+mod rng;
+mod trace;
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+pub use checker::{hash_bytes, Checker, Violation};
+pub use disk::Disk;
+pub use faults::{FaultRates, Links, Shape};
+pub use rng::Rng;
+
+use crate::config::Bugs;
+use crate::storage::{Storage, VecStorage};
+use crate::{Apply, Config, Event, Node, NodeId, Role, Zxid};
+
+/// The node type the simulator runs.
+pub type SimNode = Node<VecStorage, 4096>;
+
+/// What a run is made of.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The seed that decides everything.
+    pub seed: u64,
+    /// Ticks of the faulty phase.
+    pub ticks: u64,
+    /// Voters (ids 1..=voters).
+    pub voters: usize,
+    /// Observers (ids after the voters).
+    pub observers: usize,
+    /// Fault rates; `None` draws them from the seed (swarm testing).
+    pub faults: Option<FaultRates>,
+    /// Election timeout of every node, in ticks.
+    pub election_timeout_ticks: u32,
+    /// Liveness bound: after faults stop, a commit on every node within this many election timeouts.
+    pub liveness_timeouts: u64,
+    /// Compact (snapshot) every node's history when it is this many entries long (0: never).
+    pub compact_every: u64,
+    /// Record a readable trace.
+    pub trace: bool,
+    /// Deliberate kernel bugs (for the checker's own tests).
+    pub bugs: Bugs,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default() }
+    }
+}
+
+/// Faults actually injected, by class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FaultCounts {
+    /// Messages lost.
+    pub loss: u64,
+    /// Messages duplicated.
+    pub duplicate: u64,
+    /// Messages delivered after a later one.
+    pub reorder: u64,
+    /// Symmetric or asymmetric partitions.
+    pub partition: u64,
+    /// Partial-connectivity partitions.
+    pub partial_connectivity: u64,
+    /// Crashes.
+    pub crash: u64,
+    /// Torn writes at a crash.
+    pub torn_write: u64,
+    /// Nodes whose clock runs at another rate.
+    pub clock_skew: u64,
+}
+
+/// The outcome of one seed.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// Ticks run (both phases).
+    pub ticks: u64,
+    /// Safety violations (a run stops at the first).
+    pub violations: Vec<Violation>,
+    /// Whether the fault-free phase elected a leader and committed on every node in time.
+    pub liveness_ok: bool,
+    /// Ticks the fault-free phase took to commit everywhere.
+    pub recovery_ticks: u64,
+    /// Epochs established.
+    pub elections: u64,
+    /// Entries committed (highest position applied anywhere).
+    pub committed: u64,
+    /// Faults injected.
+    pub faults: FaultCounts,
+    /// Messages delivered.
+    pub messages: u64,
+    /// Fault rates of this seed.
+    pub rates: Option<FaultRates>,
+    /// A hash of the committed log (position, zxid, payload), equal on every target.
+    pub log_hash: u64,
+}
+
+struct Member {
+    id: NodeId,
+    voter: bool,
+    node: Option<SimNode>,
+    disk: Disk,
+    /// Ticks owed by the clock-rate accumulator, in 1/1000 of a tick.
+    clock_milli: u64,
+    rate_milli: u64,
+    down_until: u64,
+    last_commit: u64,
+    applied: Vec<(u64, Zxid)>,
+    last_applied: Zxid,
+    state_hash: u64,
+    state_count: u64,
+}
+
+struct Packet {
+    deliver_at: u64,
+    order: u64,
+    from: usize,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+/// A simulated cluster.
+pub struct Simulation {
+    options: Options,
+    rates: FaultRates,
+    rng: Rng,
+    members: Vec<Member>,
+    links: Links,
+    partition_until: u64,
+    network: BTreeMap<(u64, u64), Packet>,
+    order: u64,
+    now: u64,
+    checker: Checker,
+    faults: FaultCounts,
+    messages: u64,
+    proposals: u64,
+    buf: Vec<u8>,
+    trace: Vec<String>,
+    events: Vec<(u64, NodeId, Event)>,
+    faulty: bool,
+}
+
+impl Simulation {
+    /// A cluster for `options`; sizes not given are drawn from the seed.
+    pub fn new(mut options: Options) -> Self {
+        let mut rng = Rng::new(options.seed);
+        if options.voters == 0 {
+            options.voters = [3, 3, 5, 5, 7][rng.below(5) as usize];
+            if options.observers == 0 {
+                options.observers = rng.below(3) as usize;
+            }
+        }
+        let rates = options.faults.unwrap_or_else(|| FaultRates::swarm(&mut rng));
+        let n = options.voters + options.observers;
+        let voters: Vec<NodeId> = (1..=options.voters as NodeId).collect();
+        let observers: Vec<NodeId> = (options.voters as NodeId + 1..=n as NodeId).collect();
+        let mut faults = FaultCounts::default();
+        let members = (1..=n as NodeId)
+            .map(|id| {
+                let skewed = rng.chance(rates.clock_skew);
+                faults.clock_skew += u64::from(skewed);
+                let rate_milli = if skewed { 500 + rng.below(1001) } else { 1000 };
+                Member {
+                    id,
+                    voter: voters.contains(&id),
+                    node: None,
+                    disk: Disk::default(),
+                    clock_milli: 0,
+                    rate_milli,
+                    down_until: 0,
+                    last_commit: 0,
+                    applied: Vec::new(),
+                    last_applied: Zxid::ZERO,
+                    state_hash: 0,
+                    state_count: 0,
+                }
+            })
+            .collect();
+        let mut sim = Simulation {
+            links: Links::healed(n),
+            options,
+            rates,
+            rng,
+            members,
+            partition_until: 0,
+            network: BTreeMap::new(),
+            order: 0,
+            now: 0,
+            checker: Checker::default(),
+            faults,
+            messages: 0,
+            proposals: 0,
+            buf: vec![0u8; 4096],
+            trace: Vec::new(),
+            events: Vec::new(),
+            faulty: true,
+        };
+        for i in 0..n {
+            sim.start_node(i, &voters, &observers);
+        }
+        sim
+    }
+
+    fn config(&self, id: NodeId, voters: &[NodeId], observers: &[NodeId]) -> Config {
+        let mut config = Config::new(id, voters, observers).unwrap_or_else(|e| panic!("simulated cluster config refused: {e:?}"));
+        config = config.seed(self.options.seed.wrapping_mul(31).wrapping_add(u64::from(id))).cluster_id(0x5a58).timeouts(self.options.election_timeout_ticks, 2).inflight_entries_max(256);
+        config.bugs = self.options.bugs;
+        config
+    }
+
+    fn ids(&self) -> (Vec<NodeId>, Vec<NodeId>) {
+        let voters = self.members.iter().filter(|m| m.voter).map(|m| m.id).collect();
+        let observers = self.members.iter().filter(|m| !m.voter).map(|m| m.id).collect();
+        (voters, observers)
+    }
+
+    fn start_node(&mut self, i: usize, voters: &[NodeId], observers: &[NodeId]) {
+        let id = self.members[i].id;
+        let config = self.config(id, voters, observers);
+        let mut storage = VecStorage::new(1 << 20, 64 << 20, 1 << 20);
+        self.members[i].disk.load(&mut storage);
+        let node = Node::new(config, storage).unwrap_or_else(|e| panic!("simulated node refused: {e:?}"));
+        let m = &mut self.members[i];
+        m.node = Some(node);
+        m.last_commit = 0;
+        m.applied.clear();
+        m.last_applied = Zxid::ZERO;
+        m.state_hash = 0;
+        m.state_count = 0;
+        self.drain(i);
+    }
+
+    /// Runs both phases and reports.
+    pub fn run(&mut self) -> Report {
+        while self.now < self.options.ticks && self.checker.violations.is_empty() {
+            self.step();
+        }
+        let (liveness_ok, recovery_ticks) = if self.checker.violations.is_empty() { self.liveness_phase() } else { (false, 0) };
+        self.report(liveness_ok, recovery_ticks)
+    }
+
+    /// One tick of the faulty phase.
+    pub fn step(&mut self) {
+        self.now += 1;
+        if self.faulty {
+            self.inject_faults();
+        }
+        let n = self.members.len();
+        for i in 0..n {
+            self.tick_node(i);
+        }
+        for i in 0..n {
+            self.complete_writes(i);
+        }
+        self.deliver();
+        if self.rng.chance(self.rates.propose) {
+            let i = self.rng.below(n as u64) as usize;
+            self.propose_at(i);
+        }
+        self.check_durable_majority();
+    }
+
+    fn inject_faults(&mut self) {
+        let n = self.members.len();
+        if self.now >= self.partition_until && !self.links.is_healed() {
+            self.links = Links::healed(n);
+            self.note(format!("network healed"));
+        }
+        if self.links.is_healed() && self.rng.chance(self.rates.partition) {
+            let shape = [Shape::Symmetric, Shape::Asymmetric, Shape::QuorumLoss, Shape::Constrained, Shape::Chained][self.rng.below(5) as usize];
+            let focus = self.members.iter().position(|m| m.node.as_ref().is_some_and(|x| x.role() == Role::Leading)).unwrap_or(0);
+            self.links = Links::shaped(shape, n, focus, &mut self.rng);
+            self.partition_until = self.now + 20 + self.rng.below(300);
+            if shape.partial() {
+                self.faults.partial_connectivity += 1;
+            } else {
+                self.faults.partition += 1;
+            }
+            self.note(format!("partition {shape:?} until t={}", self.partition_until));
+        }
+        for i in 0..n {
+            let m = &self.members[i];
+            if m.node.is_none() && self.now >= m.down_until {
+                let (voters, observers) = self.ids();
+                self.note(format!("n{} restarts", m.id));
+                self.start_node(i, &voters, &observers);
+            } else if m.node.is_some() && self.rng.chance(self.rates.crash) {
+                let down = 5 + self.rng.below(200);
+                self.crash(i, down);
+            }
+        }
+    }
+
+    /// Crashes node `i` for `down_ticks`: it loses every write not yet durable.
+    pub fn crash(&mut self, i: usize, down_ticks: u64) {
+        let Some(m) = self.members.get_mut(i) else { return };
+        if m.node.is_none() {
+            return;
+        }
+        let torn = if self.rng.chance(self.rates.torn_write) { Some(self.rng.next_u64()) } else { None };
+        m.node = None;
+        m.down_until = self.now + down_ticks;
+        let tore = m.disk.crash(torn);
+        self.faults.crash += 1;
+        self.faults.torn_write += u64::from(tore);
+        let id = m.id;
+        self.note(format!("n{id} crashes{}", if tore { " (torn write)" } else { "" }));
+    }
+
+    fn tick_node(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        m.clock_milli += m.rate_milli;
+        let ticks = m.clock_milli / 1000;
+        m.clock_milli %= 1000;
+        for _ in 0..ticks {
+            if let Some(node) = self.members[i].node.as_mut() {
+                node.tick();
+                self.drain(i);
+            }
+        }
+    }
+
+    fn complete_writes(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        if m.node.is_none() {
+            return;
+        }
+        if let Some(seq) = m.disk.complete(self.now) {
+            if let Some(node) = m.node.as_mut() {
+                node.durable(seq);
+            }
+            self.drain(i);
+        }
+    }
+
+    fn deliver(&mut self) {
+        while let Some(entry) = self.network.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let packet = entry.remove();
+            let Some(to_id) = self.members.get(packet.to).filter(|m| m.node.is_some()).map(|m| m.id) else { continue };
+            if self.options.trace {
+                let line = trace::describe(&packet.bytes, to_id);
+                let _ = packet.from;
+                self.trace.push(format!("t={} recv {}", self.now, line));
+            }
+            let Some(node) = self.members.get_mut(packet.to).and_then(|m| m.node.as_mut()) else { continue };
+            let _ = node.step(&packet.bytes);
+            self.messages += 1;
+            self.drain(packet.to);
+        }
+    }
+
+    /// Proposes a fresh payload at node `i` (forwarded if it does not lead).
+    pub fn propose_at(&mut self, i: usize) -> bool {
+        let payload = format!("s{}-p{}", self.options.seed, self.proposals);
+        let Some(node) = self.members.get_mut(i).and_then(|m| m.node.as_mut()) else { return false };
+        let ok = node.propose(payload.as_bytes()).is_ok();
+        self.proposals += u64::from(ok);
+        self.drain(i);
+        ok
+    }
+
+    fn send(&mut self, from: usize, to: NodeId, bytes: &[u8]) {
+        let Some(to) = self.members.iter().position(|m| m.id == to) else { return };
+        if self.faulty && !self.links.open(from, to) {
+            return;
+        }
+        let copies = if self.faulty && self.rng.chance(self.rates.loss) {
+            self.faults.loss += 1;
+            0
+        } else if self.faulty && self.rng.chance(self.rates.duplicate) {
+            self.faults.duplicate += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let mut delay = 1 + self.rng.below(self.rates.latency_ticks_max.max(1));
+            if self.faulty && self.rng.chance(self.rates.reorder) {
+                delay += 1 + self.rng.below(8);
+                self.faults.reorder += 1;
+            }
+            self.order += 1;
+            let packet = Packet { deliver_at: self.now + delay, order: self.order, from, to, bytes: bytes.to_vec() };
+            self.network.insert((packet.deliver_at, packet.order), packet);
+        }
+    }
+
+    /// Drains every output of node `i` and checks the invariants.
+    fn drain(&mut self, i: usize) {
+        let mut buf = core::mem::take(&mut self.buf);
+        let mut outgoing: Vec<(NodeId, Vec<u8>)> = Vec::new();
+        let delay = if self.faulty { self.rng.below(self.rates.storage_delay_ticks_max + 1) } else { 0 };
+        let now = self.now;
+        let Some(m) = self.members.get_mut(i) else { return };
+        let Some(node) = m.node.as_mut() else { return };
+        while let Some(write) = node.poll_write() {
+            m.disk.accept(node, write, now + delay);
+        }
+        if delay == 0 {
+            if let Some(seq) = m.disk.complete(now) {
+                node.durable(seq);
+            }
+        }
+        while let Some(t) = node.poll_transmit(&mut buf) {
+            outgoing.push((t.to, buf[..t.len].to_vec()));
+        }
+        let mut applied: Vec<(u64, Zxid, u64, bool)> = Vec::new();
+        while let Some(apply) = node.poll_commit() {
+            match apply {
+                Apply::Entry { index, zxid, payload } => applied.push((index, zxid, hash_bytes(payload), false)),
+                Apply::Snapshot { index, zxid, data } => {
+                    let (count, hash) = decode_state(data);
+                    m.state_count = count;
+                    m.state_hash = hash;
+                    applied.push((index, zxid, 0, true));
+                }
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(e) = node.poll_event() {
+            events.push(e);
+        }
+        let (role, epoch, established, last, commit, id) = (node.role(), node.epoch(), node.is_established_leader(), node.last_zxid(), node.commit_index(), m.id);
+        self.buf = buf;
+        self.after_drain(i, id, role, epoch, established, last, commit, applied, events);
+        for (to, bytes) in outgoing {
+            if self.options.trace {
+                let line = trace::describe(&bytes, to);
+                self.trace.push(format!("t={} send {}", self.now, line));
+            }
+            self.send(i, to, &bytes);
+        }
+        self.maybe_compact(i);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn after_drain(&mut self, i: usize, id: NodeId, role: Role, epoch: u32, established: bool, last: Zxid, commit: u64, applied: Vec<(u64, Zxid, u64, bool)>, events: Vec<Event>) {
+        let now = self.now;
+        if established {
+            self.checker.leader(now, epoch, id, last);
+        }
+        if !self.members[i].voter {
+            self.checker.observer_role(now, id, role);
+        }
+        let before = self.members[i].last_commit;
+        self.checker.commit_moved(now, id, before, commit);
+        self.members[i].last_commit = commit;
+        for (index, zxid, hash, snapshot) in applied {
+            let m = &mut self.members[i];
+            if snapshot {
+                m.last_applied = zxid;
+                self.checker.restored(now, id, index, zxid);
+                continue;
+            }
+            let previous = m.last_applied;
+            m.last_applied = zxid;
+            m.state_count += 1;
+            m.state_hash = (m.state_hash ^ hash).wrapping_mul(0x0000_0100_0000_01b3) ^ index;
+            m.applied.push((index, zxid));
+            self.checker.applied(now, id, index, zxid, hash, previous);
+        }
+        for e in events {
+            if self.options.trace {
+                self.trace.push(format!("t={now} n{id} {e:?}"));
+            }
+            if !matches!(e, Event::SnapshotWanted { .. }) && self.events.len() < 100_000 {
+                self.events.push((now, id, e));
+            }
+        }
+    }
+
+    /// The host's snapshot of its state machine: applied count and state hash.
+    fn maybe_compact(&mut self, i: usize) {
+        let every = self.options.compact_every;
+        let m = &mut self.members[i];
+        let Some(node) = m.node.as_mut() else { return };
+        let applied = node.applied_index();
+        let (snap, _) = node.storage().snapshot_point();
+        if every == 0 || applied < snap + every {
+            return;
+        }
+        let Some(zxid) = node.storage().zxid_at(applied) else { return };
+        let mut data = [0u8; 16];
+        data[..8].copy_from_slice(&m.state_count.to_le_bytes());
+        data[8..].copy_from_slice(&m.state_hash.to_le_bytes());
+        if node.compact(zxid, &data).is_ok() {
+            self.drain(i);
+        }
+    }
+
+    fn check_durable_majority(&mut self) {
+        let max = self.checker.max_committed;
+        if max == 0 {
+            return;
+        }
+        let Some(&(zxid, _)) = self.checker.committed.get(&max) else { return };
+        let voters = self.members.iter().filter(|m| m.voter).count();
+        let holders = self.members.iter().filter(|m| m.voter && m.disk.holds(max, zxid)).count();
+        self.checker.durable_on_majority(self.now, holders, voters);
+    }
+
+    fn liveness_phase(&mut self) -> (bool, u64) {
+        self.faulty = false;
+        self.links = Links::healed(self.members.len());
+        self.note(format!("faults off"));
+        let (voters, observers) = self.ids();
+        for i in 0..self.members.len() {
+            if self.members[i].node.is_none() {
+                self.start_node(i, &voters, &observers);
+            }
+        }
+        // Drain what the faulty phase left in flight.
+        let start = self.now;
+        let bound = self.options.liveness_timeouts * u64::from(self.options.election_timeout_ticks) * 2;
+        let mut marker: Option<u64> = None;
+        while self.now < start + bound && self.checker.violations.is_empty() {
+            self.step();
+            let leader = self.members.iter().position(|m| m.node.as_ref().is_some_and(|n| n.is_established_leader()));
+            match (leader, marker) {
+                (Some(l), None) => {
+                    let before = self.members[l].node.as_ref().map_or(0, |n| n.storage_last_index());
+                    if self.propose_at(l) {
+                        marker = Some(before + 1);
+                    }
+                }
+                (_, Some(index)) => {
+                    if self.members.iter().all(|m| m.node.as_ref().is_some_and(|n| n.applied_index() >= index)) {
+                        return (true, self.now - start);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (false, self.now - start)
+    }
+
+    fn report(&self, liveness_ok: bool, recovery_ticks: u64) -> Report {
+        Report {
+            seed: self.options.seed,
+            ticks: self.now,
+            violations: self.checker.violations.clone(),
+            liveness_ok,
+            recovery_ticks,
+            elections: self.checker.elections(),
+            committed: self.checker.max_committed,
+            faults: self.faults,
+            messages: self.messages,
+            rates: Some(self.rates),
+            log_hash: self.log_hash(),
+        }
+    }
+
+    /// Hash of the committed log as the checker saw it.
+    pub fn log_hash(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (index, (zxid, payload)) in &self.checker.committed {
+            for word in [*index, zxid.as_u64(), *payload] {
+                h = (h ^ word).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    }
+
+    fn note(&mut self, line: String) {
+        if self.options.trace {
+            self.trace.push(format!("t={} {line}", self.now));
+        }
+    }
+
+    /// The readable trace recorded so far (when `Options::trace`).
+    pub fn take_trace(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.trace)
+    }
+
+    /// Role and leader events seen so far, as (tick, node, event); drained.
+    pub fn take_events(&mut self) -> Vec<(u64, NodeId, Event)> {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Current tick.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the cluster has no nodes (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Node `i`, if it is up.
+    pub fn node(&self, i: usize) -> Option<&SimNode> {
+        self.members.get(i)?.node.as_ref()
+    }
+
+    /// Node `i`'s applied log: (position, zxid).
+    pub fn applied(&self, i: usize) -> &[(u64, Zxid)] {
+        self.members.get(i).map_or(&[], |m| &m.applied)
+    }
+
+    /// Violations found so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.checker.violations
+    }
+
+    /// Faults injected so far.
+    pub fn faults(&self) -> FaultCounts {
+        self.faults
+    }
+
+    /// The fault rates in force.
+    pub fn rates(&self) -> FaultRates {
+        self.rates
+    }
+
+    /// Replaces the fault rates.
+    pub fn set_rates(&mut self, rates: FaultRates) {
+        self.rates = rates;
+    }
+
+    /// Turns random faults on or off (manual partitions and crashes still work).
+    pub fn set_faulty(&mut self, faulty: bool) {
+        self.faulty = faulty;
+    }
+
+    /// Opens or closes the link from node `from` to node `to` (indexes).
+    pub fn set_link(&mut self, from: usize, to: usize, open: bool) {
+        self.links.set(from, to, open);
+        self.partition_until = u64::MAX;
+    }
+
+    /// Opens every link.
+    pub fn heal(&mut self) {
+        self.links = Links::healed(self.members.len());
+    }
+
+    /// Restarts node `i` now if it is down.
+    pub fn restart(&mut self, i: usize) {
+        if self.members.get(i).is_some_and(|m| m.node.is_none()) {
+            let (voters, observers) = self.ids();
+            self.start_node(i, &voters, &observers);
+        }
+    }
+
+    /// Ends the faulty phase now and runs the liveness phase; returns the report.
+    pub fn finish(&mut self) -> Report {
+        let (ok, ticks) = if self.checker.violations.is_empty() { self.liveness_phase() } else { (false, 0) };
+        self.report(ok, ticks)
+    }
+}
+
+fn decode_state(data: &[u8]) -> (u64, u64) {
+    let word = |at: usize| data.get(at..at + 8).map_or(0, |b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+    (word(0), word(8))
+}
