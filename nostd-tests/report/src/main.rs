@@ -22,6 +22,8 @@ struct Row {
     target: String,
     machine: String,
     ok: bool,
+    /// Whether `flash` and `ram` were read from a built image.
+    measured: bool,
     flash: u64,
     ram: u64,
     stack: Option<u64>,
@@ -87,8 +89,24 @@ fn main() -> ExitCode {
             r.target,
             r.machine,
             if r.ok { "ok" } else { "FAIL" },
-            format!("{}/{}", r.flash, r.flash_limit),
-            format!("{}/{}", r.ram, r.ram_limit),
+            format!(
+                "{}/{}",
+                if r.measured {
+                    r.flash.to_string()
+                } else {
+                    "-".into()
+                },
+                r.flash_limit
+            ),
+            format!(
+                "{}/{}",
+                if r.measured {
+                    r.ram.to_string()
+                } else {
+                    "-".into()
+                },
+                r.ram_limit
+            ),
             opt(r.stack),
             opt(r.committed),
             r.hash.map_or("-".into(), |h| format!("{h:016x}")),
@@ -120,8 +138,8 @@ fn main() -> ExitCode {
             r.target,
             r.machine,
             r.ok,
-            r.flash,
-            r.ram,
+            if r.measured { r.flash.to_string() } else { "null".into() },
+            if r.measured { r.ram.to_string() } else { "null".into() },
             r.stack.map_or("null".into(), |v| v.to_string()),
             r.committed.map_or("null".into(), |v| v.to_string()),
         )
@@ -174,6 +192,7 @@ fn check(
             target: target.into(),
             machine: machine.into(),
             ok: false,
+            measured: false,
             flash: 0,
             ram: 0,
             stack: None,
@@ -185,11 +204,15 @@ fn check(
         };
     }
     let image = root.join(format!("target/{target}/release/zaxos-nostd-image"));
+    let mut measured = false;
     let (flash, ram) = match fs::read(&image)
         .map_err(|e| e.to_string())
         .and_then(|b| elf::footprint(&b))
     {
-        Ok(f) => (f.flash, f.ram),
+        Ok(f) => {
+            measured = true;
+            (f.flash, f.ram)
+        }
         Err(e) => {
             problems.push(format!("cannot read {}: {e}", image.display()));
             (0, 0)
@@ -257,6 +280,7 @@ fn check(
         target: target.into(),
         machine: machine.into(),
         ok: problems.is_empty(),
+        measured,
         flash,
         ram,
         stack,

@@ -25,15 +25,30 @@ fn same_seed_gives_the_same_log_hash() {
     assert_eq!(run(SEED), run(SEED));
 }
 
+/// Seeds of the other-seeds test.
+const SEEDS: u64 = 40;
+
+/// The same scenario under other seeds (other election timeouts, disk delays and losses).
 #[test]
 fn scenario_passes_with_other_seeds() {
-    for seed in 1..=16u64 {
-        let outcome = run(seed);
-        assert!(
-            outcome.committed >= COMMITTED_MIN,
-            "seed {seed}: {outcome:?}"
-        );
+    let mut failures = Vec::new();
+    for seed in 1..=SEEDS {
+        let mut cluster = Box::new(Cluster::new());
+        let mut log = String::new();
+        match cluster.run(seed, &mut log) {
+            Ok(outcome) if outcome.committed >= COMMITTED_MIN => {}
+            Ok(outcome) => {
+                failures.push(format!("seed {seed}: only {} committed", outcome.committed))
+            }
+            Err(failure) => failures.push(format!("seed {seed}: {failure}\n{log}")),
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {SEEDS} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// `make nostd` (nostd-tests/run.sh) keeps what each image printed in target/nostd-runs/; every
@@ -53,7 +68,8 @@ fn images_printed_the_native_hash() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        if text.trim() == "build failed" {
+        // An image that did not build is reported by `make nostd`; only runs are compared here.
+        if text.starts_with("build failed") {
             continue;
         }
         let line = text
