@@ -26,21 +26,18 @@ pub fn len(value: u64) -> usize {
 /// Reads a varint at `buf[at..]`, returning it and the next position.
 /// Refuses overlong encodings and values above `max`.
 #[inline]
-pub fn get(buf: &[u8], at: usize, max: u64) -> Option<(u64, usize)> {
-    let bytes = buf.get(at..)?;
+pub fn get(buf: &[u8], mut at: usize, max: u64) -> Option<(u64, usize)> {
     let mut value: u64 = 0;
-    let mut i = 0;
-    // At most 10 bytes; the tenth may carry only the top bit of a u64.
-    while i < 10 {
-        let byte = *bytes.get(i)?;
+    for shift in (0..64).step_by(7) {
+        let byte = *buf.get(at)?;
+        at += 1;
         let bits = u64::from(byte & 0x7f);
-        if i == 9 && bits > 1 {
+        if shift == 63 && bits > 1 {
             return None;
         }
-        value |= bits << (7 * i);
-        i += 1;
+        value |= bits << shift;
         if byte & 0x80 == 0 {
-            return if value <= max { Some((value, at + i)) } else { None };
+            return if value <= max { Some((value, at)) } else { None };
         }
     }
     None
