@@ -10,5 +10,7 @@
 pub mod cluster;
 pub mod engines;
 pub mod scenario;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use cluster::{Applied, Cluster, Links, Params};

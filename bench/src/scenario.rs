@@ -5,8 +5,10 @@ use std::time::Instant;
 use crate::cluster::{payload, Applied, Cluster, Links, Params};
 
 /// Rounds between ticks while the throughput load runs. A tick is the engines' unit of
-/// logical time (heartbeats, timers); a round is one delivery of everything in flight.
-pub const ROUNDS_PER_TICK: u64 = 16;
+/// logical time (heartbeats, timers); a round is one delivery of everything in flight. At a few
+/// million entries a second even a 1 ms tick spans thousands of rounds, so heartbeats stay a
+/// rounding error in messages per entry, as they would on a real network.
+pub const ROUNDS_PER_TICK: u64 = 1024;
 /// Rounds allowed per tick while a scenario runs: messages take much less than a tick.
 const ROUNDS_PER_TICK_MAX: usize = 64;
 

@@ -1,5 +1,6 @@
 //! The harness itself: every engine commits a few hundred entries, and every node applies
 //! exactly the proposed sequence. No timing is asserted.
+#![cfg(feature = "peers")]
 
 use zaxos_bench::engines::{Omni, RaftRs, Zaxos};
 use zaxos_bench::scenario::{self, Partial};

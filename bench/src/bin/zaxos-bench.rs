@@ -6,7 +6,7 @@
 //! zaxos-bench failover [--trials T]
 //! zaxos-bench partial
 //! zaxos-bench peers     [--entries N] [--repeat R]     W = 64 on 3 nodes; last line JSON
-//! zaxos-bench all       [--entries N] [--repeat R] [--no-callgrind] [--no-wasm]
+//! zaxos-bench all       [--entries N] [--repeat R] [--no-callgrind] [--no-wasm] [--wasm-kernel F]
 //! ```
 
 use std::collections::BTreeMap;
@@ -295,32 +295,45 @@ fn partial_table(rows: &[PartialRow]) -> String {
     s
 }
 
-/// The same zaxos workload in node through the npm package, if `wasm/pkg` and its bench script exist.
-fn wasm_vs_native(entries: u64, native: &Throughput) -> String {
+/// The same zaxos workload in node: through the npm package (`wasm/pkg`, if built) and as the
+/// kernel compiled to plain wasm32 exports (`kernel_wasm`, built by bench.mk), each next to a
+/// native run of the same loop measured just before it.
+fn wasm_vs_native(entries: u64, repeat: usize, kernel_wasm: Option<&str>) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let script = root.join("bench/wasm/throughput.mjs");
-    let pkg = root.join("wasm/pkg");
-    if !pkg.is_dir() {
-        return "### wasm vs native\n\nNot measured: the npm package `wasm/pkg/` is not built (run `make wasm`).\n".into();
-    }
-    let out = Command::new("node").arg(&script).arg(pkg).arg(entries.to_string()).output();
-    let parsed = out.ok().filter(|o| o.status.success()).and_then(|o| {
-        let text = String::from_utf8_lossy(&o.stdout).to_string();
-        text.lines().last().and_then(|l| serde_json::from_str::<Value>(l).ok())
-    });
-    match parsed {
-        Some(v) if v["entries_per_s"].is_number() => {
-            let wasm = v["entries_per_s"].as_f64().unwrap_or(0.0);
-            format!(
-                "### wasm vs native (zaxos, 3 nodes, W = 64, {entries} entries)\n\n| build | entries/s | ratio to native |\n|---|---:|---:|\n| native | {} | 1.00 |\n| wasm in node ({}) | {} | {:.2} |\n",
-                fmt_int(native.entries_per_s()),
-                v["how"].as_str().unwrap_or("npm package"),
-                fmt_int(wasm),
-                wasm / native.entries_per_s()
-            )
+    let node = |script: &str, target: &std::path::Path| -> Option<Value> {
+        let out = Command::new("node").arg(root.join(script)).arg(target).arg(entries.to_string()).arg(repeat.to_string()).output().ok()?;
+        if !out.status.success() {
+            eprintln!("zaxos-bench: {script}: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+            return None;
         }
-        _ => "### wasm vs native\n\nNot measured: the npm package in `wasm/pkg/` did not run the workload (see `bench/wasm/throughput.mjs`).\n".into(),
+        String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| serde_json::from_str::<Value>(l).ok())
+    };
+    let native = |_: ()| interleaved_one("zaxos", entries, repeat);
+    let mut s = format!("### wasm vs native (zaxos, 3 nodes, W = 64, {entries} entries, median of {repeat})\n\n| build | entries/s | native entries/s (same loop, just before) | ratio to native |\n|---|---:|---:|---:|\n");
+    let row = |label: &str, v: Option<Value>, n: f64| match v.and_then(|v| v["entries_per_s"].as_f64()) {
+        Some(w) => format!("| {label} | {} | {} | {:.3} |\n", fmt_int(w), fmt_int(n), w / n),
+        None => format!("| {label} | failed | {} | – |\n", fmt_int(n)),
+    };
+    let pkg = root.join("wasm/pkg");
+    if pkg.join("index.js").is_file() {
+        let n = native(());
+        s += &row("npm package `wasm/pkg` in node (JS objects per message, write and commit)", node("bench/wasm/throughput.mjs", &pkg), n);
+    } else {
+        s += "| npm package `wasm/pkg` | not built (`make wasm`) | | |\n";
     }
+    if let Some(path) = kernel_wasm {
+        let n = native(());
+        s += &row("the same Rust loop as plain wasm32 exports, in node", node("bench/wasm/kernel.mjs", std::path::Path::new(path)), n);
+    }
+    s
+}
+
+/// Native zaxos entries/s at W = 64 on 3 nodes, median of `repeat`.
+fn interleaved_one(engine: &str, entries: u64, repeat: usize) -> f64 {
+    let params = Params::throughput(3, entries, 64);
+    let mut rates: Vec<f64> = (0..repeat.max(1)).map(|_| run(engine, &params).entries_per_s()).collect();
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
 }
 
 fn cmd_all(args: &Args) {
@@ -375,7 +388,7 @@ fn cmd_all(args: &Args) {
     print!("{}", partial_table(&partial_rows()));
     println!();
     if !args.flag("--no-wasm") {
-        print!("{}", wasm_vs_native(entries, &peers["zaxos"]));
+        print!("{}", wasm_vs_native(entries, repeat, args.value("--wasm-kernel")));
         println!();
     }
 
