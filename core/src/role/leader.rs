@@ -148,7 +148,7 @@ impl Leader {
         peer.last_heard = now;
         match message {
             Message::FollowerInfo { accepted_epoch } => Ok(self.on_follower_info(core, from, accepted_epoch)),
-            Message::AckEpoch { current_epoch, last, .. } => self.on_ack_epoch(core, from, current_epoch, last),
+            Message::AckEpoch { current_epoch, last, promised, .. } => self.on_ack_epoch(core, from, current_epoch, last, promised),
             Message::SyncState { last, .. } => {
                 self.on_sync_state(core, from, last);
                 Ok(None)
@@ -174,6 +174,11 @@ impl Leader {
 
     fn on_follower_info<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, accepted_epoch: u32) -> Option<Transition> {
         let epoch = self.epoch;
+        if self.phase != Phase::Discovery && accepted_epoch > epoch {
+            // A candidate with a majority's attention proposed a newer epoch; this
+            // learner promised it and cannot join us. Elect again, above it.
+            return Some(Transition::Look);
+        }
         let Some(peer) = self.peer(from) else { return None };
         // A (re)connecting learner starts over.
         peer.stage = Stage::Discovering;
@@ -187,8 +192,12 @@ impl Leader {
         self.try_choose_epoch(core)
     }
 
-    fn on_ack_epoch<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, current_epoch: u32, last: Zxid) -> Result<Option<Transition>, StepError> {
+    fn on_ack_epoch<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, current_epoch: u32, last: Zxid, promised: bool) -> Result<Option<Transition>, StepError> {
         let phase = self.phase;
+        if !promised && phase == Phase::Discovery {
+            // Not a promise: it cannot count towards discovery; it joins once the epoch is established.
+            return Err(StepError::Unexpected("ACKEPOCH without a promise during discovery"));
+        }
         let epoch = self.epoch;
         let Some(peer) = self.peers.iter_mut().find(|p| p.id == from) else { return Ok(None) };
         if peer.stage != Stage::Discovering {
@@ -248,7 +257,7 @@ impl Leader {
             return;
         }
         if last > snap_zxid || snap_index == 0 {
-            let keep = storage.index_at_or_before(last);
+            let keep = storage.index_at_or_before(last).unwrap_or(snap_index);
             let keep_zxid = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
             // Within one epoch histories are prefixes of the same leader's proposals,
             // so the last common entry is our last entry of the learner's last epoch.
@@ -271,12 +280,16 @@ impl Leader {
         match peer.stage {
             Stage::Broadcast => {
                 if let Some(index) = core.storage.index_of(last) {
-                    peer.next_index = index + 1;
+                    peer.next_index = peer.next_index.min(index + 1);
+                    return;
+                }
+                if peer.acked_index >= core.storage.snapshot_point().0 && last < core.storage.snapshot_point().1 {
+                    // A delayed report from before the peer caught up: it holds what we compacted.
                     return;
                 }
                 Self::begin_sync(core, peer, last, epoch);
             }
-            Stage::Syncing | Stage::AwaitingAck => Self::begin_sync(core, peer, last, epoch),
+            Stage::Syncing | Stage::AwaitingAck | Stage::Snap { .. } => Self::begin_sync(core, peer, last, epoch),
             _ => {}
         }
     }
@@ -284,7 +297,8 @@ impl Leader {
     fn on_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, zxid: Zxid) {
         let now = core.now;
         let Some(peer) = self.peer(from) else { return };
-        let index = core.storage.index_at_or_before(zxid);
+        // An ACK older than our snapshot tells nothing we can use.
+        let Some(index) = core.storage.index_at_or_before(zxid) else { return };
         match peer.stage {
             Stage::Broadcast => {
                 if index > peer.acked_index {
@@ -292,7 +306,9 @@ impl Leader {
                     peer.last_progress = now;
                 }
             }
-            Stage::AwaitingAck | Stage::Syncing => {
+            // Still behind the snapshot: the ACK is older than the SNAP under way.
+            Stage::Snap { index: snap, .. } if index < snap => return,
+            Stage::AwaitingAck | Stage::Syncing | Stage::Snap { .. } => {
                 // The first ACK of the epoch: from now on `acked_index` is what is durable there.
                 peer.stage = Stage::Broadcast;
                 peer.commit_sent = 0;

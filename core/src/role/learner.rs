@@ -38,6 +38,8 @@ pub(crate) struct Learner {
     announced: bool,
     /// The snapshot being received: (position, zxid, length).
     receiving: Option<(u64, Zxid, u32)>,
+    /// Whether this reign got our promise (see `Message::AckEpoch::promised`).
+    promise: bool,
     /// Tick of the last SYNCSTATE report: at most one a tick, or reordered
     /// proposals would make the leader resend its window over and over.
     reported_at: Option<u64>,
@@ -50,7 +52,8 @@ impl Learner {
             leader,
             epoch: 0,
             stage: Stage::Connecting,
-            matched_index: 0,
+            // The committed prefix is in every leader's history.
+            matched_index: core.commit_index,
             timeout_ticks,
             last_heard: core.now,
             resend_at: 0,
@@ -58,6 +61,7 @@ impl Learner {
             announced: false,
             receiving: None,
             reported_at: None,
+            promise: true,
         };
         learner.connect(core);
         learner
@@ -94,9 +98,10 @@ impl Learner {
     pub(crate) fn on_durable<S: Storage>(&mut self, core: &mut Core<S>) {
         let early = crate::config::bugs(&core.config).ack_before_durable;
         let hard = if early { core.storage.hard_state() } else { core.durable_hard };
-        if self.stage == Stage::Promising && hard.accepted_epoch == self.epoch && hard.promised_leader == self.leader {
+        let promised = hard.accepted_epoch == self.epoch && hard.promised_leader == self.leader;
+        if self.stage == Stage::Promising && (promised || !self.promise) {
             self.stage = Stage::Syncing;
-            core.send(self.leader, Message::AckEpoch { epoch: self.epoch, current_epoch: hard.current_epoch, last: core.durable_zxid() });
+            core.send(self.leader, Message::AckEpoch { epoch: self.epoch, current_epoch: hard.current_epoch, last: core.durable_zxid(), promised: self.promise });
         }
         if self.stage == Stage::Broadcast {
             self.ack_due = true;
@@ -127,14 +132,17 @@ impl Learner {
         if from != self.leader {
             return Err(StepError::Unexpected("learner hears only its leader"));
         }
-        if let Some(epoch) = message.epoch() {
-            if self.epoch != 0 && epoch < self.epoch {
-                return Err(StepError::StaleEpoch { message: epoch, current: self.epoch });
-            }
-            if !matches!(message, Message::LeaderInfo { .. }) && epoch != self.epoch {
-                return Err(StepError::Unexpected("message before LEADERINFO"));
-            }
+        let Some(epoch) = message.epoch() else {
+            return Err(StepError::Unexpected("not a leader's message"));
+        };
+        if self.epoch != 0 && epoch < self.epoch {
+            return Err(StepError::StaleEpoch { message: epoch, current: self.epoch });
         }
+        if !matches!(message, Message::LeaderInfo { .. }) && epoch != self.epoch {
+            return Err(StepError::Unexpected("message before LEADERINFO"));
+        }
+        // Only the leader's own messages prove it alive (two learners that each
+        // took the other for leader must not keep each other waiting).
         self.last_heard = core.now;
         match message {
             Message::LeaderInfo { epoch } => return self.on_leader_info(core, epoch),
@@ -159,8 +167,8 @@ impl Learner {
     fn on_leader_info<S: Storage>(&mut self, core: &mut Core<S>, epoch: u32) -> Result<Option<Transition>, StepError> {
         let hard = core.storage.hard_state();
         let same_promise = epoch == hard.accepted_epoch && hard.promised_leader == self.leader;
-        if epoch < hard.accepted_epoch || (epoch == hard.accepted_epoch && !same_promise) {
-            // Promised a newer (or competing) epoch: this leader cannot win; elect again.
+        if epoch < hard.accepted_epoch {
+            // Promised a newer epoch: acknowledging this one would break that promise.
             return Ok(Some(Transition::Look));
         }
         if self.stage != Stage::Connecting {
@@ -170,13 +178,15 @@ impl Learner {
             // The leader did not get our ACKEPOCH: say it again (once the promise is durable).
             if self.stage > Stage::Promising {
                 let hard = core.durable_hard;
-                core.send(self.leader, Message::AckEpoch { epoch, current_epoch: hard.current_epoch, last: core.durable_zxid() });
+                core.send(self.leader, Message::AckEpoch { epoch, current_epoch: hard.current_epoch, last: core.durable_zxid(), promised: self.promise });
             }
             return Err(StepError::Duplicate);
         }
         self.epoch = epoch;
         self.stage = Stage::Promising;
-        if !same_promise {
+        // The same epoch promised to another candidate: join without a promise.
+        self.promise = epoch > hard.accepted_epoch || same_promise;
+        if self.promise && !same_promise {
             core.set_hard_state(HardState { accepted_epoch: epoch, promised_leader: self.leader, ..hard })?;
         }
         self.on_durable(core);
@@ -184,8 +194,12 @@ impl Learner {
     }
 
     /// Tells the leader where this history ends, so it can pick DIFF, TRUNC or SNAP.
+    /// Reports how far this history is known to agree with the leader's, so the
+    /// leader resumes DIFF from there (and finds any conflict after it).
     fn report<S: Storage>(&mut self, core: &mut Core<S>) {
-        self.report_as(core, core.last_zxid());
+        let index = if self.stage == Stage::Broadcast { core.storage.last_index() } else { self.matched_index };
+        let last = core.storage.zxid_at(index).unwrap_or_else(|| core.last_zxid());
+        self.report_as(core, last);
     }
 
     fn report_as<S: Storage>(&mut self, core: &mut Core<S>, last: Zxid) {
@@ -212,8 +226,10 @@ impl Learner {
             self.report(core);
             return Err(StepError::Unexpected("TRUNC to a zxid not in history"));
         };
+        // Committed entries are in every later leader's history: never drop them.
+        let index = index.max(core.commit_index);
         core.truncate_after(index)?;
-        self.matched_index = self.matched_index.min(index);
+        self.matched_index = index;
         self.report(core);
         Ok(())
     }
@@ -229,6 +245,7 @@ impl Learner {
         };
         let mut previous = p.prev;
         let mut appended = false;
+        let mut truncated = false;
         let mut result = Ok(());
         for entry in p.entries.iter() {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
@@ -239,7 +256,10 @@ impl Learner {
             index += 1;
             match core.storage.zxid_at(index) {
                 Some(have) if have == zxid => continue,
-                Some(_) => core.truncate_after(index - 1)?,
+                Some(_) => {
+                    core.truncate_after(index - 1)?;
+                    truncated = true;
+                }
                 None => {}
             }
             if let Err(e) = core.append(zxid, payload) {
@@ -253,13 +273,15 @@ impl Learner {
             self.ack_due = true;
         }
         // Everything up to `index` now equals the leader's history.
-        self.matched_index = self.matched_index.max(index);
+        self.matched_index = if truncated { index } else { self.matched_index.max(index) };
+        self.matched_index = self.matched_index.min(core.storage.last_index());
         self.on_commit(core, p.commit);
+        if self.stage == Stage::Syncing {
+            // While syncing, reports are the leader's only measure of progress.
+            self.report(core);
+        }
         if !appended && result.is_ok() {
             self.ack_due = self.stage == Stage::Broadcast;
-            if self.stage == Stage::Syncing {
-                self.report(core);
-            }
             return if p.entries.0 .0.is_empty() { Ok(()) } else { Err(StepError::Duplicate) };
         }
         result
@@ -274,9 +296,21 @@ impl Learner {
             Stage::Syncing => {}
             _ => return Err(StepError::Unexpected("NEWLEADER before ACKEPOCH")),
         }
-        if core.last_zxid() != last && !crate::config::bugs(&core.config).skip_trunc {
-            self.report(core);
-            return Err(StepError::Unexpected("NEWLEADER with a different history"));
+        let skip_trunc = crate::config::bugs(&core.config).skip_trunc;
+        match core.storage.index_of(last) {
+            // Our history holds the leader's last zxid: up to it, they are the same;
+            // whatever follows it here the new epoch skipped.
+            Some(index) if !skip_trunc => {
+                if let Err(e) = core.truncate_after(index) {
+                    self.report(core);
+                    return Err(e);
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.report(core);
+                return Err(StepError::Unexpected("NEWLEADER with a different history"));
+            }
         }
         let hard = core.storage.hard_state();
         // History first (already queued), then the epoch: writes are durable in order.
@@ -295,7 +329,8 @@ impl Learner {
         if self.stage != Stage::Broadcast {
             return;
         }
-        let index = core.storage.index_at_or_before(commit).min(self.matched_index);
+        let Some(index) = core.storage.index_at_or_before(commit) else { return };
+        let index = index.min(self.matched_index);
         core.commit_to(index);
     }
 
@@ -311,6 +346,12 @@ impl Learner {
         }
         let (leader, epoch) = (self.leader, self.epoch);
         let ack = |core: &mut Core<S>, offset: u32| core.send(leader, Message::SnapAck { epoch, offset });
+        if chunk.index < core.commit_index {
+            // We hold more than this snapshot, all of it committed and so in the
+            // leader's history: tell the leader where we agree, so it sends a DIFF.
+            self.report(core);
+            return Err(StepError::Duplicate);
+        }
         let this = (chunk.index, chunk.zxid, chunk.total);
         if chunk.offset == 0 {
             self.receiving = Some(this);

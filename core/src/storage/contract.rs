@@ -18,9 +18,9 @@ pub(crate) fn check<S: Storage>(s: &mut S) {
     assert_eq!(s.last_zxid(), Zxid::new(4, 1));
     assert_eq!(s.index_of(Zxid::new(2, 2)), Some(4));
     assert_eq!(s.index_of(Zxid::new(2, 3)), None);
-    assert_eq!(s.index_at_or_before(Zxid::new(2, 3)), 4);
-    assert_eq!(s.index_at_or_before(Zxid::new(9, 0)), 5);
-    assert_eq!(s.index_at_or_before(Zxid::new(0, 5)), 0);
+    assert_eq!(s.index_at_or_before(Zxid::new(2, 3)), Some(4));
+    assert_eq!(s.index_at_or_before(Zxid::new(9, 0)), Some(5));
+    assert_eq!(s.index_at_or_before(Zxid::new(0, 5)), Some(0));
     assert_eq!(s.payload_at(3), Some(&[2u8; 5][..]));
     assert_eq!(s.payload_at(6), None);
 
@@ -35,6 +35,8 @@ pub(crate) fn check<S: Storage>(s: &mut S) {
     assert_eq!(s.zxid_at(2), Some(Zxid::new(1, 2)));
     assert_eq!(s.index_of(Zxid::new(1, 2)), Some(2));
     assert_eq!(s.index_of(Zxid::new(1, 1)), None);
+    assert_eq!(s.index_at_or_before(Zxid::new(1, 1)), None, "compacted away");
+    assert_eq!(s.index_at_or_before(Zxid::new(1, 2)), Some(2));
     assert_eq!(s.truncate_after(1), Err(StorageError::OutOfRange));
     assert_eq!(s.append(Zxid::new(5, 1), b""), Ok(4));
     assert_eq!(s.payload_at(4), Some(&b""[..]));

@@ -95,11 +95,15 @@ pub trait Storage {
         None
     }
 
-    /// Position of the last entry whose zxid is at most `zxid`.
-    fn index_at_or_before(&self, zxid: Zxid) -> u64 {
-        let (snap, _) = self.snapshot_point();
+    /// Position of the last entry whose zxid is at most `zxid`; `None` when
+    /// `zxid` is older than the snapshot (the answer was compacted away).
+    fn index_at_or_before(&self, zxid: Zxid) -> Option<u64> {
+        let (snap, snap_zxid) = self.snapshot_point();
+        if zxid < snap_zxid {
+            return None;
+        }
         let (mut lo, mut hi) = (snap, self.last_index());
-        // Invariant: zxid_at(lo) <= zxid, or lo is the snapshot position.
+        // Invariant: zxid_at(lo) <= zxid.
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             match self.zxid_at(mid) {
@@ -107,7 +111,7 @@ pub trait Storage {
                 _ => hi = mid - 1,
             }
         }
-        lo
+        Some(lo)
     }
 }
 

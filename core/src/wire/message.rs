@@ -170,6 +170,11 @@ pub enum Message<'a> {
         current_epoch: u32,
         /// The learner's last durable zxid.
         last: Zxid,
+        /// Whether this is a promise. A learner that promised the same epoch to
+        /// another candidate joins without promising: it may sync and acknowledge
+        /// proposals (that candidate can never gather a majority) but does not
+        /// count towards this leader's discovery quorum.
+        promised: bool,
     },
     /// TRUNC: drop every entry after `to`.
     Trunc {

@@ -33,7 +33,7 @@ fn every_message_kind_round_trips() {
         Message::Notification { round: 7, state: PeerState::Looking, vote },
         Message::FollowerInfo { accepted_epoch: 5 },
         Message::LeaderInfo { epoch: 6 },
-        Message::AckEpoch { epoch: 6, current_epoch: 5, last: z },
+        Message::AckEpoch { epoch: 6, current_epoch: 5, last: z, promised: true },
         Message::Trunc { epoch: 6, to: z },
         Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
         Message::NewLeader { epoch: 6, last: z },
