@@ -296,6 +296,16 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         self.core.events.pop_front()
     }
 
+    /// The leader's view of each peer (empty unless leading), for traces.
+    #[cfg(feature = "sim")]
+    #[doc(hidden)]
+    pub fn describe_peers(&self) -> alloc::string::String {
+        match &self.role {
+            RoleState::Leading(l) => l.describe(),
+            _ => alloc::string::String::new(),
+        }
+    }
+
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.core.config.id

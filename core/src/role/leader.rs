@@ -44,6 +44,7 @@ enum Stage {
     Broadcast,
 }
 
+#[derive(Debug)]
 struct Progress {
     id: NodeId,
     voter: bool,
@@ -297,8 +298,13 @@ impl Leader {
     fn on_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, zxid: Zxid) {
         let now = core.now;
         let Some(peer) = self.peer(from) else { return };
-        // An ACK older than our snapshot tells nothing we can use.
-        let Some(index) = core.storage.index_at_or_before(zxid) else { return };
+        let Some(index) = core.storage.index_at_or_before(zxid) else {
+            // The learner holds less than our snapshot covers: only SNAP can bring it up.
+            if matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing | Stage::Broadcast) {
+                peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
+            }
+            return;
+        };
         match peer.stage {
             Stage::Broadcast => {
                 if index > peer.acked_index {
@@ -533,6 +539,12 @@ impl Leader {
         peer.next_index = last + 1;
         peer.commit_sent = peer.commit_sent.max(core.commit_index.min(last));
         Some(result)
+    }
+
+    /// Per-peer progress, for the simulator's traces.
+    #[cfg(feature = "sim")]
+    pub(crate) fn describe(&self) -> alloc::string::String {
+        alloc::format!("{:?}", self.peers)
     }
 
     pub(crate) fn vote<S: Storage>(&self, core: &Core<S>) -> crate::wire::Vote {

@@ -342,6 +342,8 @@ impl Learner {
         // behind the leader's compaction); an older one is stale and would erase
         // acknowledged entries.
         if self.stage == Stage::Broadcast && chunk.index <= core.storage.last_index() {
+            // Our ACKs were lost while the leader compacted: say again how far we are.
+            self.ack_due = true;
             return Err(StepError::Duplicate);
         }
         let (leader, epoch) = (self.leader, self.epoch);
