@@ -26,7 +26,7 @@ bench: bench-build
 	@$(MAKE) --no-print-directory bench-wasm-kernel >/dev/null 2>&1 || echo "wasm32 build of the workload failed; its row is left out" >&2
 	@$(BENCH_BIN) all --entries $(BENCH_ENTRIES) $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT)) \
 	  $(if $(shell command -v valgrind),,--no-callgrind) $(if $(shell command -v node),,--no-wasm) \
-	  $(if $(wildcard $(BENCH_WASM)),--wasm-kernel $(BENCH_WASM))
+	  --wasm-kernel $(BENCH_WASM)
 
 bench-peers: bench-build
 	@$(BENCH_BIN) peers --entries $(BENCH_ENTRIES) $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT))

@@ -321,7 +321,7 @@ fn wasm_vs_native(entries: u64, repeat: usize, kernel_wasm: Option<&str>) -> Str
     } else {
         s += "| npm package `wasm/pkg` | not built (`make wasm`) | | |\n";
     }
-    if let Some(path) = kernel_wasm {
+    if let Some(path) = kernel_wasm.filter(|p| std::path::Path::new(p).is_file()) {
         let n = native(());
         s += &row("the same Rust loop as plain wasm32 exports, in node", node("bench/wasm/kernel.mjs", std::path::Path::new(path)), n);
     }
@@ -406,7 +406,7 @@ fn cmd_all(args: &Args) {
         println!("| instructions/entry | {} | {} | {:.2} | ≤ 0.5 | {} |", fmt_int(*zi), fmt_int(best_instr), r, yes(r <= 0.5));
     }
     let mr = z.msgs_per_entry() / best_msgs;
-    println!("| msgs/entry | {:.4} | {:.4} | {:.2} | ≤ 1 | {} |\n", z.msgs_per_entry(), best_msgs, mr, yes(mr <= 1.0));
+    println!("| msgs/entry | {:.5} | {:.5} | {:.4} | ≤ 1 | {} |\n", z.msgs_per_entry(), best_msgs, mr, yes(mr <= 1.0));
 
     let fields = ENGINES.map(|e| {
         let t = &peers[e];
