@@ -250,29 +250,25 @@ impl Leader {
         let storage = &core.storage;
         let (snap_index, snap_zxid) = storage.snapshot_point();
         peer.last_progress = core.now;
-        if let Some(index) = storage.index_of(last) {
-            peer.stage = Stage::Syncing;
-            peer.next_index = index + 1;
-            // Flow control only: while syncing, the window counts from what the learner reported.
-            peer.acked_index = index;
+        if last < snap_zxid {
+            peer.stage = Stage::Snap { index: snap_index, offset: 0, sent: false };
             return;
         }
-        if last > snap_zxid || snap_index == 0 {
-            let keep = storage.index_at_or_before(last).unwrap_or(snap_index);
-            let keep_zxid = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
-            // Within one epoch histories are prefixes of the same leader's proposals,
-            // so the last common entry is our last entry of the learner's last epoch.
-            let common = if keep_zxid.epoch == last.epoch && keep_zxid != Zxid::ZERO { Some(keep) } else if snap_index == 0 { Some(0) } else { None };
-            if let Some(keep) = common {
-                let to = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
-                peer.stage = Stage::Syncing;
-                peer.next_index = keep + 1;
-                peer.acked_index = keep;
-                core.send(peer.id, Message::Trunc { epoch, to });
-                return;
-            }
+        // Our last entry at or before the learner's last: the common point, if the learner has it.
+        let keep = storage.index_at_or_before(last).unwrap_or(snap_index);
+        let keep_zxid = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
+        peer.stage = Stage::Syncing;
+        peer.next_index = keep + 1;
+        // Flow control only: while syncing, the window counts from what the learner reported.
+        peer.acked_index = keep;
+        if keep_zxid != last && keep_zxid.epoch == last.epoch && keep_zxid != Zxid::ZERO {
+            // Within one epoch histories are prefixes of the same leader's proposals, so
+            // the learner holds `keep_zxid` too and what follows it there was skipped.
+            core.send(peer.id, Message::Trunc { epoch, to: keep_zxid });
         }
-        peer.stage = Stage::Snap { index: snap_index, offset: 0, sent: false };
+        // Otherwise DIFF from `keep` probes: a learner without it reports how far it
+        // agrees with us, and conflicting entries are replaced as the DIFF reaches them.
+        // No blind truncation: what a restarted learner holds may be committed.
     }
 
     fn on_sync_state<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, last: Zxid) {
