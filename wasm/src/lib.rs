@@ -18,5 +18,9 @@ mod config;
 mod errors;
 mod js;
 mod node;
+#[cfg(feature = "sim")]
+mod sim;
 
 pub use node::JsNode;
+#[cfg(feature = "sim")]
+pub use sim::JsSimulation;

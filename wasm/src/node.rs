@@ -182,7 +182,7 @@ pub struct JsNode {
     writes: Array,
 }
 
-fn role_name(role: Role) -> &'static str {
+pub(crate) fn role_name(role: Role) -> &'static str {
     match role {
         Role::Looking => "looking",
         Role::Following => "following",

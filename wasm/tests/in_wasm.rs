@@ -120,3 +120,23 @@ fn a_restart_from_durable_state_restores_the_snapshot_and_entries() {
     let e = JsNode::new(config(1, &[1, 2, 3]), unordered).err().unwrap();
     assert_eq!(code(&e), "BAD_ARGUMENT");
 }
+
+#[cfg(feature = "sim")]
+#[wasm_bindgen_test]
+fn the_simulation_class_runs_the_kernel_simulator_with_the_options_given() {
+    use zaxos::sim::{Options, Simulation};
+    use zaxos_wasm::JsSimulation;
+
+    let options = object(&[("seed", 5.into()), ("ticks", 1500.into()), ("voters", 3.into()), ("compactEvery", 30.into())]);
+    let mut sim = JsSimulation::new(options).unwrap();
+    let report = sim.run_to_end();
+    let direct = Simulation::new(Options { seed: 5, ticks: 1500, voters: 3, compact_every: 30, ..Options::default() }).run();
+    assert_eq!(get(&report, "logHash").as_string().unwrap(), format!("{:016x}", direct.log_hash));
+    assert_eq!(get(&report, "committed").as_f64(), Some(direct.committed as f64));
+    assert_eq!(get(&report, "messages").as_f64(), Some(direct.messages as f64));
+    assert_eq!(get(&report, "violations").unchecked_into::<Array>().length(), 0);
+    assert!(direct.committed > 0);
+
+    let e = JsSimulation::new(object(&[("seed", 1.into()), ("voters", 12.into())])).err().unwrap();
+    assert_eq!(code(&e), "BAD_ARGUMENT");
+}
