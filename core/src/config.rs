@@ -65,7 +65,7 @@ pub struct Bugs {
     pub quorum_of_one: bool,
     /// Learners acknowledge proposals and promises before they are durable.
     pub ack_before_durable: bool,
-    /// Learners ignore TRUNC and accept NEWLEADER whatever their history holds.
+    /// Learners ignore TRUNC, keep conflicting entries, and accept NEWLEADER whatever their history holds.
     pub skip_trunc: bool,
     /// Election and discovery ignore last_zxid (and current epoch): the highest id wins.
     pub election_ignores_zxid: bool,

@@ -48,9 +48,11 @@ fn parse() -> Result<Args, String> {
 }
 
 fn options(args: &Args, seed: u64) -> Options {
-    // Compaction is part of the swarm: a third of the seeds snapshot often, so SNAP sync runs.
-    let compact_every = if args.compact_every > 0 { args.compact_every } else if seed % 3 == 0 { 40 } else { 0 };
-    Options { seed, ticks: args.ticks, voters: args.voters, observers: args.observers, compact_every, trace: args.trace, ..Options::default() }
+    let mut options = Options::for_seed(seed, args.ticks);
+    if args.compact_every > 0 {
+        options.compact_every = args.compact_every;
+    }
+    Options { voters: args.voters, observers: args.observers, trace: args.trace, ..options }
 }
 
 fn replay(args: &Args, seed: u64) -> String {
@@ -97,7 +99,9 @@ fn main() -> ExitCode {
 fn summarize(args: &Args, reports: &[Report]) -> ExitCode {
     let mut faults = FaultCounts::default();
     let (mut violations, mut liveness, mut elections, mut committed, mut messages, mut worst_recovery) = (0, 0, 0, 0, 0, 0);
+    let mut failed_seeds = 0;
     for r in reports {
+        failed_seeds += u64::from(!r.violations.is_empty() || !r.liveness_ok);
         for v in &r.violations {
             violations += 1;
             println!("VIOLATION seed {} tick {}: {}: {}", r.seed, v.tick, v.invariant, v.detail);
@@ -126,8 +130,8 @@ fn summarize(args: &Args, reports: &[Report]) -> ExitCode {
         }
     }
     println!(
-        "{{\"seeds\":{},\"ticks\":{},\"violations\":{},\"liveness_failures\":{},\"elections\":{},\"committed_total\":{},\"messages\":{},\"worst_recovery_ticks\":{},\"faults\":{{\"loss\":{},\"duplicate\":{},\"reorder\":{},\"partition\":{},\"partial_connectivity\":{},\"crash\":{},\"torn_write\":{},\"clock_skew\":{}}}}}",
-        reports.len(), args.ticks, violations, liveness, elections, committed, messages, worst_recovery,
+        "{{\"seeds\":{},\"ticks\":{},\"failed_seeds\":{},\"violations\":{},\"liveness_failures\":{},\"elections\":{},\"committed_total\":{},\"messages\":{},\"worst_recovery_ticks\":{},\"faults\":{{\"loss\":{},\"duplicate\":{},\"reorder\":{},\"partition\":{},\"partial_connectivity\":{},\"crash\":{},\"torn_write\":{},\"clock_skew\":{}}}}}",
+        reports.len(), args.ticks, failed_seeds, violations, liveness, elections, committed, messages, worst_recovery,
         faults.loss, faults.duplicate, faults.reorder, faults.partition, faults.partial_connectivity, faults.crash, faults.torn_write, faults.clock_skew
     );
     if violations + liveness > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }

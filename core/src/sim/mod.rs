@@ -59,6 +59,15 @@ pub struct Options {
     pub bugs: Bugs,
 }
 
+impl Options {
+    /// The options `zaxos-sim` uses for `seed`: everything drawn from the seed, and a
+    /// third of the seeds compacting often so that SNAP sync runs.
+    pub fn for_seed(seed: u64, ticks: u64) -> Self {
+        let compact_every = if seed % 3 == 0 { 40 } else { 0 };
+        Options { seed, ticks, compact_every, ..Options::default() }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default() }
