@@ -366,8 +366,8 @@ impl JsNode {
         Ok(())
     }
 
-    /// Hands over a snapshot of the state machine as of the applied zxid
-    /// `zxid`; the history up to it is dropped and the snapshot serves lagging
+    /// Hands over a snapshot (`data`) of the state machine as of the applied
+    /// zxid `at`; the history up to it is dropped and the snapshot serves lagging
     /// followers. Throws `NOT_APPLIED`, `BUSY` or `STORAGE`.
     pub fn compact(
         &mut self,

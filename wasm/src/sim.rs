@@ -360,7 +360,7 @@ impl JsSimulation {
 
     /// Turns the random faults on or off (manual partitions and crashes still work).
     #[wasm_bindgen(js_name = setFaulty)]
-    pub fn set_faulty(&mut self, on: JsValue) -> Result<(), JsValue> {
+    pub fn set_faulty(&mut self, #[wasm_bindgen(unchecked_param_type = "boolean")] on: JsValue) -> Result<(), JsValue> {
         let on = on.as_bool().ok_or_else(|| bad_argument("on", "a boolean"))?;
         self.sim.set_faulty(on);
         Ok(())
@@ -372,7 +372,7 @@ impl JsSimulation {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "number")] from: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] to: JsValue,
-        open: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] open: JsValue,
     ) -> Result<(), JsValue> {
         let (from, to) = (self.index(&from, "from")?, self.index(&to, "to")?);
         let open = open.as_bool().ok_or_else(|| bad_argument("open", "a boolean"))?;
