@@ -3,12 +3,16 @@
 
 /// Members (voters plus observers) a configuration may hold.
 pub const MEMBERS_MAX: usize = 9;
-/// Storage writes handed to the host and not yet reported durable.
-pub const WRITES_PENDING_MAX: usize = 32;
-/// Control messages (votes, acks, epoch messages) waiting to be sent.
-pub const CONTROL_QUEUE_MAX: usize = 32;
-/// Events waiting for the host.
-pub const EVENTS_MAX: usize = 16;
+/// Storage writes handed to the host and not yet reported durable. Appends
+/// coalesce, so this bounds distinct writes, not entries; when full, `propose`
+/// answers busy and learners refuse (the leader retransmits).
+pub const WRITES_PENDING_MAX: usize = 16;
+/// Control messages (votes, acks, epoch messages) waiting to be sent: enough for
+/// one message to every other member and then some; past it a message is dropped,
+/// counted, and retransmitted by its timer like a lost datagram.
+pub const CONTROL_QUEUE_MAX: usize = 16;
+/// Events waiting for the host (dropped and counted past it).
+pub const EVENTS_MAX: usize = 8;
 /// Bytes of the envelope header: version, cluster id, sender, receiver, checksum.
 pub const HEADER_BYTES: usize = 13;
 /// Bytes a PROPOSAL spends on its own fields at most (tag, epoch, two zxids, length).
@@ -23,3 +27,4 @@ pub const SNAP_CHUNK_BYTES_MAX: usize = 1024;
 const _: () = assert!(MEMBERS_MAX >= 3 && MEMBERS_MAX <= 255);
 const _: () = assert!(MESSAGE_BYTES_MIN > HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX + ENTRY_OVERHEAD_BYTES_MAX);
 const _: () = assert!(WRITES_PENDING_MAX >= 4);
+const _: () = assert!(CONTROL_QUEUE_MAX >= MEMBERS_MAX);

@@ -13,7 +13,15 @@ pub fn agreed_index(acked: &mut heapless::Vec<u64, MEMBERS_MAX>) -> u64 {
     if acked.is_empty() {
         return 0;
     }
-    acked.sort_unstable_by(|a, b| b.cmp(a));
+    // Insertion sort, descending: at most MEMBERS_MAX values, and far less code than
+    // the standard sort on a small board.
+    for i in 1..acked.len() {
+        let mut j = i;
+        while j > 0 && acked[j - 1] < acked[j] {
+            acked.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let need = majority(acked.len());
     acked.get(need - 1).copied().unwrap_or(0)
 }
