@@ -225,7 +225,7 @@ test("a freed node throws an Error, not a trap", () => {
 });
 
 test("every refusal in a faulty run carries a documented code", () => {
-  const cluster = new Cluster({ ids: [1, 2, 3, 4, 5], seed: 12, loss: 0.05, duplicate: 0.2, latencyMax: 8, diskDelayMax: 6 });
+  const cluster = new Cluster({ ids: [1, 2, 3, 4, 5], seed: 12, loss: 0.2, duplicate: 0.2, latencyMax: 8, diskDelayMax: 6 });
   cluster.run(1500, (now) => {
     if (now % 3 === 0) cluster.propose(1 + (now % 5), `r${now}`);
     if (now === 500) cluster.crash(3);

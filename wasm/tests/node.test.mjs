@@ -199,20 +199,13 @@ function faultyRun() {
   return cluster;
 }
 
-test("a cluster under loss, duplication, partitions and a crash keeps its logs in agreement", () => {
+test("a cluster under loss, duplication, partitions and a crash keeps its logs in agreement, and every node catches up", () => {
   const cluster = faultyRun();
   const log = agreedLog(cluster);
   assert.ok(log.length > 100, `committed ${log.length}`);
   assert.equal(cluster.leaders().length, 1);
-  const caughtUp = [...cluster.members.values()].filter((m) => m.applied.length === log.length);
-  assert.ok(caughtUp.length >= 3, "a quorum applied everything");
+  for (const m of cluster.members.values()) assert.equal(m.applied.length, log.length, `node ${m.id} caught up`);
   for (const e of log) assert.ok(cluster.proposed.has(e.payload), "only proposed payloads commit");
   assert.equal(new Set(log.map((e) => e.payload)).size, log.length, "nothing committed twice");
   assert.ok(log.every((e, i) => e.index === i + 1));
-});
-
-test("every node catches up after lost messages", { todo: "kernel: a learner whose ACKEPOCH or sync is lost stays in sync stage (nothing retransmits it)" }, () => {
-  const cluster = faultyRun();
-  const log = agreedLog(cluster);
-  for (const m of cluster.members.values()) assert.equal(m.applied.length, log.length, `node ${m.id} caught up`);
 });
