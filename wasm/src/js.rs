@@ -139,3 +139,55 @@ pub(crate) fn only_keys(object: &JsValue, known: &[&str], what: &str) -> Result<
     }
     Ok(())
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn code_and_argument(e: &JsValue) -> (String, String) {
+        let field = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        (field("code"), field("argument"))
+    }
+
+    #[wasm_bindgen_test]
+    fn uint_takes_integers_in_range_only() {
+        assert_eq!(uint(&JsValue::from(7), 10, "n").ok(), Some(7));
+        assert_eq!(uint(&JsValue::from(10), 10, "n").ok(), Some(10));
+        for bad in [JsValue::from(11), JsValue::from(-1), JsValue::from(0.5), JsValue::from(f64::NAN), JsValue::from_str("3"), JsValue::NULL] {
+            let e = uint(&bad, 10, "n").unwrap_err();
+            assert_eq!(code_and_argument(&e), ("BAD_ARGUMENT".into(), "n".into()));
+        }
+        assert_eq!(uint_or(&JsValue::UNDEFINED, 4, 10, "n").ok(), Some(4));
+    }
+
+    #[wasm_bindgen_test]
+    fn u64_of_takes_safe_integers_and_bigints() {
+        assert_eq!(u64_of(&JsValue::from(2u64.pow(53) as f64 - 1.0), "s").ok(), Some((1 << 53) - 1));
+        assert_eq!(u64_of(&JsValue::from(u64::MAX), "s").ok(), Some(u64::MAX));
+        assert!(u64_of(&JsValue::from(2f64.powi(53)), "s").is_err());
+        assert!(u64_of(&JsValue::from(-1i64), "s").is_err());
+    }
+
+    #[wasm_bindgen_test]
+    fn bytes_of_copies_at_most_the_limit_and_reports_the_length() {
+        let array: JsValue = Uint8Array::from(&[1u8, 2, 3, 4, 5][..]).into();
+        assert_eq!(bytes_of(&array, 10, "b").ok(), Some((alloc::vec![1, 2, 3, 4, 5], 5)));
+        assert_eq!(bytes_of(&array, 2, "b").ok(), Some((alloc::vec![1, 2], 5)));
+        let e = bytes_of(&js_sys::Array::new().into(), 2, "b").unwrap_err();
+        assert_eq!(code_and_argument(&e), ("BAD_ARGUMENT".into(), "b".into()));
+    }
+
+    #[wasm_bindgen_test]
+    fn zxids_go_both_ways_and_unknown_keys_are_named() {
+        let z = Zxid::new(3, 9);
+        assert_eq!(zxid_of(&zxid(z), "z").ok(), Some(z));
+        let object: JsValue = Object::new().into();
+        set(&object, "known", 1);
+        set(&object, "typo", 2);
+        let e = only_keys(&object, &["known"], "o").unwrap_err();
+        let property = Reflect::get(&e, &JsValue::from_str("property")).ok().and_then(|v| v.as_string());
+        assert_eq!(property.as_deref(), Some("typo"));
+        assert!(only_keys(&object, &["known", "typo"], "o").is_ok());
+    }
+}

@@ -538,3 +538,15 @@ impl JsSimulation {
         self.sim.take_trace()
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::hex;
+
+    #[test]
+    fn hex_is_sixteen_lowercase_digits() {
+        assert_eq!(hex(0), "0000000000000000");
+        assert_eq!(hex(0x27af_1a76_fcbc_be8d), "27af1a76fcbcbe8d");
+        assert_eq!(hex(u64::MAX), "ffffffffffffffff");
+    }
+}
