@@ -32,6 +32,8 @@ pub struct Checker {
     pub violations: Vec<Violation>,
     /// Committed positions applied by some node.
     pub max_committed: u64,
+    /// position → digest of the state machine right after applying it.
+    digests: BTreeMap<u64, u64>,
 }
 
 /// FNV-1a 64 of a payload: enough to tell entries apart in checks and hashes.
@@ -83,6 +85,18 @@ impl Checker {
             if zxid > initial {
                 self.fail(tick, "skipped proposals never delivered", format!("n{id} applied {zxid}, skipped by epoch {epoch} (started at {initial})"));
                 break;
+            }
+        }
+    }
+
+    /// A node's state machine has `digest` after applying position `index`: every
+    /// replica must agree at every commit point.
+    pub fn digest(&mut self, tick: u64, id: NodeId, index: u64, digest: u64) {
+        match self.digests.get(&index) {
+            Some(&d) if d != digest => self.fail(tick, "replica states agree", format!("n{id} state digest {digest:016x} at position {index}, others {d:016x}")),
+            Some(_) => {}
+            None => {
+                self.digests.insert(index, digest);
             }
         }
     }

@@ -13,6 +13,7 @@
 mod checker;
 mod disk;
 mod faults;
+mod machine;
 mod rng;
 mod trace;
 
@@ -25,6 +26,7 @@ use alloc::vec::Vec;
 pub use checker::{hash_bytes, Checker, Violation};
 pub use disk::Disk;
 pub use faults::{FaultRates, Links, Shape};
+pub use machine::{LogHash, StateMachine};
 pub use rng::Rng;
 
 use crate::config::Bugs;
@@ -123,7 +125,7 @@ pub struct Report {
     pub log_hash: u64,
 }
 
-struct Member {
+struct Member<M> {
     id: NodeId,
     voter: bool,
     node: Option<SimNode>,
@@ -135,8 +137,7 @@ struct Member {
     last_commit: u64,
     applied: Vec<(u64, Zxid)>,
     last_applied: Zxid,
-    state_hash: u64,
-    state_count: u64,
+    machine: M,
 }
 
 struct Packet {
@@ -147,12 +148,12 @@ struct Packet {
     bytes: Vec<u8>,
 }
 
-/// A simulated cluster.
-pub struct Simulation {
+/// A simulated cluster whose nodes apply committed entries to an `M`.
+pub struct Simulation<M: StateMachine = LogHash> {
     options: Options,
     rates: FaultRates,
     rng: Rng,
-    members: Vec<Member>,
+    members: Vec<Member<M>>,
     links: Links,
     partition_until: u64,
     network: BTreeMap<(u64, u64), Packet>,
@@ -168,9 +169,16 @@ pub struct Simulation {
     faulty: bool,
 }
 
-impl Simulation {
-    /// A cluster for `options`; sizes not given are drawn from the seed.
-    pub fn new(mut options: Options) -> Self {
+impl Simulation<LogHash> {
+    /// A cluster for `options` applying entries to a running hash; sizes not given are drawn from the seed.
+    pub fn new(options: Options) -> Self {
+        Simulation::with_machine(options)
+    }
+}
+
+impl<M: StateMachine> Simulation<M> {
+    /// A cluster for `options` whose nodes apply committed entries to `M::new(id)`.
+    pub fn with_machine(mut options: Options) -> Self {
         let mut rng = Rng::new(options.seed);
         if options.voters == 0 {
             options.voters = [3, 3, 5, 5, 7][rng.below(5) as usize];
@@ -199,8 +207,7 @@ impl Simulation {
                     last_commit: 0,
                     applied: Vec::new(),
                     last_applied: Zxid::ZERO,
-                    state_hash: 0,
-                    state_count: 0,
+                    machine: M::new(id),
                 }
             })
             .collect();
@@ -253,8 +260,8 @@ impl Simulation {
         m.last_commit = 0;
         m.applied.clear();
         m.last_applied = Zxid::ZERO;
-        m.state_hash = 0;
-        m.state_count = 0;
+        // A restarted host starts from nothing; the node hands it its snapshot first.
+        m.machine = M::new(id);
         self.drain(i);
     }
 
@@ -382,9 +389,10 @@ impl Simulation {
 
     /// Proposes a fresh payload at node `i` (forwarded if it does not lead).
     pub fn propose_at(&mut self, i: usize) -> bool {
-        let payload = format!("s{}-p{}", self.options.seed, self.proposals);
+        let id = self.members.get(i).map_or(0, |m| m.id);
+        let payload = M::workload(&mut self.rng, self.options.seed, id, self.proposals, self.now);
         let Some(node) = self.members.get_mut(i).and_then(|m| m.node.as_mut()) else { return false };
-        let ok = node.propose(payload.as_bytes()).is_ok();
+        let ok = node.propose(&payload).is_ok();
         self.proposals += u64::from(ok);
         self.drain(i);
         ok
@@ -435,15 +443,17 @@ impl Simulation {
         while let Some(t) = node.poll_transmit(&mut buf) {
             outgoing.push((t.to, buf[..t.len].to_vec()));
         }
-        let mut applied: Vec<(u64, Zxid, u64, bool)> = Vec::new();
+        // (position, zxid, payload hash, state digest after it, snapshot?)
+        let mut applied: Vec<(u64, Zxid, u64, u64, bool)> = Vec::new();
         while let Some(apply) = node.poll_commit() {
             match apply {
-                Apply::Entry { index, zxid, payload } => applied.push((index, zxid, hash_bytes(payload), false)),
+                Apply::Entry { index, zxid, payload } => {
+                    m.machine.apply(index, zxid, payload);
+                    applied.push((index, zxid, hash_bytes(payload), m.machine.digest(), false));
+                }
                 Apply::Snapshot { index, zxid, data } => {
-                    let (count, hash) = decode_state(data);
-                    m.state_count = count;
-                    m.state_hash = hash;
-                    applied.push((index, zxid, 0, true));
+                    m.machine.restore(data);
+                    applied.push((index, zxid, 0, m.machine.digest(), true));
                 }
             }
         }
@@ -465,7 +475,7 @@ impl Simulation {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn after_drain(&mut self, i: usize, id: NodeId, role: Role, epoch: u32, established: bool, last: Zxid, commit: u64, applied: Vec<(u64, Zxid, u64, bool)>, events: Vec<Event>) {
+    fn after_drain(&mut self, i: usize, id: NodeId, role: Role, epoch: u32, established: bool, last: Zxid, commit: u64, applied: Vec<(u64, Zxid, u64, u64, bool)>, events: Vec<Event>) {
         let now = self.now;
         if established {
             self.checker.leader(now, epoch, id, last);
@@ -476,19 +486,19 @@ impl Simulation {
         let before = self.members[i].last_commit;
         self.checker.commit_moved(now, id, before, commit);
         self.members[i].last_commit = commit;
-        for (index, zxid, hash, snapshot) in applied {
+        for (index, zxid, hash, digest, snapshot) in applied {
             let m = &mut self.members[i];
             if snapshot {
                 m.last_applied = zxid;
                 self.checker.restored(now, id, index, zxid);
+                self.checker.digest(now, id, index, digest);
                 continue;
             }
             let previous = m.last_applied;
             m.last_applied = zxid;
-            m.state_count += 1;
-            m.state_hash = (m.state_hash ^ hash).wrapping_mul(0x0000_0100_0000_01b3) ^ index;
             m.applied.push((index, zxid));
             self.checker.applied(now, id, index, zxid, hash, previous);
+            self.checker.digest(now, id, index, digest);
         }
         for e in events {
             if self.options.trace {
@@ -511,9 +521,7 @@ impl Simulation {
             return;
         }
         let Some(zxid) = node.storage().zxid_at(applied) else { return };
-        let mut data = [0u8; 16];
-        data[..8].copy_from_slice(&m.state_count.to_le_bytes());
-        data[8..].copy_from_slice(&m.state_hash.to_le_bytes());
+        let data = m.machine.snapshot();
         if node.compact(zxid, &data).is_ok() {
             self.drain(i);
         }
@@ -628,6 +636,11 @@ impl Simulation {
         self.members.get(i)?.node.as_ref()
     }
 
+    /// Node `i`'s state machine.
+    pub fn machine(&self, i: usize) -> Option<&M> {
+        self.members.get(i).map(|m| &m.machine)
+    }
+
     /// Node `i`'s applied log: (position, zxid).
     pub fn applied(&self, i: usize) -> &[(u64, Zxid)] {
         self.members.get(i).map_or(&[], |m| &m.applied)
@@ -682,9 +695,4 @@ impl Simulation {
         let (ok, ticks) = if self.checker.violations.is_empty() { self.liveness_phase() } else { (false, 0) };
         self.report(ok, ticks)
     }
-}
-
-fn decode_state(data: &[u8]) -> (u64, u64) {
-    let word = |at: usize| data.get(at..at + 8).map_or(0, |b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
-    (word(0), word(8))
 }
