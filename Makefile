@@ -1,7 +1,8 @@
 # The front door of the project. Every target installs what it lacks (scripts/install.sh, which
 # skips whatever is already present) and then runs.
 #
-#   make demo                    terminal demo of a simulated cluster
+#   make demo                    the browser demo: serves web/ on 127.0.0.1 and prints the URL
+#   make demo-terminal           terminal demo of a simulated cluster
 #   make test                    every suite; ends with "N passed, N failed"
 #   make sim SEEDS=N TICKS=T     the deterministic simulator over N seeds; last line is JSON
 #   make nostd                   bare-metal images under QEMU with their footprint; last line is JSON
@@ -23,15 +24,19 @@ INSTALL := scripts/install.sh
 SEEDS ?= 100
 TICKS ?= 20000
 
-.PHONY: help install demo test sim nostd
+.PHONY: help install demo demo-terminal test sim nostd
 
 help:
-	@sed -n '1,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	$(INSTALL)
 
-demo:
+# The browser demo (web/web.mk): builds the wasm package if needed, then serves the page and the
+# signaling relay until Ctrl-C.
+demo: web-demo
+
+demo-terminal:
 	@test -d core || { echo "not built yet: core missing" >&2; exit 1; }
 	cargo run --release -p zaxos --features sim --example demo
 
@@ -70,6 +75,7 @@ $(eval $(call not_built,test-wasm,wasm/wasm.mk))
 endif
 ifeq ($(wildcard web/web.mk),)
 $(eval $(call not_built,test-web,web/web.mk))
+$(eval $(call not_built,web-demo,web/web.mk))
 endif
 ifeq ($(wildcard bench/bench.mk),)
 $(eval $(call not_built,bench,bench/bench.mk))

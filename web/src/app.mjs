@@ -1,0 +1,261 @@
+// The page: picks the mode from the URL, starts a Peer (a node in this tab, over WebRTC) or a
+// SimHost (a whole simulated cluster), and draws both with the same view.
+//
+// URL parameters: mode=sim; room (demo), voters (3), observers (2), tick (ms per tick, 50),
+// election (election timeout in ticks, 20); for the simulation seed, speed (ticks per second).
+import { Peer } from "./peer.mjs";
+import { SimHost } from "./sim.mjs";
+import { kindColor, KINDS } from "./wire.mjs";
+
+const q = new URLSearchParams(location.search);
+const num = (k, d, lo, hi) => {
+  const v = Number(q.get(k) ?? d);
+  return Number.isInteger(v) && v >= lo && v <= hi ? v : d;
+};
+const mode = q.get("mode") === "sim" ? "sim" : "peer";
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const zx = (z) => (z ? `${z.epoch}:${z.counter}` : "–");
+const DOT_MS = 650;
+
+let host;
+if (mode === "sim") {
+  host = new SimHost({
+    seed: num("seed", Math.floor(Math.random() * 1e6), 0, 2 ** 31),
+    voters: num("voters", 3, 1, 7),
+    observers: num("observers", 2, 0, 4),
+    ticksPerSecond: num("speed", 20, 1, 1000),
+  });
+} else {
+  const room = /^[A-Za-z0-9_-]{1,32}$/.test(q.get("room") ?? "") ? q.get("room") : "demo";
+  host = new Peer({
+    room,
+    voters: num("voters", 3, 1, 7),
+    observers: num("observers", 2, 0, 8),
+    tickMs: num("tick", 50, 10, 1000),
+    electionTicks: num("election", 20, 3, 1000),
+    signalUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/signal`,
+  });
+}
+$(mode === "sim" ? "mode-sim" : "mode-peer").classList.add("active");
+$("sim-controls").hidden = mode !== "sim";
+if (mode === "sim") $("propose-text").placeholder = "the simulator makes up the payload; Propose sends one to the leader";
+
+// --- actions (buttons, and window.demo for tests) ----------------------------------------------
+
+const actions = {
+  propose(text) {
+    if (mode === "sim") {
+      const v = host.view();
+      const target = v.nodes.find((n) => n.isLeader)?.id ?? 1;
+      return host.propose(target);
+    }
+    return host.propose(text || `note ${host.seq + 1} from node ${host.id}`);
+  },
+  crash: (id) => (mode === "sim" ? host.crash(id) : host.crash()),
+  restart: (id) => (mode === "sim" ? host.restart(id) : host.restart()),
+  toggleLink(a, b) {
+    if (mode === "sim") return host.toggleLink(a, b);
+    const other = a === host.id ? b : a;
+    if (host.cut.has(other)) host.cut.delete(other);
+    else host.cut.add(other);
+    host.notice(`link ${host.id}–${other} ${host.cut.has(other) ? "cut" : "healed"}`);
+  },
+  drop: (id) => host.mesh.drop(id),
+};
+
+$("propose-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  actions.propose($("propose-text").value.trim());
+  $("propose-text").value = "";
+});
+$("propose-10").addEventListener("click", () => {
+  for (let i = 0; i < 10; i++) actions.propose("");
+});
+if (mode === "sim") {
+  const speed = $("speed");
+  speed.value = host.p.ticksPerSecond;
+  const showSpeed = () => ($("speed-value").textContent = speed.value);
+  showSpeed();
+  speed.addEventListener("input", () => {
+    host.p.ticksPerSecond = Number(speed.value);
+    showSpeed();
+  });
+  $("pause").addEventListener("click", () => {
+    host.running = !host.running;
+    $("pause").textContent = host.running ? "Pause" : "Run";
+  });
+  $("faults").addEventListener("change", (ev) => host.setRandomFaults(ev.target.checked));
+  $("heal").addEventListener("click", () => host.heal());
+  $("finish").addEventListener("click", () => {
+    host.finish();
+    $("faults").checked = false;
+  });
+}
+$("nodes").addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-act]");
+  if (!b) return;
+  const id = Number(b.dataset.id), other = Number(b.dataset.other);
+  switch (b.dataset.act) {
+    case "crash": actions.crash(id); break;
+    case "restart": actions.restart(id); break;
+    case "link": actions.toggleLink(id, other); break;
+    case "drop": actions.drop(other); break;
+    case "propose-at": host.propose(id); break;
+  }
+  render();
+});
+
+// --- drawing ---------------------------------------------------------------------------------
+
+const positions = new Map();
+function layout(ids) {
+  positions.clear();
+  const cx = 210, cy = 200, r = 150;
+  ids.forEach((id, i) => {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / ids.length;
+    positions.set(id, { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) });
+  });
+}
+
+const ROLE_COLOR = { leading: "var(--leading)", following: "var(--following)", observing: "var(--observing)", looking: "var(--looking)" };
+
+function drawGraph(v) {
+  const ids = [...v.voters, ...v.observers];
+  if (positions.size !== ids.length) layout(ids);
+  const byId = new Map(v.nodes.map((n) => [n.id, n]));
+  let edges = "", nodes = "";
+  for (let i = 0; i < ids.length; i++) {
+    for (let j = i + 1; j < ids.length; j++) {
+      const a = byId.get(ids[i]), b = byId.get(ids[j]);
+      const pa = positions.get(a.id), pb = positions.get(b.id);
+      const cut = a.cut?.includes(b.id) || b.cut?.includes(a.id);
+      const open = a.links?.includes(b.id) || b.links?.includes(a.id);
+      const style = cut ? 'stroke="#c04040" stroke-dasharray="6 5" stroke-width="2"' : open ? 'stroke="#3d4a5c" stroke-width="2"' : 'stroke="#252c36" stroke-dasharray="2 6"';
+      edges += `<line x1="${pa.x}" y1="${pa.y}" x2="${pb.x}" y2="${pb.y}" ${style}/>`;
+    }
+  }
+  for (const id of ids) {
+    const n = byId.get(id), p = positions.get(id);
+    const fill = n.present && n.up ? ROLE_COLOR[n.role] ?? "var(--down)" : "var(--down)";
+    const observer = v.observers.includes(id);
+    const ring = n.self ? '<circle r="36" fill="none" stroke="#fff" stroke-width="2" stroke-dasharray="4 4"/>' : "";
+    const crown = n.isLeader ? '<text y="-44" class="small">leader</text>' : "";
+    const label = n.present ? (n.up ? n.role ?? "?" : "down") : "empty slot";
+    nodes += `<g transform="translate(${p.x},${p.y})">${ring}<${observer ? 'rect x="-28" y="-28" width="56" height="56" rx="8"' : 'circle r="30"'} fill="${fill}" opacity="${n.present ? 1 : 0.35}"/>` +
+      `<text fill="#000" style="fill:#10141a">n${id}</text><text y="44" class="small">${esc(label)}${n.epoch ? ` · e${n.epoch}` : ""}</text>${crown}</g>`;
+  }
+  $("graph").innerHTML = `<g>${edges}</g><g>${nodes}</g><g id="dots"></g>`;
+}
+
+function drawDots() {
+  const layer = document.getElementById("dots");
+  if (layer && host.traffic) {
+    const now = performance.now();
+    let out = "";
+    let shown = 0;
+    for (let i = host.traffic.length - 1; i >= 0 && shown < 90; i--) {
+      const m = host.traffic[i];
+      const t = (now - m.at) / DOT_MS;
+      if (t > 1) break;
+      if (t < 0) continue;
+      const a = positions.get(m.from), b = positions.get(m.to);
+      if (!a || !b) continue;
+      shown++;
+      const x = a.x + (b.x - a.x) * t, y = a.y + (b.y - a.y) * t;
+      out += `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4.5" fill="${kindColor(m.kind)}"/>`;
+    }
+    layer.innerHTML = out;
+  }
+  requestAnimationFrame(drawDots);
+}
+
+function card(n, v) {
+  const observer = v.observers.includes(n.id);
+  const cls = ["card", n.present && n.up ? n.role : "down", n.present ? "" : "absent"].join(" ");
+  const title = `n${n.id} <span class="role">${n.present ? (n.up ? esc(n.role ?? "?") : "down") : "empty"}</span>`;
+  let body = "";
+  if (n.present && n.up && n.role) {
+    const tail = (n.tail ?? []).map((e) => `<span class="${e.committed ? "c" : ""}">#${e.index} ${zx(e.zxid)}${e.committed ? "✓" : "…"}</span>`).join(" ");
+    body = `<dl>
+      <dt>kind</dt><dd>${observer ? "observer" : "voter"}${n.self ? " · this tab" : ""}</dd>
+      <dt>epoch</dt><dd data-k="epoch">${n.epoch}</dd>
+      <dt>leader</dt><dd>${n.leader ? `n${n.leader}` : "–"}</dd>
+      <dt>last zxid</dt><dd data-k="last">${zx(n.lastZxid)} (#${n.lastIndex ?? "?"})</dd>
+      <dt>commit</dt><dd data-k="commit">${zx(n.commitZxid)} (#${n.commitIndex})</dd>
+      ${n.durableZxid ? `<dt>durable</dt><dd>${zx(n.durableZxid)}</dd>` : ""}
+    </dl><div class="tail">${tail || "empty log"}</div>`;
+  } else if (n.present && !n.up && mode === "peer" && !n.self) {
+    body = `<div class="tail">connected, no status yet</div>`;
+  } else if (!n.present) {
+    body = `<div class="tail">${mode === "peer" ? "open another tab to fill this slot" : ""}</div>`;
+  }
+  let buttons = "";
+  const others = [...v.voters, ...v.observers].filter((o) => o !== n.id);
+  if (mode === "sim" || n.self) {
+    buttons += n.up ? `<button data-act="crash" data-id="${n.id}">crash</button>` : `<button data-act="restart" data-id="${n.id}">restart</button>`;
+    if (mode === "sim") buttons += `<button data-act="propose-at" data-id="${n.id}">propose here</button>`;
+    for (const o of others) {
+      const cut = n.cut?.includes(o);
+      buttons += `<button data-act="link" data-id="${n.id}" data-other="${o}" class="${cut ? "on" : ""}" title="${cut ? "heal" : "cut"} the link n${n.id}–n${o}">${cut ? "heal" : "cut"} ${o}</button>`;
+    }
+  } else if (mode === "peer" && n.present && host.mesh?.isOpen(n.id)) {
+    buttons += `<button data-act="drop" data-other="${n.id}" title="close the data channel; it is re-established through the relay">drop channel</button>`;
+  }
+  return `<div class="${cls}" data-node="${n.id}"><h3>${title}</h3>${body}<div class="buttons">${buttons}</div></div>`;
+}
+
+function render() {
+  const v = host.view();
+  if (!v) {
+    $("status").textContent = "joining the room…";
+    return;
+  }
+  drawGraph(v);
+  $("nodes").innerHTML = v.nodes.map((n) => card(n, v)).join("");
+  const leader = v.nodes.find((n) => n.isLeader);
+  if (mode === "sim") {
+    const viol = host.sim.violations.length;
+    $("status").innerHTML = `simulation <b>seed ${host.p.seed}</b> · tick <b>${host.sim.now}</b> · ${v.voters.length} voters, ${v.observers.length} observers · leader <b>${leader ? `n${leader.id}` : "none"}</b> · violations <b data-testid="violations">${viol}</b>`;
+    const log = leader ? host.sim.log(leader.id).slice(-30).reverse() : [];
+    $("board").innerHTML = log.map((e) => `<li><span>#${e.index} ${zx(e.zxid)}</span>entry committed</li>`).join("");
+  } else {
+    const m = host.mesh;
+    const open = m.openPeers();
+    const alone = m.present.size === 0;
+    $("status").innerHTML = `room <b>${esc(host.p.room)}</b> · this tab is <b>node ${host.id ?? "?"}</b> (${m.welcome?.role ?? "…"}) · leader <b>${leader ? `n${leader.id}` : "none yet"}</b> · relay ${m.signalUp ? "connected" : "<b class=hint>disconnected</b>"} · channels open to ${open.length ? open.map((i) => `n${i}`).join(", ") : "nobody"}` +
+      (alone ? ` · <span class="hint">alone: open this page in another tab or two, or try the <a href="?mode=sim">simulation</a></span>` : "");
+    $("board").innerHTML = host.board.notes.slice(-40).reverse().map((n) => `<li><span>#${n.index} ${zx(n.zxid)} n${esc(n.by)}</span>${esc(n.text)}</li>`).join("");
+  }
+  const now = performance.now();
+  $("traffic").innerHTML = host.traffic.slice(-24).reverse().map((t) => `<li><span style="color:${kindColor(t.kind)}">■</span> n${t.from}→n${t.to} ${t.kind}${t.bytes ? ` ${t.bytes}B` : ""} <small>${Math.max(0, Math.round((now - t.at) / 100) / 10)}s</small></li>`).join("");
+  $("notices").innerHTML = host.notices.slice(-20).reverse().map((n) => `<li>${esc(n.text)}</li>`).join("");
+  const c = mode === "sim" ? { faults: host.sim.faultCounts, violations: host.sim.violations.length } : host.counters();
+  const lines = [];
+  const flat = (o, path) => {
+    for (const [k, val] of Object.entries(o ?? {})) {
+      if (val && typeof val === "object") flat(val, `${path}${k}.`);
+      else if (val) lines.push(`${path}${k}: ${val}`);
+    }
+  };
+  flat(c, "");
+  $("counters").textContent = lines.join("\n") || "nothing refused";
+}
+
+$("legend").innerHTML = ["NOTIFICATION", "LEADERINFO", "PROPOSAL", "ACK", "COMMIT", "HEARTBEAT", "SNAP"].map((k) => `<span><span style="color:${kindColor(k)}">●</span> ${k.toLowerCase()}</span>`).join("") + " · square: observer";
+
+host.start();
+setInterval(render, 250);
+render();
+requestAnimationFrame(drawDots);
+
+// For tests and the curious: the host and a few read-outs.
+window.demo = {
+  mode,
+  host,
+  actions,
+  kinds: KINDS,
+  view: () => host.view(),
+  /** The applied log: "index zxid rid" per committed entry, in order. */
+  log: () => (mode === "sim" ? [] : host.board.log.map((e) => `${e.index} ${zx(e.zxid)} ${e.rid}`)),
+};
