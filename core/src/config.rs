@@ -38,7 +38,8 @@ pub struct Config {
     pub observers: Members,
     /// Messages carrying another cluster id are refused.
     pub cluster_id: u32,
-    /// Seed for the election timeout jitter; no other randomness exists inside.
+    /// Seed of the node's randomness (election timeout jitter, the incarnation number
+    /// that tells a restarted node's FORWARDs apart). Give each start a fresh seed.
     pub seed: u64,
     /// Ticks without a leader (or, for a leader, without a quorum) before electing.
     /// The actual timeout is drawn from `[election_timeout_ticks, 2 * election_timeout_ticks)`.

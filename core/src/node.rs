@@ -27,7 +27,8 @@ pub struct Transmit {
 pub enum Proposed {
     /// This node leads: the proposal has this zxid.
     Local(Zxid),
-    /// Forwarded to the leader (lost if the leader changes before it arrives).
+    /// Forwarded to the leader: at most once — lost if the message is lost, the leader
+    /// changes before it arrives, or a later FORWARD overtakes it.
     Forwarded {
         /// The leader it went to.
         leader: NodeId,
@@ -69,6 +70,9 @@ pub struct Node<S: Storage, const FORWARD_BYTES: usize = 1024> {
     core: Core<S>,
     role: RoleState,
     forward: heapless::Vec<u8, FORWARD_BYTES>,
+    /// Sequence number of the last FORWARD sent, and this start's random incarnation.
+    forward_seq: u32,
+    incarnation: u32,
 }
 
 impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
@@ -76,8 +80,9 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     pub fn new(config: Config, storage: S) -> Result<Self, ConfigError> {
         config.validate()?;
         let mut core = Core::new(config, storage);
+        let incarnation = core.random() as u32;
         let role = RoleState::Looking(Election::start(&mut core));
-        Ok(Node { core, role, forward: heapless::Vec::new() })
+        Ok(Node { core, role, forward: heapless::Vec::new(), forward_seq: 0, incarnation })
     }
 
     /// Advances logical time by one tick.
@@ -257,7 +262,8 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                 }
                 let len = self.forward.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
                 let payload = self.forward.get(4..4 + len)?;
-                let result = wire::encode(header(leader), &Message::Forward { payload: Bytes(payload) }, buf);
+                self.forward_seq = self.forward_seq.wrapping_add(1);
+                let result = wire::encode(header(leader), &Message::Forward { incarnation: self.incarnation, seq: self.forward_seq, payload: Bytes(payload) }, buf);
                 let rest = self.forward.len() - 4 - len;
                 self.forward.copy_within(4 + len.., 0);
                 self.forward.truncate(rest);

@@ -80,3 +80,16 @@ fn seed_1509_covered_snapshot_is_acknowledged() {
 fn seed_160_no_blind_trunc() {
     replay(160, 20_000);
 }
+
+/// A duplicated FORWARD (and a duplicated FOLLOWERINFO between its copies) made the
+/// leader propose the same payload twice.
+#[test]
+fn seed_482_forward_is_proposed_at_most_once() {
+    replay(482, 20_000);
+}
+
+/// The same, at another seed: a FORWARD overtaken by a later one.
+#[test]
+fn seed_430_forward_is_proposed_at_most_once() {
+    replay(430, 20_000);
+}

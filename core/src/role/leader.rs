@@ -56,6 +56,9 @@ struct Progress {
     commit_sent: u64,
     last_heard: u64,
     last_progress: u64,
+    /// Highest FORWARD sequence number taken per incarnation of this peer (the two
+    /// most recent), so a duplicated, replayed or overtaken FORWARD is never proposed twice.
+    forwards_seen: [(u32, u32); 2],
 }
 
 pub(crate) struct Leader {
@@ -75,7 +78,7 @@ impl Leader {
         let mut peers = Vec::new();
         for id in core.config.peers() {
             let voter = core.config.is_voter(id);
-            let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now });
+            let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, forwards_seen: [(0, 0); 2] });
         }
         let timeout = u64::from(core.config.election_timeout_ticks);
         let mut leader = Leader {
@@ -162,14 +165,30 @@ impl Leader {
                 self.on_snap_ack(core, from, offset);
                 Ok(None)
             }
-            Message::Forward { payload } => match self.propose(core, payload.0) {
-                Ok(_) => Ok(None),
-                Err(_) => {
-                    core.counters.forward_dropped += 1;
-                    Err(StepError::Busy)
+            Message::Forward { incarnation, seq, payload } => {
+                let Some(peer) = self.peer(from) else { return Err(StepError::UnknownSender(from)) };
+                match peer.forwards_seen.iter_mut().find(|(i, _)| *i == incarnation) {
+                    Some((_, high)) if seq <= *high => return Err(StepError::Duplicate),
+                    Some((_, high)) => *high = seq,
+                    None => {
+                        // A new incarnation (the peer restarted): forget the older of the two.
+                        peer.forwards_seen[1] = peer.forwards_seen[0];
+                        peer.forwards_seen[0] = (incarnation, seq);
+                    }
                 }
-            },
+                self.take_forward(core, payload.0)
+            }
             _ => Err(StepError::Unexpected("not a learner's message")),
+        }
+    }
+
+    fn take_forward<S: Storage>(&mut self, core: &mut Core<S>, payload: &[u8]) -> Result<Option<Transition>, StepError> {
+        match self.propose(core, payload) {
+            Ok(_) => Ok(None),
+            Err(_) => {
+                core.counters.forward_dropped += 1;
+                Err(StepError::Busy)
+            }
         }
     }
 

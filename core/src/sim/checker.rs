@@ -34,6 +34,8 @@ pub struct Checker {
     pub max_committed: u64,
     /// position → digest of the state machine right after applying it.
     digests: BTreeMap<u64, u64>,
+    /// payload hash → position, when payloads are unique.
+    payloads: Option<BTreeMap<u64, u64>>,
 }
 
 /// FNV-1a 64 of a payload: enough to tell entries apart in checks and hashes.
@@ -46,6 +48,11 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
 }
 
 impl Checker {
+    /// A checker; with `unique_payloads`, a payload committed at two positions is a violation.
+    pub fn new(unique_payloads: bool) -> Self {
+        Checker { payloads: unique_payloads.then(BTreeMap::new), ..Checker::default() }
+    }
+
     fn fail(&mut self, tick: u64, invariant: &'static str, detail: String) {
         self.violations.push(Violation { tick, invariant, detail });
     }
@@ -78,6 +85,13 @@ impl Checker {
             None => {
                 self.committed.insert(index, (zxid, payload_hash));
                 self.max_committed = self.max_committed.max(index);
+                if let Some(payloads) = &mut self.payloads {
+                    if let Some(&other) = payloads.get(&payload_hash) {
+                        self.fail(tick, "no proposal committed twice", format!("n{id} applied at {index} the payload committed at {other}"));
+                    } else {
+                        payloads.insert(payload_hash, index);
+                    }
+                }
             }
         }
         // A proposal of an older epoch beyond the history a later epoch started with was skipped.

@@ -20,6 +20,9 @@ pub trait StateMachine {
     fn restore(&mut self, data: &[u8]);
     /// A hash of the state; equal states give equal digests on every target.
     fn digest(&self) -> u64;
+    /// Whether `workload` never repeats a payload, so that one committed twice is a bug.
+    const UNIQUE_PAYLOADS: bool = false;
+
     /// The `n`th client payload of the run of `seed`, proposed at node `at` at tick `now`.
     fn workload(rng: &mut Rng, seed: u64, at: NodeId, n: u64, now: u64) -> Vec<u8>;
 }
@@ -34,6 +37,8 @@ pub struct LogHash {
 }
 
 impl StateMachine for LogHash {
+    const UNIQUE_PAYLOADS: bool = true;
+
     fn new(_id: NodeId) -> Self {
         LogHash::default()
     }

@@ -138,6 +138,7 @@ struct Member<M> {
     applied: Vec<(u64, Zxid)>,
     last_applied: Zxid,
     machine: M,
+    starts: u64,
 }
 
 struct Packet {
@@ -186,6 +187,10 @@ impl<M: StateMachine> Simulation<M> {
                 options.observers = rng.below(3) as usize;
             }
         }
+        // Keep every choice valid, whatever the host asked for.
+        options.voters = options.voters.clamp(1, crate::limits::MEMBERS_MAX);
+        options.observers = options.observers.min(crate::limits::MEMBERS_MAX - options.voters);
+        options.election_timeout_ticks = options.election_timeout_ticks.max(3);
         let rates = options.faults.unwrap_or_else(|| FaultRates::swarm(&mut rng));
         let n = options.voters + options.observers;
         let voters: Vec<NodeId> = (1..=options.voters as NodeId).collect();
@@ -208,6 +213,7 @@ impl<M: StateMachine> Simulation<M> {
                     applied: Vec::new(),
                     last_applied: Zxid::ZERO,
                     machine: M::new(id),
+                    starts: 0,
                 }
             })
             .collect();
@@ -221,7 +227,7 @@ impl<M: StateMachine> Simulation<M> {
             network: BTreeMap::new(),
             order: 0,
             now: 0,
-            checker: Checker::default(),
+            checker: Checker::new(M::UNIQUE_PAYLOADS),
             faults,
             messages: 0,
             proposals: 0,
@@ -236,11 +242,14 @@ impl<M: StateMachine> Simulation<M> {
         sim
     }
 
-    fn config(&self, id: NodeId, voters: &[NodeId], observers: &[NodeId]) -> Config {
-        let mut config = Config::new(id, voters, observers).unwrap_or_else(|e| panic!("simulated cluster config refused: {e:?}"));
-        config = config.seed(self.options.seed.wrapping_mul(31).wrapping_add(u64::from(id))).cluster_id(0x5a58).timeouts(self.options.election_timeout_ticks, 2).inflight_entries_max(256);
+    fn config(&self, i: usize, voters: &[NodeId], observers: &[NodeId]) -> Option<Config> {
+        let m = self.members.get(i)?;
+        // Every start draws a fresh seed, as a real host would.
+        let seed = self.options.seed.wrapping_mul(31).wrapping_add(u64::from(m.id)).wrapping_add(m.starts << 32);
+        let mut config = Config::new(m.id, voters, observers).ok()?.seed(seed).cluster_id(0x5a58).timeouts(self.options.election_timeout_ticks, 2).inflight_entries_max(256);
         config.bugs = self.options.bugs;
-        config
+        config.validate().ok()?;
+        Some(config)
     }
 
     fn ids(&self) -> (Vec<NodeId>, Vec<NodeId>) {
@@ -250,12 +259,14 @@ impl<M: StateMachine> Simulation<M> {
     }
 
     fn start_node(&mut self, i: usize, voters: &[NodeId], observers: &[NodeId]) {
-        let id = self.members[i].id;
-        let config = self.config(id, voters, observers);
+        // Options are clamped in `with_machine`, so the configuration is always valid.
+        let Some(config) = self.config(i, voters, observers) else { return };
+        let id = config.id;
         let mut storage = VecStorage::new(1 << 20, 64 << 20, 1 << 20);
         self.members[i].disk.load(&mut storage);
-        let node = Node::new(config, storage).unwrap_or_else(|e| panic!("simulated node refused: {e:?}"));
+        let Ok(node) = Node::new(config, storage) else { return };
         let m = &mut self.members[i];
+        m.starts += 1;
         m.node = Some(node);
         m.last_commit = 0;
         m.applied.clear();

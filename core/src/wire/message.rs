@@ -231,6 +231,12 @@ pub enum Message<'a> {
     },
     /// A proposal made at a learner, forwarded to the leader.
     Forward {
+        /// A random number the forwarding node drew when it started: sequence numbers
+        /// count from 1 again after a restart.
+        incarnation: u32,
+        /// The forwarding node's sequence number, rising by one per forward, so a
+        /// duplicated (or replayed) FORWARD is not proposed twice.
+        seq: u32,
         /// The payload.
         #[serde(borrow)]
         payload: Bytes<'a>,

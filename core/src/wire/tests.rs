@@ -43,7 +43,7 @@ fn every_message_kind_round_trips() {
         Message::SyncState { epoch: 6, last: z },
         Message::SnapChunk(SnapChunk { epoch: 6, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
         Message::SnapAck { epoch: 6, offset: 3 },
-        Message::Forward { payload: Bytes(b"hello") },
+        Message::Forward { incarnation: 9, seq: 3, payload: Bytes(b"hello") },
         Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
     ] {
         round_trip(m);
