@@ -154,11 +154,11 @@ function drawDots() {
     const now = performance.now();
     let out = "";
     let shown = 0;
-    for (let i = host.traffic.length - 1; i >= 0 && shown < 90; i--) {
+    const stop = Math.max(0, host.traffic.length - 300);
+    for (let i = host.traffic.length - 1; i >= stop && shown < 90; i--) {
       const m = host.traffic[i];
       const t = (now - m.at) / DOT_MS;
-      if (t > 1) break;
-      if (t < 0) continue;
+      if (t > 1 || t < 0) continue;
       const a = positions.get(m.from), b = positions.get(m.to);
       if (!a || !b) continue;
       shown++;
@@ -228,7 +228,7 @@ function render() {
     $("board").innerHTML = host.board.notes.slice(-40).reverse().map((n) => `<li><span>#${n.index} ${zx(n.zxid)} n${esc(n.by)}</span>${esc(n.text)}</li>`).join("");
   }
   const now = performance.now();
-  $("traffic").innerHTML = host.traffic.slice(-24).reverse().map((t) => `<li><span style="color:${kindColor(t.kind)}">■</span> n${t.from}→n${t.to} ${t.kind}${t.bytes ? ` ${t.bytes}B` : ""} <small>${Math.max(0, Math.round((now - t.at) / 100) / 10)}s</small></li>`).join("");
+  $("traffic").innerHTML = host.traffic.filter((t) => !t.remote && t.at <= now).slice(-24).reverse().map((t) => `<li><span style="color:${kindColor(t.kind)}">■</span> n${t.from}→n${t.to} ${t.kind}${t.bytes ? ` ${t.bytes}B` : ""} <small>${Math.max(0, Math.round((now - t.at) / 100) / 10)}s</small></li>`).join("");
   $("notices").innerHTML = host.notices.slice(-20).reverse().map((n) => `<li>${esc(n.text)}</li>`).join("");
   const c = mode === "sim" ? { faults: host.sim.faultCounts, violations: host.sim.violations.length } : host.counters();
   const lines = [];

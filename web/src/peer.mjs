@@ -7,7 +7,7 @@ import { Node } from "/pkg/index.js";
 import { Board, encodeNote, TEXT_MAX } from "./board.mjs";
 import { Mesh, FRAME_KERNEL, FRAME_STATUS } from "./mesh.mjs";
 import { Store } from "./store.mjs";
-import { messageKind } from "./wire.mjs";
+import { KINDS, messageKind } from "./wire.mjs";
 
 const STATUS_EVERY_MS = 500;
 const RETRY_EVERY_MS = 1500;
@@ -160,6 +160,7 @@ export class Peer {
   onFrame(from, type, body) {
     if (type === FRAME_STATUS) {
       this.statuses.set(from, { status: body, at: Date.now() });
+      this.replay(from, body.sent);
       return;
     }
     this.record(from, this.id, body);
@@ -261,6 +262,18 @@ export class Peer {
     this.pump();
   }
 
+  /** Draws the messages another node reports it sent to third nodes, spread over the next report period. */
+  replay(from, sent) {
+    if (!Array.isArray(sent)) return;
+    const now = performance.now();
+    const list = sent.filter((x) => Array.isArray(x) && Number.isInteger(x[0]) && x[0] !== this.id).slice(0, 40);
+    list.forEach(([to, k], i) => {
+      this.traffic.push({ at: now + (i / list.length) * STATUS_EVERY_MS, from, to, kind: KINDS[k] ?? "?", bytes: 0, remote: true });
+    });
+    this.traffic.sort((a, b) => a.at - b.at);
+    if (this.traffic.length > TRAFFIC_KEEP) this.traffic.splice(0, this.traffic.length - TRAFFIC_KEEP);
+  }
+
   record(from, to, bytes) {
     this.traffic.push({ at: performance.now(), from, to, kind: messageKind(bytes), bytes: bytes.length });
     if (this.traffic.length > TRAFFIC_KEEP) this.traffic.splice(0, this.traffic.length - TRAFFIC_KEEP);
@@ -298,7 +311,11 @@ export class Peer {
 
   broadcastStatus() {
     if (!this.mesh?.id) return;
-    const s = this.status();
+    // The messages this node sent since the last report, so every tab can draw every link.
+    const since = this.lastReport ?? 0;
+    this.lastReport = performance.now();
+    const sent = this.traffic.filter((t) => t.from === this.id && t.at > since).slice(-40);
+    const s = { ...this.status(), sent: sent.map((t) => [t.to, KINDS.indexOf(t.kind)]) };
     for (const id of this.mesh.openPeers()) this.mesh.send(id, FRAME_STATUS, s);
     this.changed();
   }
