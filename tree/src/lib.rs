@@ -34,6 +34,8 @@ mod watch;
 
 #[cfg(feature = "cli")]
 pub mod replay;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use error::{Counters, Error};
 pub use op::{CreateMode, Entry, MultiOp, Op, ENTRY_FORMAT};

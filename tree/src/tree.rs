@@ -283,6 +283,12 @@ impl Tree {
         self.state.sessions.iter().map(|(id, s)| (*id, s.timeout_ms))
     }
 
+    /// Every znode's path and `Stat`, in path order: for a host or a test that inspects a replica
+    /// (no session, no watch; not a ZooKeeper read).
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, Stat)> + '_ {
+        self.state.nodes.iter().map(|(path, n)| (path.as_str(), n.stat()))
+    }
+
     /// When `session` expires unless it is heard from: its last entry's time plus its timeout.
     pub fn session_deadline_ms(&self, session: u64) -> Option<u64> {
         let s = self.state.sessions.get(&session)?;
