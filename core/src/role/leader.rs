@@ -199,7 +199,7 @@ impl Leader {
             // learner promised it and cannot join us. Elect again, above it.
             return Some(Transition::Look);
         }
-        let Some(peer) = self.peer(from) else { return None };
+        let peer = self.peer(from)?;
         // A (re)connecting learner starts over.
         peer.stage = Stage::Discovering;
         peer.acked_index = 0;

@@ -310,7 +310,7 @@ impl<M: StateMachine> Simulation<M> {
         let n = self.members.len();
         if self.now >= self.partition_until && !self.links.is_healed() {
             self.links = Links::healed(n);
-            self.note(format!("network healed"));
+            self.note(String::from("network healed"));
         }
         if self.links.is_healed() && self.rng.chance(self.rates.partition) {
             let shape = [Shape::Symmetric, Shape::Asymmetric, Shape::QuorumLoss, Shape::Constrained, Shape::Chained][self.rng.below(5) as usize];
@@ -411,7 +411,8 @@ impl<M: StateMachine> Simulation<M> {
 
     fn send(&mut self, from: usize, to: NodeId, bytes: &[u8]) {
         let Some(to) = self.members.iter().position(|m| m.id == to) else { return };
-        if self.faulty && !self.links.open(from, to) {
+        // Partitions hold whether random faults are on or not (manual cuts stay until healed).
+        if !self.links.open(from, to) {
             return;
         }
         let copies = if self.faulty && self.rng.chance(self.rates.loss) {
@@ -552,7 +553,7 @@ impl<M: StateMachine> Simulation<M> {
     fn liveness_phase(&mut self) -> (bool, u64) {
         self.faulty = false;
         self.links = Links::healed(self.members.len());
-        self.note(format!("faults off"));
+        self.note(String::from("faults off"));
         let (voters, observers) = self.ids();
         for i in 0..self.members.len() {
             if self.members[i].node.is_none() {
@@ -573,10 +574,8 @@ impl<M: StateMachine> Simulation<M> {
                         marker = Some(before + 1);
                     }
                 }
-                (_, Some(index)) => {
-                    if self.members.iter().all(|m| m.node.as_ref().is_some_and(|n| n.applied_index() >= index)) {
-                        return (true, self.now - start);
-                    }
+                (_, Some(index)) if self.members.iter().all(|m| m.node.as_ref().is_some_and(|n| n.applied_index() >= index)) => {
+                    return (true, self.now - start);
                 }
                 _ => {}
             }

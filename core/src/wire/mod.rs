@@ -115,7 +115,7 @@ pub fn decode<'a>(bytes: &'a [u8], cluster_id: u32, me: NodeId, bytes_max: usize
         return Err(WireError::BadChecksum);
     }
     match postcard::take_from_bytes::<Message<'a>>(body) {
-        Ok((message, rest)) if rest.is_empty() => Ok((header, message)),
+        Ok((message, [])) => Ok((header, message)),
         _ => Err(WireError::Malformed),
     }
 }

@@ -1,0 +1,179 @@
+//! Scenario tests: readable text files under `tests/testdata/`, each a story of
+//! commands and the cluster's expected answers (the format of etcd raft's
+//! interaction tests, via the `datadriven` crate). `REWRITE=1 cargo test
+//! --features sim --test scenarios` rewrites the expectations.
+//!
+//! Commands:
+//! - `cluster voters=V [observers=O] [seed=S] [compact=N]` — a fault-free cluster
+//! - `run [ticks=N]` — advance; prints epochs established meanwhile
+//! - `propose at=nX [count=N]` — client proposals at node X
+//! - `crash nX`, `restart nX`, `isolate nX`, `cut from=nX to=nY`, `heal`
+//! - `status` — role, epoch, last zxid, commit zxid and applied position per node
+//! - `sent kind=K` — messages of kind K sent since the last `sent`, by receiver
+//! - `check` — invariants, and whether every live node applied the same log
+#![cfg(feature = "sim")]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use zaxos::sim::{FaultRates, Options, Simulation};
+use zaxos::{Event, Role};
+
+struct World {
+    sim: Simulation,
+    trace_seen: usize,
+    trace: Vec<String>,
+}
+
+fn node_index(name: &str) -> usize {
+    name.trim_start_matches('n').parse::<usize>().map_or(usize::MAX, |n| n - 1)
+}
+
+fn first_arg(tc: &datadriven::TestCase) -> usize {
+    tc.args.keys().next().map_or(usize::MAX, |k| node_index(k))
+}
+
+impl World {
+    fn new(voters: usize, observers: usize, seed: u64, compact: u64) -> World {
+        let mut rates = FaultRates::none();
+        rates.propose = 0.0;
+        let options = Options { seed, voters, observers, faults: Some(rates), compact_every: compact, trace: true, ..Options::default() };
+        let mut sim = Simulation::new(options);
+        sim.set_faulty(false);
+        World { sim, trace_seen: 0, trace: Vec::new() }
+    }
+
+    fn run(&mut self, ticks: u64) -> String {
+        let mut out = String::new();
+        for _ in 0..ticks {
+            self.sim.step();
+        }
+        for (_, id, event) in self.sim.take_events() {
+            if let Event::Leader { leader, epoch } = event {
+                if leader == id {
+                    let _ = writeln!(out, "n{leader} leads epoch {epoch}");
+                }
+            }
+        }
+        self.trace.extend(self.sim.take_trace());
+        if out.is_empty() { String::from("no new epoch\n") } else { out }
+    }
+
+    fn status(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.sim.len() {
+            match self.sim.node(i) {
+                Some(n) => {
+                    let role = match n.role() {
+                        Role::Looking => "looking",
+                        Role::Following => "following",
+                        Role::Leading => "leading",
+                        Role::Observing => "observing",
+                    };
+                    let _ = writeln!(out, "n{}: {role} epoch={} last={} commit={} applied={}", i + 1, n.epoch(), n.last_zxid(), n.commit_zxid(), n.applied_index());
+                }
+                None => {
+                    let _ = writeln!(out, "n{}: down", i + 1);
+                }
+            }
+        }
+        out
+    }
+
+    fn sent(&mut self, kind: &str) -> String {
+        let mut by_receiver: BTreeMap<String, usize> = BTreeMap::new();
+        for line in &self.trace[self.trace_seen..] {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            // "t=12 send n1 -> n2 KIND ..."
+            if words.get(1) == Some(&"send") && words.get(5).is_some_and(|w| w.trim_end_matches(['{', ' ']) == kind) {
+                *by_receiver.entry(words[4].to_string()).or_default() += 1;
+            }
+        }
+        self.trace_seen = self.trace.len();
+        if by_receiver.is_empty() {
+            return format!("no {kind}\n");
+        }
+        let list: Vec<String> = by_receiver.iter().map(|(to, n)| format!("{to}×{n}")).collect();
+        format!("{kind} to {}\n", list.join(" "))
+    }
+
+    fn check(&self) -> String {
+        let mut out = String::new();
+        for v in self.sim.violations() {
+            let _ = writeln!(out, "VIOLATION {}: {}", v.invariant, v.detail);
+        }
+        let logs: Vec<&[(u64, zaxos::Zxid)]> = (0..self.sim.len()).filter(|&i| self.sim.node(i).is_some()).map(|i| self.sim.applied(i)).collect();
+        let same = logs.windows(2).all(|w| w[0].last() == w[1].last());
+        let _ = writeln!(out, "invariants hold: {}", self.sim.violations().is_empty());
+        let _ = writeln!(out, "live nodes applied the same log: {same}");
+        out
+    }
+}
+
+#[test]
+fn scenarios() {
+    datadriven::walk("tests/testdata", |file| {
+        let mut world: Option<World> = None;
+        file.run(|tc| -> String {
+            if tc.directive == "cluster" {
+                let voters = tc.try_take_arg::<usize>("voters").ok().flatten().unwrap_or(3);
+                let observers = tc.try_take_arg::<usize>("observers").ok().flatten().unwrap_or(0);
+                let seed = tc.try_take_arg::<u64>("seed").ok().flatten().unwrap_or(1);
+                let compact = tc.try_take_arg::<u64>("compact").ok().flatten().unwrap_or(0);
+                world = Some(World::new(voters, observers, seed, compact));
+                return String::from("ok\n");
+            }
+            let Some(w) = world.as_mut() else { return String::from("no cluster\n") };
+            match tc.directive.as_str() {
+                "run" => w.run(tc.try_take_arg::<u64>("ticks").ok().flatten().unwrap_or(50)),
+                "propose" => {
+                    let at = tc.try_take_arg::<String>("at").ok().flatten().map_or(0, |s| node_index(&s));
+                    let count = tc.try_take_arg::<u64>("count").ok().flatten().unwrap_or(1);
+                    let taken = (0..count).filter(|_| {
+                        let ok = w.sim.propose_at(at);
+                        w.sim.step();
+                        ok
+                    }).count();
+                    format!("{taken} of {count} taken at n{}\n", at + 1)
+                }
+                "crash" => {
+                    let i = first_arg(tc);
+                    w.sim.crash(i, u64::MAX / 4);
+                    format!("n{} down\n", i + 1)
+                }
+                "restart" => {
+                    let i = first_arg(tc);
+                    w.sim.restart(i);
+                    format!("n{} up\n", i + 1)
+                }
+                "isolate" => {
+                    let i = first_arg(tc);
+                    for j in 0..w.sim.len() {
+                        if j != i {
+                            w.sim.set_link(i, j, false);
+                            w.sim.set_link(j, i, false);
+                        }
+                    }
+                    format!("n{} isolated\n", i + 1)
+                }
+                "cut" => {
+                    let from = tc.try_take_arg::<String>("from").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
+                    let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
+                    w.sim.set_link(from, to, false);
+                    format!("n{} no longer reaches n{}\n", from + 1, to + 1)
+                }
+                "heal" => {
+                    w.sim.heal();
+                    String::from("healed\n")
+                }
+                "status" => w.status(),
+                "sent" => {
+                    let kind = tc.try_take_arg::<String>("kind").ok().flatten().unwrap_or_default();
+                    w.sent(&kind)
+                }
+                "check" => w.check(),
+                other => format!("unknown command {other}\n"),
+            }
+        })
+    });
+}
