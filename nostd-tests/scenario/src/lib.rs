@@ -19,9 +19,13 @@
 
 use core::fmt;
 
+use core::ptr;
+
 use heapless::{Deque, Vec};
 use zaxos::storage::{HardState, HeaplessStorage, Storage, StorageError};
-use zaxos::{Apply, Config, Event, Node, NodeId, ProposeError, Proposed, Role, WriteKind, Zxid};
+use zaxos::{
+    Apply, Config, ConfigError, Event, Node, NodeId, ProposeError, Proposed, Role, WriteKind, Zxid,
+};
 
 /// The seed of the run the images and the host test compare.
 pub const SEED: u64 = 0x5A58_05A1_2026_0006;
@@ -57,10 +61,22 @@ const INFLIGHT_ENTRIES: u32 = 8;
 const PAYLOAD_BYTES: usize = 8;
 /// Highest sequence number the scenario proposes (sizes the duplicate check).
 const SEQ_MAX: usize = 320;
+/// Entries the scenario proposes and that must all commit (sizes the reference order).
+const PROPOSALS: usize = (FIRST_BATCH
+    + BEFORE_FOLLOWER_CRASH
+    + WHILE_FOLLOWER_DOWN
+    + BEFORE_LEADER_CRASH
+    + NEW_EPOCH_BATCH) as usize;
+const _: () = assert!(PROPOSALS < SEQ_MAX && PROPOSALS >= COMMITTED_MIN as usize);
 
 /// The storage of one node.
 pub type Store = HeaplessStorage<LOG_ENTRIES, LOG_BYTES, SNAPSHOT_BYTES>;
 type ZaxNode = Node<Store, FORWARD_BYTES>;
+/// A node's place in the cluster: what `Node::new` returned into it, written there directly (see
+/// [`build`]). [`EMPTY`] until the node first starts.
+type Slot = Result<ZaxNode, ConfigError>;
+/// The slot of a node that has not started.
+const EMPTY: Slot = Err(ConfigError::NoVoters);
 
 /// What a passing run reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,16 +168,76 @@ impl App {
     }
 }
 
-/// A write handed out by a node and not yet finished by the simulated disk.
+/// A write handed out by a node and not yet finished by the simulated disk. Kept small: each
+/// node's host holds [`WRITES_IN_FLIGHT`] of them in RAM.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
-    seq: u64,
+    /// The write's sequence number (a run hands out far fewer than 2^32).
+    seq: u32,
     due: u32,
-    /// What a crash undoes if the write has not finished: appends from this position are lost.
-    lost_from: Option<u64>,
+    /// What a crash undoes if the write has not finished: appends from this position are lost
+    /// (0: nothing, positions start at 1).
+    lost_from: u32,
     /// The hard state this write stores, if it is one.
     hard: Option<HardState>,
 }
+
+/// Datagrams waiting for one node: a ring of [`INBOX_DEPTH`] fixed-size slots. A datagram is
+/// copied straight from the sender's buffer into its slot and handed to the node from there, so
+/// no datagram is ever copied through the stack.
+struct Inbox {
+    slots: [[u8; MESSAGE_BYTES]; INBOX_DEPTH],
+    lens: [u8; INBOX_DEPTH],
+    head: u8,
+    count: u8,
+}
+
+impl Inbox {
+    const NEW: Inbox = Inbox {
+        slots: [[0; MESSAGE_BYTES]; INBOX_DEPTH],
+        lens: [0; INBOX_DEPTH],
+        head: 0,
+        count: 0,
+    };
+
+    fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    fn clear(&mut self) {
+        self.head = 0;
+        self.count = 0;
+    }
+
+    /// Queues a copy of `bytes`; `false` (the datagram is lost) when the queue is full.
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        if self.len() == INBOX_DEPTH || bytes.len() > MESSAGE_BYTES {
+            return false;
+        }
+        let at = (usize::from(self.head) + self.len()) % INBOX_DEPTH;
+        self.slots[at][..bytes.len()].copy_from_slice(bytes);
+        self.lens[at] = bytes.len() as u8;
+        self.count += 1;
+        true
+    }
+
+    /// The oldest datagram.
+    fn front(&self) -> Option<&[u8]> {
+        let at = usize::from(self.head);
+        (self.count > 0).then(|| &self.slots[at][..usize::from(self.lens[at])])
+    }
+
+    fn pop(&mut self) {
+        if self.count > 0 {
+            self.head = ((usize::from(self.head) + 1) % INBOX_DEPTH) as u8;
+            self.count -= 1;
+        }
+    }
+}
+
+// Lengths and positions are kept in bytes.
+const _: () = assert!(MESSAGE_BYTES <= 255);
+const _: () = assert!(INBOX_DEPTH <= 255);
 
 /// What is left of a crashed node: its history up to `keep` and its durable hard state.
 #[derive(Clone, Copy, Debug)]
@@ -178,7 +254,7 @@ struct Host {
     /// The hard state as of the last finished write.
     durable_hard: HardState,
     /// Datagrams waiting for this node.
-    inbox: Deque<Datagram, INBOX_DEPTH>,
+    inbox: Inbox,
     /// Sequence numbers this node has applied since it last started (duplicate check).
     seen: [u32; SEQ_MAX.div_ceil(32)],
 }
@@ -207,15 +283,9 @@ impl Host {
             promised_leader: 0,
             current_epoch: 0,
         },
-        inbox: Deque::new(),
+        inbox: Inbox::NEW,
         seen: [0; SEQ_MAX.div_ceil(32)],
     };
-}
-
-#[derive(Clone, Debug)]
-struct Datagram {
-    len: u8,
-    bytes: [u8; MESSAGE_BYTES],
 }
 
 /// splitmix64, for the scenario's own choices (disk delays).
@@ -245,11 +315,11 @@ const PHASE_TICKS_MAX: u32 = 3000;
 /// The whole cluster: nodes, their hosts, the network and the reference order of applied entries.
 pub struct Cluster {
     /// The nodes. A crashed node stays here, untouched, as its own disk until it restarts.
-    nodes: [Option<ZaxNode>; NODES],
+    nodes: [Slot; NODES],
     crashed: [Option<Crashed>; NODES],
     hosts: [Host; NODES],
     /// Sequence numbers in the order the first node to apply each position applied it.
-    reference: Vec<u16, SEQ_MAX>,
+    reference: Vec<u16, PROPOSALS>,
     next_seq: u32,
     tick: u32,
     rng: Rng,
@@ -269,7 +339,7 @@ impl Cluster {
     /// An empty cluster, for a `static`.
     pub const fn new() -> Self {
         Cluster {
-            nodes: [None, None, None],
+            nodes: [EMPTY, EMPTY, EMPTY],
             crashed: [None, None, None],
             hosts: [Host::NEW, Host::NEW, Host::NEW],
             reference: Vec::new(),
@@ -286,7 +356,7 @@ impl Cluster {
     /// the stack first, and the cluster is most of the RAM of a small board.
     fn reset(&mut self) {
         for slot in 0..NODES {
-            self.nodes[slot] = None;
+            self.nodes[slot] = EMPTY;
             self.crashed[slot] = None;
             self.hosts[slot].reset();
         }
@@ -308,13 +378,13 @@ impl Cluster {
         // SAFETY: the caller hands over writable, aligned memory; every field is written once.
         unsafe {
             for slot in 0..NODES {
-                addr_of_mut!((*this).nodes[slot]).write(None);
+                addr_of_mut!((*this).nodes[slot]).write(EMPTY);
                 addr_of_mut!((*this).crashed[slot]).write(None);
                 let host = addr_of_mut!((*this).hosts[slot]);
                 addr_of_mut!((*host).app).write(App::NEW);
                 addr_of_mut!((*host).writes).write(Deque::new());
                 addr_of_mut!((*host).durable_hard).write(HardState::default());
-                addr_of_mut!((*host).inbox).write(Deque::new());
+                addr_of_mut!((*host).inbox).write(Inbox::NEW);
                 addr_of_mut!((*host).seen).write([0; SEQ_MAX.div_ceil(32)]);
             }
             addr_of_mut!((*this).reference).write(Vec::new());
@@ -360,7 +430,7 @@ impl Cluster {
         #[allow(clippy::needless_range_loop)]
         for slot in 0..NODES {
             let host = &self.hosts[slot];
-            let Some(node) = self.nodes[slot].as_ref() else {
+            let Ok(node) = self.nodes[slot].as_ref() else {
                 continue;
             };
             let _ = writeln!(
@@ -502,24 +572,28 @@ impl Cluster {
     fn live(&self, slot: usize) -> Option<&ZaxNode> {
         self.nodes[slot]
             .as_ref()
+            .ok()
             .filter(|_| self.crashed[slot].is_none())
     }
 
     fn live_mut(&mut self, slot: usize) -> Option<&mut ZaxNode> {
         self.nodes[slot]
             .as_mut()
+            .ok()
             .filter(|_| self.crashed[slot].is_none())
     }
 
+    /// Starts the node of `slot` from `store`, building it in its slot.
     #[inline(never)]
     fn start(&mut self, slot: usize, store: Store) -> Result<(), Failure> {
         let config = self.config(slot)?;
-        let node = ZaxNode::new(config, store)
-            .map_err(|_| self.fail("node refused its configuration", slot))?;
+        build(&mut self.nodes[slot], config, store);
+        let Ok(node) = self.nodes[slot].as_ref() else {
+            return Err(self.fail("node refused its configuration", slot));
+        };
         let host = &mut self.hosts[slot];
         host.reset();
         host.durable_hard = node.hard_state();
-        self.nodes[slot] = Some(node);
         self.drain(slot)
     }
 
@@ -532,8 +606,8 @@ impl Cluster {
         let host = &self.hosts[slot];
         let mut keep = node.storage().last_index();
         for w in host.writes.iter() {
-            if let Some(from) = w.lost_from {
-                keep = keep.min(from - 1);
+            if w.lost_from > 0 {
+                keep = keep.min(u64::from(w.lost_from) - 1);
             }
         }
         // An unfinished snapshot write is kept: a write may reach the disk before it is confirmed,
@@ -551,12 +625,12 @@ impl Cluster {
     /// Restarts a crashed node from its durable state only.
     #[inline(never)]
     fn restart(&mut self, slot: usize) -> Result<(), Failure> {
-        let (Some(old), Some(crashed)) = (self.nodes[slot].as_ref(), self.crashed[slot]) else {
+        let (Ok(old), Some(crashed)) = (self.nodes[slot].as_ref(), self.crashed[slot]) else {
             return Err(self.fail("restarting a node that did not crash", slot));
         };
         let store = rebuild(old.storage(), crashed.keep, crashed.hard)
             .map_err(|_| self.fail("durable state could not be rebuilt", slot))?;
-        self.nodes[slot] = None;
+        // The new node is written over the old one, which is no longer needed.
         self.crashed[slot] = None;
         self.start(slot, store)
     }
@@ -575,6 +649,7 @@ impl Cluster {
             let tick = self.tick;
             let Some(node) = self.nodes[slot]
                 .as_mut()
+                .ok()
                 .filter(|_| self.crashed[slot].is_none())
             else {
                 continue;
@@ -590,21 +665,24 @@ impl Cluster {
                 done = Some(w.seq);
             }
             if let Some(seq) = done {
-                node.durable(seq);
+                node.durable(u64::from(seq));
                 self.drain(slot)?;
             }
         }
         for slot in 0..NODES {
             let queued = self.hosts[slot].inbox.len();
             for _ in 0..queued {
-                let Some(d) = self.hosts[slot].inbox.pop_front() else {
-                    break;
+                let inbox = &mut self.hosts[slot].inbox;
+                let node = match &mut self.nodes[slot] {
+                    Ok(node) if self.crashed[slot].is_none() => node,
+                    _ => break,
                 };
-                let Some(node) = self.live_mut(slot) else {
+                let Some(bytes) = inbox.front() else {
                     break;
                 };
                 // Refused messages are counted by the node; the protocol retransmits.
-                let _ = node.step(&d.bytes[..usize::from(d.len)]);
+                let _ = node.step(bytes);
+                inbox.pop();
                 self.drain(slot)?;
             }
         }
@@ -618,6 +696,7 @@ impl Cluster {
             let mut progressed = false;
             let Some(node) = self.nodes[slot]
                 .as_mut()
+                .ok()
                 .filter(|_| self.crashed[slot].is_none())
             else {
                 return Ok(());
@@ -629,18 +708,18 @@ impl Cluster {
                     // The disk finishes the oldest write first to make room.
                     if let Some(old) = host.writes.pop_front() {
                         host.finish(old);
-                        node.durable(old.seq);
+                        node.durable(u64::from(old.seq));
                     }
                 }
                 let (lost_from, hard) = match w.kind {
-                    WriteKind::Append { first, .. } => (Some(first), None),
-                    WriteKind::HardState(hard) => (None, Some(hard)),
-                    WriteKind::Truncate { .. } | WriteKind::Snapshot { .. } => (None, None),
+                    WriteKind::Append { first, .. } => (first as u32, None),
+                    WriteKind::HardState(hard) => (0, Some(hard)),
+                    WriteKind::Truncate { .. } | WriteKind::Snapshot { .. } => (0, None),
                 };
                 // The simulated disk takes one to three ticks per write.
                 let due = self.tick + 1 + (self.rng.next() % 3) as u32;
                 let _ = host.writes.push_back(InFlight {
-                    seq: w.seq,
+                    seq: w.seq as u32,
                     due,
                     lost_from,
                     hard,
@@ -652,18 +731,12 @@ impl Cluster {
                 let queue = to
                     .filter(|&i| self.crashed[i].is_none())
                     .map(|i| &mut self.hosts[i].inbox);
-                let mut datagram = Datagram {
-                    len: t.len as u8,
-                    bytes: [0; MESSAGE_BYTES],
+                let sent = match (queue, self.buf.get(..t.len)) {
+                    (Some(q), Some(bytes)) => q.push(bytes),
+                    _ => false,
                 };
-                datagram.bytes[..t.len].copy_from_slice(&self.buf[..t.len]);
-                match queue {
-                    Some(q) if t.len <= MESSAGE_BYTES => {
-                        if q.push_back(datagram).is_err() {
-                            self.lost += 1;
-                        }
-                    }
-                    _ => self.lost += 1,
+                if !sent {
+                    self.lost += 1;
                 }
             }
             while let Some(apply) = node.poll_commit() {
@@ -791,6 +864,17 @@ impl Cluster {
     }
 }
 
+/// Writes `Node::new(config, store)` into `slot`, out of line: `Node::new` returns the node by
+/// value and builds it twice on its own stack (the kernel state, then the node around it) before
+/// it lands in the slot, so its frame is about two nodes. Kept in one small function of its own,
+/// that cost is paid once, at start and restart, and not in the frames of the rest of the run.
+#[inline(never)]
+fn build(slot: &mut Slot, config: Config, store: Store) {
+    // SAFETY: `slot` is valid for writes. The node it held is overwritten without being dropped,
+    // which is sound (a node owns no resources; its drop does nothing).
+    unsafe { ptr::write(slot, ZaxNode::new(config, store)) };
+}
+
 /// A node's storage as its disk holds it after a crash: the snapshot, the history up to
 /// position `keep`, and the durable hard state.
 fn rebuild(from: &Store, keep: u64, hard: HardState) -> Result<Store, StorageError> {
@@ -823,7 +907,7 @@ fn payload(seq: u32) -> [u8; PAYLOAD_BYTES] {
 /// the order every other node applied.
 fn apply_one(
     host: &mut Host,
-    reference: &mut Vec<u16, SEQ_MAX>,
+    reference: &mut Vec<u16, PROPOSALS>,
     apply: Apply<'_>,
 ) -> Result<(), &'static str> {
     match apply {
