@@ -16,12 +16,10 @@ type Sim = Simulation<TreeMachine>;
 
 const SEEDS: u64 = 50;
 const TICKS: u64 = 3_000;
-/// Seeds whose fault-free phase never ends a multi-chunk SNAP transfer (a kernel bug: the
-/// leader answers every SnapAck, also stale ones, with a chunk, and the learner starts over on
-/// each chunk at offset 0, so two chunk streams in flight never finish an 8 KB tree snapshot; the
-/// default machine's 16-byte snapshot is one chunk and never meets it). Replayed by
-/// `snap_of_a_tree_completes_without_faults` (ignored until the kernel is fixed).
-const SNAP_LIVELOCK_SEEDS: [u64; 3] = [18, 39, 48];
+/// Seeds whose multi-chunk SNAP of a tree once never finished (the leader answered stale
+/// SNAPACKs and the learner restarted on every chunk). Replayed by
+/// `snap_of_a_tree_completes_without_faults`.
+const SNAP_REGRESSION_SEEDS: [u64; 3] = [18, 39, 48];
 /// Session timeout in simulator ticks.
 const TIMEOUT_TICKS: u64 = SESSION_TIMEOUT_MS as u64 / MS_PER_TICK;
 
@@ -84,11 +82,6 @@ fn many_seeds_with_faults_keep_every_replica_equal() {
         }
         let report = sim.finish();
         assert!(report.violations.is_empty(), "seed {seed}: {:?}", report.violations);
-        if SNAP_LIVELOCK_SEEDS.contains(&seed) {
-            // Safety holds (checked above, at every position); the kernel's progress does not.
-            assert!(!report.liveness_ok, "seed {seed} makes progress now: take it off SNAP_LIVELOCK_SEEDS");
-            continue;
-        }
         assert!(report.liveness_ok, "seed {seed}: no progress after faults stopped: {report:?}");
         quiesce(&mut sim, seed);
         assert_replicas_equal(&sim, seed);
@@ -113,9 +106,8 @@ fn many_seeds_with_faults_keep_every_replica_equal() {
 }
 
 #[test]
-#[ignore = "kernel: multi-chunk SNAP livelock, see SNAP_LIVELOCK_SEEDS"]
 fn snap_of_a_tree_completes_without_faults() {
-    for seed in SNAP_LIVELOCK_SEEDS {
+    for seed in SNAP_REGRESSION_SEEDS {
         let report = Sim::with_machine(Options::for_seed(seed, TICKS)).run();
         assert!(report.violations.is_empty() && report.liveness_ok, "seed {seed}: {report:?}");
     }

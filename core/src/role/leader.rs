@@ -344,9 +344,13 @@ impl Leader {
 
     fn on_snap_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, offset: u32) {
         let Some(peer) = self.peer(from) else { return };
-        let Stage::Snap { index, .. } = peer.stage else { return };
+        let Stage::Snap { index, offset: sent_from, .. } = peer.stage else { return };
         if index != core.storage.snapshot_point().0 {
             peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
+            return;
+        }
+        if offset != 0 && offset < sent_from {
+            // A delayed acknowledgement of an earlier chunk: the transfer is past it.
             return;
         }
         peer.last_progress = core.now;

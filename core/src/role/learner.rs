@@ -36,8 +36,8 @@ pub(crate) struct Learner {
     resend_at: u64,
     pub(crate) ack_due: bool,
     announced: bool,
-    /// The snapshot being received: (position, zxid, length).
-    receiving: Option<(u64, Zxid, u32)>,
+    /// The snapshot being received, (position, zxid, length), and the bytes received so far.
+    receiving: Option<((u64, Zxid, u32), u32)>,
     /// Whether this reign got our promise (see `Message::AckEpoch::promised`).
     promise: bool,
     /// Tick of the last SYNCSTATE report: at most one a tick, or reordered
@@ -357,20 +357,25 @@ impl Learner {
             return Err(StepError::Duplicate);
         }
         let this = (chunk.index, chunk.zxid, chunk.total);
-        if chunk.offset == 0 {
-            self.receiving = Some(this);
-        } else if self.receiving != Some(this) {
-            // A chunk of another snapshot than the one being received: start over.
-            ack(core, 0);
-            return Err(StepError::Unexpected("SNAP chunk of another snapshot"));
+        let received = match self.receiving {
+            Some((snapshot, received)) if snapshot == this => received,
+            _ => 0,
+        };
+        if chunk.offset != received {
+            // Duplicated, delayed or early (or of another snapshot: then `received` is 0,
+            // which asks the leader to start over): say how far we are.
+            ack(core, received);
+            return Err(StepError::Duplicate);
         }
         if let Err(e) = core.storage.receive_snapshot_chunk(chunk.offset, chunk.data.0) {
+            self.receiving = None;
             ack(core, 0);
             return Err(StepError::Storage(e));
         }
-        let received = chunk.offset as usize + chunk.data.0.len();
-        if received < chunk.total as usize {
-            ack(core, received as u32);
+        let received = chunk.offset.saturating_add(chunk.data.0.len() as u32);
+        self.receiving = Some((this, received));
+        if received < chunk.total {
+            ack(core, received);
             return Ok(());
         }
         self.receiving = None;
