@@ -94,6 +94,24 @@ pub(crate) fn bugs(_config: &Config) -> Bugs {
 }
 
 impl Config {
+    /// A placeholder for a node that has not started (no members; never valid).
+    pub(crate) const fn idle() -> Self {
+        Config {
+            id: 0,
+            voters: Members::new(),
+            observers: Members::new(),
+            cluster_id: 0,
+            seed: 0,
+            election_timeout_ticks: 10,
+            heartbeat_ticks: 2,
+            message_bytes_max: 1400,
+            inflight_entries_max: 4096,
+            zxid_counter_max: u32::MAX - 1,
+            #[cfg(feature = "sim")]
+            bugs: Bugs { quorum_of_one: false, ack_before_durable: false, skip_trunc: false, election_ignores_zxid: false },
+        }
+    }
+
     /// A configuration with defaults for everything but membership.
     pub fn new(id: NodeId, voters: &[NodeId], observers: &[NodeId]) -> Result<Self, ConfigError> {
         let voters = Members::from_slice(voters).map_err(|_| ConfigError::TooManyMembers)?;

@@ -116,33 +116,54 @@ pub(crate) struct Core<S: Storage> {
 }
 
 impl<S: Storage> Core<S> {
-    pub(crate) fn new(config: Config, storage: S) -> Self {
-        // Everything the host hands over at start is durable by definition.
-        let durable_index = storage.last_index();
-        let durable_hard = storage.hard_state();
-        let (snapshot_index, _) = storage.snapshot_point();
-        let rng = config.seed ^ (u64::from(config.id) << 48) ^ 0x9e37_79b9_7f4a_7c15;
+    /// Inert state around `storage`, placeable in a `static`; `restart` brings it to life.
+    pub(crate) const fn idle(storage: S) -> Self {
         Core {
-            config,
+            config: Config::idle(),
             storage,
-            rng,
+            rng: 0,
             now: 0,
             round: 0,
             next_seq: 1,
             pending: Deque::new(),
             handed: 0,
-            durable_index,
-            durable_hard,
+            durable_index: 0,
+            durable_hard: HardState { accepted_epoch: 0, promised_leader: 0, current_epoch: 0 },
             snapshot_pending: None,
-            commit_index: snapshot_index,
-            applied_index: snapshot_index,
-            restore_pending: snapshot_index > 0,
+            commit_index: 0,
+            applied_index: 0,
+            restore_pending: false,
             control: Deque::new(),
             events: Deque::new(),
-            counters: Counters::default(),
+            counters: Counters::ZERO,
             sends_dropped: 0,
             snapshot_wanted_at: 0,
         }
+    }
+
+    /// Starts over from what the storage holds, in place (no large temporaries: a
+    /// board with a few KiB of stack restarts nodes this way).
+    pub(crate) fn restart(&mut self, config: Config) {
+        // Everything the host hands over at start is durable by definition.
+        let (snapshot_index, _) = self.storage.snapshot_point();
+        self.rng = config.seed ^ (u64::from(config.id) << 48) ^ 0x9e37_79b9_7f4a_7c15;
+        self.config = config;
+        self.now = 0;
+        self.round = 0;
+        self.next_seq = 1;
+        self.pending.clear();
+        self.handed = 0;
+        self.durable_index = self.storage.last_index();
+        self.durable_hard = self.storage.hard_state();
+        self.snapshot_pending = None;
+        self.commit_index = snapshot_index;
+        self.applied_index = snapshot_index;
+        self.restore_pending = snapshot_index > 0;
+        self.control.clear();
+        self.events.clear();
+        self.counters = Counters::ZERO;
+        self.sends_dropped = 0;
+        self.snapshot_wanted_at = 0;
     }
 
     /// splitmix64: tiny, seeded, the same on every target.

@@ -98,6 +98,24 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// All zero.
+    pub const ZERO: Counters = Counters {
+        undecodable: 0,
+        bad_version: 0,
+        wrong_cluster: 0,
+        wrong_receiver: 0,
+        oversized: 0,
+        unknown_sender: 0,
+        stale_epoch: 0,
+        unexpected: 0,
+        duplicate: 0,
+        busy: 0,
+        conflict: 0,
+        propose_busy: 0,
+        forward_dropped: 0,
+        events_dropped: 0,
+    };
+
     pub(crate) fn count(&mut self, error: &StepError) {
         let slot = match error {
             StepError::Wire(WireError::UnknownVersion(_)) => &mut self.bad_version,

@@ -1,8 +1,13 @@
 //! Compile-time bounds. Everything the kernel holds has a limit known here or in
 //! [`crate::Config`]; the relations between them are checked at compile time.
 
-/// Members (voters plus observers) a configuration may hold.
+/// Members (voters plus observers) a configuration may hold: 9, or 5 with the
+/// `small` feature (for boards with a few KiB of RAM: every per-member table shrinks).
+#[cfg(not(feature = "small"))]
 pub const MEMBERS_MAX: usize = 9;
+/// Members (voters plus observers) a configuration may hold (the `small` feature).
+#[cfg(feature = "small")]
+pub const MEMBERS_MAX: usize = 5;
 /// Storage writes handed to the host and not yet reported durable. Appends
 /// coalesce, so this bounds distinct writes, not entries; when full, `propose`
 /// answers busy and learners refuse (the leader retransmits).

@@ -81,11 +81,38 @@ pub struct Node<S: Storage, const FORWARD_BYTES: usize = 1024> {
 impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// A node starting from `storage` (empty, or rebuilt from what was durable before a crash).
     pub fn new(config: Config, storage: S) -> Result<Self, ConfigError> {
+        let mut node = Node::idle(storage);
+        node.restart(config)?;
+        Ok(node)
+    }
+
+    /// A node that has not started, around `storage`: a `const fn`, so a board can
+    /// place nodes in `static`s and start them with [`Node::restart`] without building
+    /// kilobytes on a small stack.
+    pub const fn idle(storage: S) -> Self {
+        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, incarnation: 0 }
+    }
+
+    /// (Re)starts this node in place from what its storage holds, as [`Node::new`] does.
+    /// After a crash, first bring the storage back to what was durable
+    /// ([`Node::storage_mut`]). Refuses an invalid configuration and then changes nothing.
+    pub fn restart(&mut self, config: Config) -> Result<(), ConfigError> {
         config.validate()?;
-        let mut core = Core::new(config, storage);
-        let incarnation = core.random() as u32;
-        let role = RoleState::Looking(Election::start(&mut core));
-        Ok(Node { core, role, forward: heapless::Vec::new(), forward_seq: 0, incarnation })
+        self.core.restart(config);
+        self.incarnation = self.core.random() as u32;
+        self.forward.clear();
+        self.forward_seq = 0;
+        self.role = RoleState::Looking(Election::idle());
+        if let RoleState::Looking(election) = &mut self.role {
+            election.begin(&mut self.core);
+        }
+        Ok(())
+    }
+
+    /// The storage, to rebuild it before [`Node::restart`] (after a crash, keep only
+    /// what was durable). Changing it under a running node breaks its guarantees.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.core.storage
     }
 
     /// Advances logical time by one tick.
@@ -157,19 +184,30 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         }
         self.core.counters.forward_dropped += self.forward_records() as u64;
         self.forward.clear();
-        let (role, role_state) = match transition {
-            Transition::Look => (Role::Looking, RoleState::Looking(Election::start(&mut self.core))),
+        // Each arm writes the new role straight into place: no role-sized temporaries.
+        let role = match transition {
             Transition::Follow(leader) => {
-                let role = if observer { Role::Observing } else { Role::Following };
-                (role, RoleState::Learning(Learner::start(&mut self.core, leader)))
+                self.role = RoleState::Learning(Learner::start(&mut self.core, leader));
+                if observer { Role::Observing } else { Role::Following }
             }
             Transition::Lead => match Leader::start(&mut self.core) {
-                Ok(leader) => (Role::Leading, RoleState::Leading(leader)),
-                Err(_) => (Role::Looking, RoleState::Looking(Election::start(&mut self.core))),
+                Ok(leader) => {
+                    self.role = RoleState::Leading(leader);
+                    Role::Leading
+                }
+                Err(_) => self.look(),
             },
+            Transition::Look => self.look(),
         };
-        self.role = role_state;
         self.core.event(Event::Role { role });
+    }
+
+    fn look(&mut self) -> Role {
+        self.role = RoleState::Looking(Election::idle());
+        if let RoleState::Looking(election) = &mut self.role {
+            election.begin(&mut self.core);
+        }
+        Role::Looking
     }
 
     /// Proposes a payload. At the leader it gets a zxid; at a learner it is

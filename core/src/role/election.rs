@@ -39,19 +39,24 @@ impl Election {
         a.rank() > b.rank()
     }
 
+    /// An election not begun yet.
+    pub(crate) const fn idle() -> Self {
+        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0 }, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0 }
+    }
+
     /// Starts a new round with this node's own vote and tells the voters.
-    pub(crate) fn start<S: Storage>(core: &mut Core<S>) -> Self {
+    pub(crate) fn begin<S: Storage>(&mut self, core: &mut Core<S>) {
         core.round += 1;
         let vote = core.own_vote();
-        let mut election = Election { vote, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0 };
+        *self = Election::idle();
+        self.vote = vote;
         if core.config.is_voter(core.me()) {
-            election.record(core.me(), vote);
+            self.record(core.me(), vote);
             if is_majority(1, core.config.voters.len()) {
-                election.decide_at = Some(core.now);
+                self.decide_at = Some(core.now);
             }
         }
-        election.broadcast(core);
-        election
+        self.broadcast(core);
     }
 
     fn broadcast<S: Storage>(&mut self, core: &mut Core<S>) {
