@@ -19,12 +19,12 @@
 
 use core::fmt;
 
-use core::ptr;
+
 
 use heapless::{Deque, Vec};
 use zaxos::storage::{HardState, HeaplessStorage, Storage, StorageError};
 use zaxos::{
-    Apply, Config, ConfigError, Event, Node, NodeId, ProposeError, Proposed, Role, WriteKind, Zxid,
+    Apply, Config, Event, Node, NodeId, ProposeError, Proposed, Role, WriteKind, Zxid,
 };
 
 /// The seed of the run the images and the host test compare.
@@ -72,11 +72,27 @@ const _: () = assert!(PROPOSALS < SEQ_MAX && PROPOSALS >= COMMITTED_MIN as usize
 /// The storage of one node.
 pub type Store = HeaplessStorage<LOG_ENTRIES, LOG_BYTES, SNAPSHOT_BYTES>;
 type ZaxNode = Node<Store, FORWARD_BYTES>;
-/// A node's place in the cluster: what `Node::new` returned into it, written there directly (see
-/// [`build`]). [`EMPTY`] until the node first starts.
-type Slot = Result<ZaxNode, ConfigError>;
+/// A node's place in the cluster. The node lives here from the start (`Node::idle` is a
+/// `const fn`) and is (re)started in place with `Node::restart`, so no node is ever built
+/// on the stack: a Cortex-M0 with 16 KiB of RAM has no room for that.
+pub struct Slot {
+    node: ZaxNode,
+    started: bool,
+}
+
+impl Slot {
+    /// The node, once started.
+    fn get(&self) -> Result<&ZaxNode, ()> {
+        if self.started { Ok(&self.node) } else { Err(()) }
+    }
+
+    fn get_mut(&mut self) -> Result<&mut ZaxNode, ()> {
+        if self.started { Ok(&mut self.node) } else { Err(()) }
+    }
+}
+
 /// The slot of a node that has not started.
-const EMPTY: Slot = Err(ConfigError::NoVoters);
+const EMPTY: Slot = Slot { node: ZaxNode::idle(Store::new()), started: false };
 
 /// What a passing run reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -430,7 +446,7 @@ impl Cluster {
         #[allow(clippy::needless_range_loop)]
         for slot in 0..NODES {
             let host = &self.hosts[slot];
-            let Ok(node) = self.nodes[slot].as_ref() else {
+            let Ok(node) = self.nodes[slot].get() else {
                 continue;
             };
             let _ = writeln!(
@@ -469,7 +485,7 @@ impl Cluster {
         self.seed = seed;
         self.rng = Rng(seed ^ 0xD15C);
         for slot in 0..NODES {
-            self.start(slot, Store::new())?;
+            self.start(slot)?;
         }
 
         // 1. Election.
@@ -571,24 +587,25 @@ impl Cluster {
     /// The node in `slot` if it is running.
     fn live(&self, slot: usize) -> Option<&ZaxNode> {
         self.nodes[slot]
-            .as_ref()
+            .get()
             .ok()
             .filter(|_| self.crashed[slot].is_none())
     }
 
     fn live_mut(&mut self, slot: usize) -> Option<&mut ZaxNode> {
         self.nodes[slot]
-            .as_mut()
+            .get_mut()
             .ok()
             .filter(|_| self.crashed[slot].is_none())
     }
 
-    /// Starts the node of `slot` from `store`, building it in its slot.
+    /// Starts the node of `slot`, in place, from what its storage holds.
     #[inline(never)]
-    fn start(&mut self, slot: usize, store: Store) -> Result<(), Failure> {
+    fn start(&mut self, slot: usize) -> Result<(), Failure> {
         let config = self.config(slot)?;
-        build(&mut self.nodes[slot], config, store);
-        let Ok(node) = self.nodes[slot].as_ref() else {
+        let place = &mut self.nodes[slot];
+        place.started = place.node.restart(config).is_ok();
+        let Ok(node) = self.nodes[slot].get() else {
             return Err(self.fail("node refused its configuration", slot));
         };
         let host = &mut self.hosts[slot];
@@ -625,14 +642,13 @@ impl Cluster {
     /// Restarts a crashed node from its durable state only.
     #[inline(never)]
     fn restart(&mut self, slot: usize) -> Result<(), Failure> {
-        let (Ok(old), Some(crashed)) = (self.nodes[slot].as_ref(), self.crashed[slot]) else {
+        let (true, Some(crashed)) = (self.nodes[slot].started, self.crashed[slot]) else {
             return Err(self.fail("restarting a node that did not crash", slot));
         };
-        let store = rebuild(old.storage(), crashed.keep, crashed.hard)
+        rebuild(self.nodes[slot].node.storage_mut(), crashed.keep, crashed.hard)
             .map_err(|_| self.fail("durable state could not be rebuilt", slot))?;
-        // The new node is written over the old one, which is no longer needed.
         self.crashed[slot] = None;
-        self.start(slot, store)
+        self.start(slot)
     }
 
     /// One tick of the whole cluster: every node ticks, finished writes are reported durable,
@@ -648,7 +664,7 @@ impl Cluster {
         for slot in 0..NODES {
             let tick = self.tick;
             let Some(node) = self.nodes[slot]
-                .as_mut()
+                .get_mut()
                 .ok()
                 .filter(|_| self.crashed[slot].is_none())
             else {
@@ -673,7 +689,7 @@ impl Cluster {
             let queued = self.hosts[slot].inbox.len();
             for _ in 0..queued {
                 let inbox = &mut self.hosts[slot].inbox;
-                let node = match &mut self.nodes[slot] {
+                let node = match self.nodes[slot].get_mut() {
                     Ok(node) if self.crashed[slot].is_none() => node,
                     _ => break,
                 };
@@ -695,7 +711,7 @@ impl Cluster {
         loop {
             let mut progressed = false;
             let Some(node) = self.nodes[slot]
-                .as_mut()
+                .get_mut()
                 .ok()
                 .filter(|_| self.crashed[slot].is_none())
             else {
@@ -864,35 +880,14 @@ impl Cluster {
     }
 }
 
-/// Writes `Node::new(config, store)` into `slot`, out of line: `Node::new` returns the node by
-/// value and builds it twice on its own stack (the kernel state, then the node around it) before
-/// it lands in the slot, so its frame is about two nodes. Kept in one small function of its own,
-/// that cost is paid once, at start and restart, and not in the frames of the rest of the run.
-#[inline(never)]
-fn build(slot: &mut Slot, config: Config, store: Store) {
-    // SAFETY: `slot` is valid for writes. The node it held is overwritten without being dropped,
-    // which is sound (a node owns no resources; its drop does nothing).
-    unsafe { ptr::write(slot, ZaxNode::new(config, store)) };
-}
-
-/// A node's storage as its disk holds it after a crash: the snapshot, the history up to
-/// position `keep`, and the durable hard state.
-fn rebuild(from: &Store, keep: u64, hard: HardState) -> Result<Store, StorageError> {
-    let mut store = Store::new();
+/// Brings a node's storage back to what its disk holds after a crash: the snapshot, the
+/// history up to position `keep`, and the durable hard state.
+fn rebuild(store: &mut Store, keep: u64, hard: HardState) -> Result<(), StorageError> {
+    // What was not durable is dropped; the snapshot stays (a snapshot write may reach the
+    // disk before it is confirmed).
+    store.truncate_after(keep.max(store.snapshot_point().0))?;
     store.set_hard_state(hard);
-    let (index, zxid) = from.snapshot_point();
-    if index > 0 {
-        let data = from.snapshot_data();
-        store.receive_snapshot_chunk(0, data)?;
-        store.install_received_snapshot(index, zxid, data.len() as u32)?;
-    }
-    for i in index + 1..=keep.min(from.last_index()) {
-        let (Some(zxid), Some(payload)) = (from.zxid_at(i), from.payload_at(i)) else {
-            return Err(StorageError::OutOfRange);
-        };
-        store.append(zxid, payload)?;
-    }
-    Ok(store)
+    Ok(())
 }
 
 /// The payload of proposal `seq`: the number and a pattern derived from it.
