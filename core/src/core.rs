@@ -87,6 +87,13 @@ pub enum Event {
     },
 }
 
+/// A run of appends that becomes one storage write.
+#[must_use]
+pub(crate) struct Appends {
+    first: u64,
+    last: u64,
+}
+
 pub(crate) struct Pending {
     pub(crate) write: Write,
     /// Highest position the write makes durable (appends only).
@@ -241,12 +248,36 @@ impl<S: Storage> Core<S> {
     }
 
     pub(crate) fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
+        let mut batch = self.begin_appends()?;
+        let index = self.append_to(&mut batch, zxid, payload)?;
+        self.end_appends(batch)?;
+        Ok(index)
+    }
+
+    /// Starts a run of appends that becomes one write: refuses (busy) when no write can be queued.
+    pub(crate) fn begin_appends(&mut self) -> Result<Appends, StepError> {
         if self.pending.is_full() && !self.can_coalesce() {
             return Err(StepError::Busy);
         }
+        Ok(Appends { first: 0, last: 0 })
+    }
+
+    /// Appends one entry of a run.
+    pub(crate) fn append_to(&mut self, batch: &mut Appends, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
         let index = self.storage.append(zxid, payload).map_err(StepError::Storage)?;
-        self.push_write(WriteKind::Append { first: index, last: index }, index)?;
+        if batch.first == 0 {
+            batch.first = index;
+        }
+        batch.last = index;
         Ok(index)
+    }
+
+    /// Queues the write for a run of appends (nothing if it was empty).
+    pub(crate) fn end_appends(&mut self, batch: Appends) -> Result<(), StepError> {
+        if batch.first == 0 {
+            return Ok(());
+        }
+        self.push_write(WriteKind::Append { first: batch.first, last: batch.last }, batch.last)
     }
 
     fn can_coalesce(&self) -> bool {

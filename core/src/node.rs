@@ -331,7 +331,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         while core.applied_index < core.commit_index {
             core.applied_index += 1;
             let index = core.applied_index;
-            if let (Some(zxid), Some(payload)) = (core.storage.zxid_at(index), core.storage.payload_at(index)) {
+            if let Some((zxid, payload)) = core.storage.entry_at(index) {
                 return Some(Apply::Entry { index, zxid, payload });
             }
         }

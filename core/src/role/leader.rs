@@ -62,6 +62,8 @@ struct Progress {
 }
 
 pub(crate) struct Leader {
+    /// Voters, this node included.
+    voters: usize,
     pub(crate) epoch: u32,
     pub(crate) phase: Phase,
     peers: Vec<Progress, MEMBERS_MAX>,
@@ -81,7 +83,9 @@ impl Leader {
             let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, forwards_seen: [(0, 0); 2] });
         }
         let timeout = u64::from(core.config.election_timeout_ticks);
+        let voters = peers.iter().filter(|p: &&Progress| p.voter).count() + 1;
         let mut leader = Leader {
+            voters,
             epoch: 0,
             phase: Phase::Discovery,
             peers,
@@ -102,7 +106,7 @@ impl Leader {
     }
 
     fn voters(&self) -> usize {
-        self.peers.iter().filter(|p| p.voter).count() + 1
+        self.voters
     }
 
     fn is_quorum<S: Storage>(&self, core: &Core<S>, count: usize) -> bool {
@@ -540,21 +544,17 @@ impl Leader {
         };
         let budget = core.config.message_bytes_max.min(buf.len()).saturating_sub(HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX);
         let window = u64::from(core.config.inflight_entries_max).saturating_sub(peer.next_index.saturating_sub(peer.acked_index + 1));
-        let (first, mut last, mut blob) = (peer.next_index, peer.next_index - 1, 0usize);
-        while last < limit && last + 1 - first < window.max(1) {
-            let index = last + 1;
-            let (Some(zxid), Some(payload)) = (storage.zxid_at(index), storage.payload_at(index)) else { break };
-            let size = wire::entry_len(zxid, payload.len());
-            if blob + size > budget {
-                break;
-            }
-            blob += size;
-            last = index;
-        }
-        let commit = if peer.voter { core.commit_zxid() } else { storage.zxid_at(core.commit_index.min(last)).unwrap_or(Zxid::ZERO) };
+        let first = peer.next_index;
+        let last_allowed = limit.min(first + window.max(1) - 1);
+        // Observers are sent committed entries only, so the commit point covers all of them.
+        let commit = core.commit_zxid();
         let header = Header { cluster_id: core.config.cluster_id, from: core.me(), to: peer.id };
-        let entries = (first..=last).filter_map(|i| Some((storage.zxid_at(i)?, storage.payload_at(i)?)));
-        let result = wire::encode_proposal(header, tag, (epoch, prev, commit), blob, entries, buf);
+        let entries = (first..=last_allowed).map_while(|i| storage.entry_at(i));
+        let (result, count) = match wire::encode_proposal(header, tag, (epoch, prev, commit), budget, entries, buf) {
+            Ok((len, count)) => (Ok(len), count),
+            Err(e) => (Err(e), 0),
+        };
+        let last = first + count as u64 - 1;
         peer.next_index = last + 1;
         peer.commit_sent = peer.commit_sent.max(core.commit_index.min(last));
         Some(result)

@@ -247,6 +247,8 @@ impl Learner {
         let mut appended = false;
         let mut truncated = false;
         let mut result = Ok(());
+        // One write for the whole batch (a conflict closes the run before truncating).
+        let mut run = core.begin_appends()?;
         for entry in p.entries.iter() {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
             if zxid <= previous {
@@ -259,18 +261,21 @@ impl Learner {
                 // The broken variant keeps whatever it holds at a position.
                 Some(_) if crate::config::bugs(&core.config).skip_trunc => continue,
                 Some(_) => {
+                    core.end_appends(run)?;
                     core.truncate_after(index - 1)?;
+                    run = core.begin_appends()?;
                     truncated = true;
                 }
                 None => {}
             }
-            if let Err(e) = core.append(zxid, payload) {
+            if let Err(e) = core.append_to(&mut run, zxid, payload) {
                 index -= 1;
                 result = Err(e);
                 break;
             }
             appended = true;
         }
+        core.end_appends(run)?;
         if appended && crate::config::bugs(&core.config).ack_before_durable && self.stage == Stage::Broadcast {
             self.ack_due = true;
         }

@@ -104,6 +104,11 @@ impl<const ENTRIES: usize, const BYTES: usize, const SNAPSHOT_BYTES: usize> Stor
         self.meta_at(index).map(|m| m.zxid)
     }
 
+    fn entry_at(&self, index: u64) -> Option<(Zxid, &[u8])> {
+        let m = self.meta_at(index)?;
+        Some((m.zxid, self.data.get(m.offset as usize..(m.offset + m.len) as usize)?))
+    }
+
     fn payload_at(&self, index: u64) -> Option<&[u8]> {
         let m = self.meta_at(index)?;
         self.data.get(m.offset as usize..(m.offset + m.len) as usize)

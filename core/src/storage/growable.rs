@@ -129,9 +129,14 @@ impl Storage for VecStorage {
 
     #[inline]
     fn payload_at(&self, index: u64) -> Option<&[u8]> {
+        self.entry_at(index).map(|(_, payload)| payload)
+    }
+
+    #[inline]
+    fn entry_at(&self, index: u64) -> Option<(Zxid, &[u8])> {
         let m = self.meta_at(index)?;
         let start = usize::try_from(m.start - self.data_base).ok()?;
-        self.data.get(start..start + m.len as usize)
+        Some((m.zxid, self.data.get(start..start + m.len as usize)?))
     }
 
     #[inline]

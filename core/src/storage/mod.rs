@@ -73,6 +73,11 @@ pub trait Storage {
     /// Fraction of capacity in use, in percent (the fuller of entries and bytes).
     fn used_percent(&self) -> u8;
 
+    /// The zxid and payload at `index` (one lookup where the two above take two).
+    fn entry_at(&self, index: u64) -> Option<(Zxid, &[u8])> {
+        Some((self.zxid_at(index)?, self.payload_at(index)?))
+    }
+
     /// The last zxid (the snapshot's when the history is empty).
     #[inline]
     fn last_zxid(&self) -> Zxid {

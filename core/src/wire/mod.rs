@@ -126,42 +126,56 @@ pub fn entry_len(zxid: Zxid, payload_len: usize) -> usize {
     varint::len(zxid.epoch.into()) + varint::len(zxid.counter.into()) + varint::len(payload_len as u64) + payload_len
 }
 
-/// Encodes a PROPOSAL or INFORM straight from the history, copying each payload once.
-/// `blob_len` must be the sum of [`entry_len`] over `entries`.
+/// Bytes reserved for the entries' length prefix before its value is known.
+const BLOB_LEN_RESERVED: usize = 5;
+
+/// Encodes a PROPOSAL or INFORM straight from the history in one pass, copying each
+/// payload once: as many of `entries` as fit in `budget` bytes of entries. Returns the
+/// message length and how many entries it carries.
 pub(crate) fn encode_proposal<'e>(
     header: Header,
     tag: u8,
     fields: (u32, Zxid, Zxid),
-    blob_len: usize,
+    budget: usize,
     entries: impl Iterator<Item = (Zxid, &'e [u8])>,
     buf: &mut [u8],
-) -> Result<usize, WireError> {
+) -> Result<(usize, usize), WireError> {
     let (epoch, prev, commit) = fields;
     let body = buf.get_mut(HEADER_BYTES..).ok_or(WireError::BufferTooSmall)?;
-    let mut at = 0usize;
     let put = |body: &mut [u8], at: &mut usize, v: u64| -> Result<(), WireError> {
         *at = varint::put(body, *at, v).ok_or(WireError::BufferTooSmall)?;
         Ok(())
     };
+    let mut at = 0usize;
     *body.get_mut(at).ok_or(WireError::BufferTooSmall)? = tag;
     at += 1;
-    for v in [epoch.into(), prev.epoch.into(), prev.counter.into(), commit.epoch.into(), commit.counter.into(), blob_len as u64] {
+    for v in [epoch.into(), prev.epoch.into(), prev.counter.into(), commit.epoch.into(), commit.counter.into()] {
         put(body, &mut at, v)?;
     }
-    let blob_start = at;
+    let len_at = at;
+    let blob_start = len_at + BLOB_LEN_RESERVED;
+    let room = body.len().saturating_sub(blob_start).min(budget);
+    let mut end = blob_start;
+    let mut count = 0usize;
     for (zxid, payload) in entries {
-        put(body, &mut at, zxid.epoch.into())?;
-        put(body, &mut at, zxid.counter.into())?;
-        put(body, &mut at, payload.len() as u64)?;
-        let end = at + payload.len();
-        body.get_mut(at..end).ok_or(WireError::BufferTooSmall)?.copy_from_slice(payload);
-        at = end;
+        if end - blob_start + entry_len(zxid, payload.len()) > room {
+            break;
+        }
+        put(body, &mut end, zxid.epoch.into())?;
+        put(body, &mut end, zxid.counter.into())?;
+        put(body, &mut end, payload.len() as u64)?;
+        let stop = end + payload.len();
+        body.get_mut(end..stop).ok_or(WireError::BufferTooSmall)?.copy_from_slice(payload);
+        end = stop;
+        count += 1;
     }
-    debug_assert_eq!(at - blob_start, blob_len, "blob length must match what was encoded");
-    if at - blob_start != blob_len {
-        return Err(WireError::Malformed);
-    }
-    header.write(buf, at)
+    // Postcard wants the shortest length prefix: close the gap left for it.
+    let blob_len = end - blob_start;
+    let mut after_len = len_at;
+    put(body, &mut after_len, blob_len as u64)?;
+    body.copy_within(blob_start..end, after_len);
+    let total = header.write(buf, after_len + blob_len)?;
+    Ok((total, count))
 }
 
 #[cfg(test)]

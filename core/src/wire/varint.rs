@@ -27,6 +27,11 @@ pub fn len(value: u64) -> usize {
 /// Refuses overlong encodings and values above `max`.
 #[inline]
 pub fn get(buf: &[u8], mut at: usize, max: u64) -> Option<(u64, usize)> {
+    // Most values on the wire (lengths, small counters) take one byte.
+    let first = *buf.get(at)?;
+    if first < 0x80 {
+        return (u64::from(first) <= max).then_some((u64::from(first), at + 1));
+    }
     let mut value: u64 = 0;
     for shift in (0..64).step_by(7) {
         let byte = *buf.get(at)?;
