@@ -7,6 +7,8 @@
 //!   outputs are drained as plain JS objects.
 //! - `Simulation` (feature `sim`): a whole seeded cluster under faults, with
 //!   the simulator's invariant checks, for JS tests and pages.
+//! - `Tree` (feature `tree`): ZooKeeper's znode tree as the replicated state
+//!   machine, with encoders of the entries to propose.
 //!
 //! Every error reaches JS as an `Error` with a stable `code` property; nothing
 //! that comes from JS is trusted or unwrapped.
@@ -20,7 +22,11 @@ mod js;
 mod node;
 #[cfg(feature = "sim")]
 mod sim;
+#[cfg(feature = "tree")]
+mod tree;
 
 pub use node::JsNode;
 #[cfg(feature = "sim")]
 pub use sim::JsSimulation;
+#[cfg(feature = "tree")]
+pub use tree::JsTree;
