@@ -338,3 +338,34 @@ fn writes_say_what_to_store() {
     node.durable(w.seq);
     assert!(matches!(node.poll_commit(), Some(Apply::Entry { index: 1, payload: b"p", .. })));
 }
+
+#[test]
+fn a_zxid_counter_about_to_overflow_forces_a_new_epoch() {
+    let ids = [1u16, 2, 3];
+    let mut t = Trio::new();
+    for (i, node) in t.nodes.iter_mut().enumerate() {
+        let mut config = Config::new(ids[i], &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER);
+        config.zxid_counter_max = 5;
+        *node = Node::new(config, Store::new()).unwrap();
+    }
+    t.settle(40);
+    let first = t.leader();
+    let epoch = t.nodes[first].epoch();
+    let mut last = Zxid::ZERO;
+    for _ in 0..5 {
+        if let Ok(zaxos::Proposed::Local(z)) = t.nodes[first].propose(b"n") {
+            last = z;
+        }
+        t.drain(first);
+    }
+    assert_eq!(last, Zxid::new(epoch, 5), "the counter reached its maximum");
+    assert!(!t.nodes[first].is_established_leader(), "the leader stepped down instead of overflowing");
+    t.settle(80);
+    let next = t.leader();
+    assert!(t.nodes[next].epoch() > epoch, "a new epoch started");
+    assert!(matches!(t.nodes[next].propose(b"m"), Ok(zaxos::Proposed::Local(z)) if z == Zxid::new(t.nodes[next].epoch(), 1)));
+    t.settle(10);
+    for log in &t.applied {
+        assert!(log.contains(&Zxid::new(epoch, 5)), "nothing committed before the rollover was lost");
+    }
+}
