@@ -8,13 +8,15 @@
 #   make test-web    Debian's Chromium headless (playwright-core) on loopback: web/tests/*.test.mjs;
 #                    last line "web: N passed, N failed"
 
-WEB_PKG_SOURCES := $(shell find core/src wasm/src wasm/js -type f 2>/dev/null) core/Cargo.toml wasm/Cargo.toml Cargo.lock
+WEB_PKG_SOURCES := $(shell find core/src tree/src wasm/src wasm/js -type f 2>/dev/null) core/Cargo.toml tree/Cargo.toml \
+	wasm/Cargo.toml Cargo.lock
 
 .PHONY: web-pkg web-demo test-web
 
-web-pkg: wasm/pkg/zaxos_bg.wasm
+web-pkg: wasm/pkg/zaxos_bg.wasm wasm/pkg/tree/zaxos_bg.wasm
 
-wasm/pkg/zaxos_bg.wasm: $(WEB_PKG_SOURCES)
+# Both modules come out of one `make wasm` (a grouped target).
+wasm/pkg/zaxos_bg.wasm wasm/pkg/tree/zaxos_bg.wasm &: $(WEB_PKG_SOURCES)
 	@$(MAKE) --no-print-directory wasm
 
 web-demo: web-pkg

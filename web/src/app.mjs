@@ -3,8 +3,6 @@
 //
 // URL parameters: mode=sim; room (demo), voters (3), observers (2), tick (ms per tick, 50),
 // election (election timeout in ticks, 20); for the simulation seed, speed (ticks per second).
-import { Peer } from "./peer.mjs";
-import { SimHost } from "./sim.mjs";
 import { kindColor, KINDS } from "./wire.mjs";
 
 const q = new URLSearchParams(location.search);
@@ -13,6 +11,9 @@ const num = (k, d, lo, hi) => {
   return Number.isInteger(v) && v >= lo && v <= hi ? v : d;
 };
 const mode = q.get("mode") === "sim" ? "sim" : "peer";
+// Each mode loads only its own module of the package: Node + Tree for a peer, the Simulation alone.
+const { Peer } = mode === "peer" ? await import("./peer.mjs") : {};
+const { SimHost } = mode === "sim" ? await import("./sim.mjs") : {};
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const zx = (z) => (z ? `${z.epoch}:${z.counter}` : "–");
@@ -39,6 +40,7 @@ if (mode === "sim") {
 }
 $(mode === "sim" ? "mode-sim" : "mode-peer").classList.add("active");
 $("sim-controls").hidden = mode !== "sim";
+$("tree-box").hidden = mode !== "peer";
 if (mode === "sim") $("propose-text").placeholder = "the simulator makes up the payload; Propose sends one to the leader";
 
 // --- actions (buttons, and window.demo for tests) ----------------------------------------------
@@ -205,6 +207,25 @@ function card(n, v) {
   return `<div class="${cls}" data-node="${n.id}"><h3>${title}</h3>${body}<div class="buttons">${buttons}</div></div>`;
 }
 
+/** The znode tree of this tab's replica: every znode, indented, with its data and owner. */
+function drawTree() {
+  const t = host.zk.view();
+  const hex = (id) => `0x${id.toString(16)}`;
+  const rows = t.nodes.map(({ path, stat, data }) => {
+    const depth = path === "/" ? 0 : path.split("/").length - 1;
+    const name = path === "/" ? "/" : path.slice(path.lastIndexOf("/") + 1);
+    const eph = stat.ephemeralOwner !== 0n;
+    const mine = eph && stat.ephemeralOwner === t.session;
+    const cls = [path.startsWith("/zookeeper") ? "sys" : "", eph ? "eph" : "", mine ? "mine" : ""].join(" ");
+    const owner = eph ? ` <small>ephemeral of ${hex(stat.ephemeralOwner)}${mine ? " (this tab)" : ""}</small>` : "";
+    const text = data ? ` <small class="data">${esc(data.slice(0, 60))}</small>` : "";
+    return `<li class="${cls}" data-path="${esc(path)}" style="padding-left:${depth * 14}px">${esc(name)}${owner}${text} <small>v${stat.version} · ${zx(stat.mzxid)}</small></li>`;
+  });
+  $("tree").innerHTML = rows.join("");
+  const sessions = t.sessions.map((s) => `${hex(s.id)}${s.id === t.session ? "*" : ""}`).join(", ") || "none";
+  $("tree-status").innerHTML = `zxid <b>${zx(t.zxid)}</b> · digest <b>${t.digest.toString(16).padStart(16, "0")}</b> · this tab's session <b data-testid="session">${t.session === null ? "opening…" : hex(t.session)}</b> · sessions ${sessions}`;
+}
+
 function render() {
   const v = host.view();
   if (!v) {
@@ -225,6 +246,7 @@ function render() {
     const alone = m.present.size === 0;
     $("status").innerHTML = `room <b>${esc(host.p.room)}</b> · this tab is <b>node ${host.id ?? "?"}</b> (${m.welcome?.role ?? "…"}) · leader <b>${leader ? `n${leader.id}` : "none yet"}</b> · relay ${m.signalUp ? "connected" : "<b class=hint>disconnected</b>"} · channels open to ${open.length ? open.map((i) => `n${i}`).join(", ") : "nobody"}` +
       (alone ? ` · <span class="hint">alone: open this page in another tab or two, or try the <a href="?mode=sim">simulation</a></span>` : "");
+    drawTree();
     $("board").innerHTML = host.board.notes.slice(-40).reverse().map((n) => `<li><span>#${n.index} ${zx(n.zxid)} n${esc(n.by)}</span>${esc(n.text)}</li>`).join("");
   }
   const now = performance.now();
@@ -258,4 +280,6 @@ window.demo = {
   view: () => host.view(),
   /** The applied log: "index zxid rid" per committed entry, in order. */
   log: () => (mode === "sim" ? [] : host.board.log.map((e) => `${e.index} ${zx(e.zxid)} ${e.rid}`)),
+  /** The slot ids listed under /peers in this tab's replica of the znode tree. */
+  peers: () => (mode === "sim" ? [] : host.zk.peers()),
 };

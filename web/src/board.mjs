@@ -4,6 +4,10 @@
 // An entry's payload is JSON { rid, by, text }: `rid` is unique per proposal, so a proposal that
 // is retried (a forwarded proposal may be lost in a leader change) shows once even if it was
 // committed twice.
+//
+// The committed stream also carries the znode tree's entries (a first byte of 1, where a note's
+// JSON starts with "{"); the page applies those to its Tree, and the board only logs their
+// position (`skip`), so that the log stays the whole committed sequence.
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -29,10 +33,7 @@ export class Board {
   }
   /** Applies one commit from `takeCommits()`. */
   apply(c) {
-    if (c.kind === "snapshot") {
-      this.restore(c);
-      return;
-    }
+    if (c.kind === "snapshot") return this.restore(c);
     this.lastIndex = c.index;
     this.lastZxid = c.zxid;
     let note;
@@ -52,14 +53,22 @@ export class Board {
     this.rids.add(note.rid);
     this.notes.push({ rid: note.rid, by: note.by, text: String(note.text).slice(0, TEXT_MAX), index: c.index, zxid: c.zxid });
   }
-  /** The state as snapshot bytes (for `compact`). */
-  snapshot() {
-    return enc.encode(JSON.stringify({ notes: this.notes, index: this.lastIndex, zxid: this.lastZxid }));
+  /** Logs a committed entry that is not a note (`label` stands for its rid in the log). */
+  skip(c, label) {
+    this.lastIndex = c.index;
+    this.lastZxid = c.zxid;
+    this.log.push({ index: c.index, zxid: c.zxid, rid: label });
   }
+  /** The state as snapshot bytes (for `compact`), with `extra` properties (the tree's snapshot). */
+  snapshot(extra = {}) {
+    return enc.encode(JSON.stringify({ ...extra, notes: this.notes, index: this.lastIndex, zxid: this.lastZxid }));
+  }
+  /** Restores a snapshot; returns its parsed object (null if unreadable) for the other parts. */
   restore(snap) {
     this.reset();
+    let s = null;
     try {
-      const s = JSON.parse(dec.decode(snap.data));
+      s = JSON.parse(dec.decode(snap.data));
       for (const n of s.notes) {
         this.notes.push(n);
         this.rids.add(n.rid);
@@ -70,5 +79,6 @@ export class Board {
     this.lastIndex = snap.index;
     this.lastZxid = snap.zxid;
     this.log.push({ index: snap.index, zxid: snap.zxid, rid: "(snapshot)" });
+    return s;
   }
 }

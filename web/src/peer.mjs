@@ -2,17 +2,20 @@
 // to, and the mesh that carries its messages. This is the host loop of wasm/README.md with real
 // I/O: after every input (tick, received message, proposal, durability report) the outputs are
 // drained; writes go to IndexedDB and are reported durable when their transaction completes;
-// messages go over the data channels; commits are applied to the board.
-import { Node } from "/pkg/index.js";
+// messages go over the data channels; commits are applied to the board, or to the znode tree
+// (zk.mjs), which also holds this tab's ZooKeeper session and its /peers/<id> znode.
+import { Node } from "/pkg/tree/index.js";
 import { Board, encodeNote, TEXT_MAX } from "./board.mjs";
 import { Mesh, FRAME_KERNEL, FRAME_STATUS } from "./mesh.mjs";
 import { Store } from "./store.mjs";
 import { KINDS, messageKind } from "./wire.mjs";
+import { ENTRY_FORMAT, Zk } from "./zk.mjs";
 
 const STATUS_EVERY_MS = 500;
 const RETRY_EVERY_MS = 1500;
 const PENDING_MAX = 2000;
 const TRAFFIC_KEEP = 400;
+const ZK_EVERY_MS = 250;
 
 function fnv1a(s) {
   let h = 0x811c9dc5;
@@ -55,6 +58,7 @@ export class Peer {
     this.restoredEntries = 0;
     this.listeners = new Set();
     this.ticks = 0;
+    this.zk = new Zk(this);
   }
 
   notice(text) {
@@ -105,7 +109,9 @@ export class Peer {
       workerTimer(this.p.tickMs, () => this.onTimer()),
       workerTimer(STATUS_EVERY_MS, () => this.broadcastStatus()),
       workerTimer(RETRY_EVERY_MS, () => this.retry()),
+      workerTimer(ZK_EVERY_MS, () => this.up && this.zk.drive()),
     ];
+    addEventListener("pagehide", () => this.zk.close());
   }
 
   get dbName() {
@@ -119,6 +125,7 @@ export class Peer {
     const durable = await this.store.load();
     if (gen !== this.generation) return;
     this.board.reset();
+    this.zk.reset();
     this.node = new Node(this.config, durable);
     this.restoredEntries = durable.entries.length;
     this.restoredHardState = durable.hardState ?? null;
@@ -202,6 +209,18 @@ export class Peer {
     this.pump();
   }
 
+  /** Proposes a payload once (the tree's entries; zk.mjs proposes again what gets lost). */
+  proposeRaw(bytes) {
+    if (!this.up) return;
+    try {
+      this.node.propose(bytes);
+    } catch (e) {
+      if (typeof e?.code !== "string") throw e;
+      this.proposeErrors[`tree_${e.code}`] = (this.proposeErrors[`tree_${e.code}`] ?? 0) + 1;
+    }
+    this.pump();
+  }
+
   retry() {
     const now = Date.now();
     let n = 0;
@@ -240,8 +259,15 @@ export class Peer {
       this.mesh.send(m.to, FRAME_KERNEL, m.bytes);
     }
     for (const c of commits) {
-      this.board.apply(c);
-      if (c.kind === "entry") this.pending.delete(this.board.log.at(-1).rid);
+      if (c.kind === "snapshot") {
+        this.zk.restore(this.board.apply(c)?.tree);
+      } else if (c.payload[0] === ENTRY_FORMAT) {
+        this.board.skip(c, "(tree)");
+        this.zk.apply(c);
+      } else {
+        this.board.apply(c);
+        this.pending.delete(this.board.log.at(-1).rid);
+      }
     }
     for (const e of events) {
       if (e.kind === "role") this.notice(`node ${this.id} is ${e.role}`);
@@ -254,7 +280,7 @@ export class Peer {
   compact() {
     if (!this.board.lastIndex) return;
     try {
-      this.node.compact(this.board.lastZxid, this.board.snapshot());
+      this.node.compact(this.board.lastZxid, this.board.snapshot({ tree: this.zk.snapshot() }));
       this.notice(`snapshot at ${this.board.lastZxid.epoch}:${this.board.lastZxid.counter}`);
     } catch (e) {
       this.proposeErrors[`compact_${e.code}`] = (this.proposeErrors[`compact_${e.code}`] ?? 0) + 1;
@@ -306,6 +332,8 @@ export class Peer {
       round: n.round,
       tail,
       notes: this.board.notes.length,
+      peers: this.zk.peers(),
+      session: this.zk.session === null ? null : `0x${this.zk.session.toString(16)}`,
     };
   }
 
@@ -347,6 +375,7 @@ export class Peer {
       transport: this.mesh?.rejects ?? {},
       relay: this.mesh?.serverErrors ?? {},
       unreadableEntries: this.board.unreadable,
+      tree: this.zk.tree.counters,
     };
   }
 }

@@ -1,8 +1,8 @@
 // End to end in a real browser: Debian's Chromium, headless, pages on loopback, each page a node
 // talking to the others over RTCDataChannels signalled through web/server.mjs. The tests run in
 // order on one room and build on each other (elect, replicate, refuse junk, drop a channel, lose
-// the leader, reload a node); the simulation test is on its own. Each saves a screenshot in
-// web/test-results/.
+// the leader, reload a node, see a closed page leave /peers); the simulation test is on its own.
+// Each saves a screenshot in web/test-results/.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, openPeer, shot, status, until } from "./support.mjs";
@@ -196,6 +196,54 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     const log = await allCommitted(rids, "entries after the reload");
     assert.ok(log.length >= before.lastIndex + 10);
     await shot(page, "6-reloaded");
+    for (const [n, p] of pages) assert.deepEqual(p.errors, [], `node ${n} logged no error`);
+  });
+
+  test("each page holds an ephemeral /peers/<id>; a closed page's expires on every other page", { timeout: 90000 }, async () => {
+    const peersOf = (page) => page.evaluate(() => window.demo.peers());
+    const ids = [...pages.keys()].sort((a, b) => a - b);
+    assert.equal(ids.length, 3, "three pages left");
+    // The old leader's page was closed: its session expired too, so /peers lists exactly the live pages.
+    await until(async () => {
+      const all = await Promise.all(live().map(peersOf));
+      return all.every((l) => JSON.stringify(l) === JSON.stringify(ids));
+    }, `/peers = [${ids}] on every page`, 30000, 250);
+    // Close the observer (closing a voter would leave one voter of three: no quorum, no expiry).
+    // Its close handler is turned off, so it goes only by its session timing out.
+    const gone = 4;
+    const page = pages.get(gone);
+    const session = await page.evaluate(() => {
+      window.demo.host.zk.close = () => {};
+      return `0x${window.demo.host.zk.session.toString(16)}`;
+    });
+    const closedAt = Date.now();
+    await page.close();
+    pages.delete(gone);
+    const left = ids.filter((i) => i !== gone);
+    await until(async () => {
+      const all = await Promise.all(live().map(peersOf));
+      return all.every((l) => JSON.stringify(l) === JSON.stringify(left));
+    }, `/peers = [${left}] on every page`, 30000, 250);
+    const tookMs = Date.now() - closedAt;
+    assert.ok(tookMs >= 4000, `removed ${tookMs} ms after the close, not before the session timeout`);
+    for (const p of live()) {
+      const notices = await p.evaluate(() => window.demo.host.notices.map((n) => n.text));
+      assert.ok(notices.some((t) => t.startsWith("sessions expired") && t.includes(session)), `an expiry of ${session} seen`);
+    }
+    // Every replica of the tree is the same (digests compared once no entry is in flight).
+    await until(async () => {
+      const d = await Promise.all(live().map((p) => p.evaluate(() => {
+        const t = window.demo.host.zk.tree;
+        return `${t.lastZxid.epoch}:${t.lastZxid.counter} ${t.digest()}`;
+      })));
+      return d.every((x) => x === d[0]);
+    }, "equal tree digests", 15000, 50);
+    const leader = await agreedLeader("a leader after the close");
+    // The visualizer shows the same (it redraws four times a second).
+    const rows = pages.get(leader.id).locator("[data-testid=tree] li[data-path^='/peers/']");
+    await until(async () => (await rows.count()) === left.length, "the tree drawn without the closed page", 5000);
+    await pages.get(leader.id).locator("#tree-box").scrollIntoViewIfNeeded();
+    await shot(pages.get(leader.id), "8-peers");
     for (const [n, p] of pages) assert.deepEqual(p.errors, [], `node ${n} logged no error`);
   });
 });
