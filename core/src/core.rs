@@ -6,7 +6,7 @@ use heapless::Deque;
 
 use crate::config::Config;
 use crate::error::{Counters, StepError};
-use crate::limits::{CONTROL_QUEUE_MAX, EVENTS_MAX, WRITES_PENDING_MAX};
+use crate::limits::{CONTROL_QUEUE_MAX, EVENTS_MAX, READS_MAX, WRITES_PENDING_MAX};
 use crate::storage::{HardState, Storage};
 use crate::wire::{Message, Vote};
 use crate::{NodeId, Zxid};
@@ -78,6 +78,18 @@ pub enum Event {
         /// Its epoch.
         epoch: u32,
     },
+    /// Read `id` may be served from the local state now: everything up to `zxid` is applied.
+    ReadReady {
+        /// The id `Node::read` returned.
+        id: u32,
+        /// The read point.
+        zxid: Zxid,
+    },
+    /// Read `id` could not be confirmed (the leader changed, or no answer in time): retry it.
+    ReadFailed {
+        /// The id `Node::read` returned.
+        id: u32,
+    },
     /// Storage is filling up: take a snapshot of the applied state and call `Node::compact`.
     SnapshotWanted {
         /// How full storage is, in percent.
@@ -120,6 +132,9 @@ pub(crate) struct Core<S: Storage> {
     pub(crate) counters: Counters,
     pub(crate) sends_dropped: u64,
     snapshot_wanted_at: u64,
+    /// Confirmed reads waiting for the host to apply up to their point: (id, zxid). A
+    /// learner may learn a read point before it holds the entry, so it is a zxid.
+    reads_waiting: Deque<(u32, Zxid), READS_MAX>,
 }
 
 impl<S: Storage> Core<S> {
@@ -145,6 +160,7 @@ impl<S: Storage> Core<S> {
             counters: Counters::ZERO,
             sends_dropped: 0,
             snapshot_wanted_at: 0,
+            reads_waiting: Deque::new(),
         }
     }
 
@@ -171,6 +187,32 @@ impl<S: Storage> Core<S> {
         self.counters = Counters::ZERO;
         self.sends_dropped = 0;
         self.snapshot_wanted_at = 0;
+        self.reads_waiting.clear();
+    }
+
+    /// Read `id` is confirmed at `zxid`: it is served once that is applied.
+    pub(crate) fn read_confirmed(&mut self, id: u32, zxid: Zxid) {
+        if self.reads_waiting.push_back((id, zxid)).is_err() {
+            self.event(Event::ReadFailed { id });
+        }
+        self.release_reads();
+    }
+
+    /// Tells the host about every confirmed read whose point it has applied (a position
+    /// counts as applied once `poll_commit` handed it out and was called again).
+    pub(crate) fn release_reads(&mut self) {
+        let applied = self.storage.zxid_at(self.applied_index).unwrap_or(Zxid::ZERO);
+        while let Some(&(id, zxid)) = self.reads_waiting.front() {
+            if zxid > applied {
+                break;
+            }
+            self.reads_waiting.pop_front();
+            self.event(Event::ReadReady { id, zxid });
+        }
+    }
+
+    pub(crate) fn reads_room(&self) -> bool {
+        !self.reads_waiting.is_full()
     }
 
     /// splitmix64: tiny, seeded, the same on every target.

@@ -52,6 +52,15 @@ pub enum ProposeError {
     },
 }
 
+/// Why [`crate::Node::read`] refused a read. Nothing was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// No established leader is known.
+    NoLeader,
+    /// Too many reads are waiting: retry after some complete.
+    Busy,
+}
+
 /// Why [`crate::Node::compact`] refused a snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompactError {

@@ -67,8 +67,8 @@ pub use crate::config::{Config, ConfigError};
 #[cfg(feature = "sim")]
 pub use crate::config::Bugs;
 pub use crate::core::{Event, Role, Write, WriteKind};
-pub use crate::error::{CompactError, Counters, ProposeError, StepError};
-pub use crate::node::{Apply, Node, Proposed, Transmit};
+pub use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError};
+pub use crate::node::{Apply, Node, Proposed, ReadKind, Transmit};
 pub use crate::zxid::Zxid;
 
 /// A node's id in the cluster. 0 means "nobody" and is never a member.

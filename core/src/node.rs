@@ -4,7 +4,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, Event, Role, Write};
-use crate::error::{CompactError, Counters, ProposeError, StepError};
+use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError};
 use crate::role::election::Election;
 use crate::role::leader::Leader;
 use crate::role::learner::Learner;
@@ -20,6 +20,18 @@ pub struct Transmit {
     pub to: NodeId,
     /// Bytes written into the caller's buffer.
     pub len: usize,
+}
+
+/// The guarantee a read asks for. A *local* read (ZooKeeper's sequential consistency:
+/// the host's applied state, in zxid order, possibly behind the leader) needs no call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadKind {
+    /// ZooKeeper's `sync`: the read sees every write committed before the read was asked
+    /// (the leader's commit point), without confirming leadership.
+    Sync,
+    /// Linearizable: the leader first confirms with a majority that it still leads, so the
+    /// read sees every write committed anywhere before it was asked.
+    Linearizable,
 }
 
 /// Where a proposal went.
@@ -76,6 +88,8 @@ pub struct Node<S: Storage, const FORWARD_BYTES: usize = 1024> {
     /// Sequence number of the last FORWARD sent, and this start's random incarnation.
     forward_seq: u32,
     incarnation: u32,
+    /// Id of the last read asked.
+    read_id: u32,
 }
 
 impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
@@ -90,7 +104,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// place nodes in `static`s and start them with [`Node::restart`] without building
     /// kilobytes on a small stack.
     pub const fn idle(storage: S) -> Self {
-        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, incarnation: 0 }
+        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, incarnation: 0, read_id: 0 }
     }
 
     /// (Re)starts this node in place from what its storage holds, as [`Node::new`] does.
@@ -100,6 +114,9 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         config.validate()?;
         self.core.restart(config);
         self.incarnation = self.core.random() as u32;
+        // Read ids start somewhere new at every start, so a reply to a read asked before a
+        // restart (still in the network) cannot be taken for a reply to a new one.
+        self.read_id = self.core.random() as u32;
         self.forward.clear();
         self.forward_seq = 0;
         self.role = RoleState::Looking(Election::idle());
@@ -184,6 +201,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         }
         self.core.counters.forward_dropped += self.forward_records() as u64;
         self.forward.clear();
+        self.fail_reads();
         // Each arm writes the new role straight into place: no role-sized temporaries.
         let role = match transition {
             Transition::Follow(leader) => {
@@ -200,6 +218,41 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             Transition::Look => self.look(),
         };
         self.core.event(Event::Role { role });
+    }
+
+    /// Reads not yet confirmed fail when the role changes: the host retries them.
+    fn fail_reads(&mut self) {
+        match &mut self.role {
+            RoleState::Leading(l) => {
+                while let Some(read) = l.reads.pop_front() {
+                    if read.from == self.core.me() {
+                        self.core.event(Event::ReadFailed { id: read.id });
+                    }
+                }
+            }
+            RoleState::Learning(l) => {
+                while let Some((id, _)) = l.reads.pop_front() {
+                    self.core.event(Event::ReadFailed { id });
+                }
+            }
+            RoleState::Looking(_) => {}
+        }
+    }
+
+    /// Asks for a read with the given guarantee. Returns its id; `Event::ReadReady { id, zxid }`
+    /// follows once the host has applied up to the read point (serve the read from the
+    /// applied state then), or `Event::ReadFailed { id }` if it cannot be confirmed.
+    pub fn read(&mut self, kind: ReadKind) -> Result<u32, ReadError> {
+        let id = self.read_id.wrapping_add(1);
+        let linearizable = kind == ReadKind::Linearizable;
+        let me = self.core.me();
+        match &mut self.role {
+            RoleState::Leading(l) => l.read(&mut self.core, me, id, linearizable)?,
+            RoleState::Learning(l) => l.read(&mut self.core, id, linearizable)?,
+            RoleState::Looking(_) => return Err(ReadError::NoLeader),
+        }
+        self.read_id = id;
+        Ok(id)
     }
 
     fn look(&mut self) -> Role {
@@ -328,6 +381,8 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             let (index, zxid) = core.storage.snapshot_point();
             return Some(Apply::Snapshot { index, zxid, data: core.storage.snapshot_data() });
         }
+        // Everything handed out before this call is applied by now: reads up to it may go.
+        core.release_reads();
         while core.applied_index < core.commit_index {
             core.applied_index += 1;
             let index = core.applied_index;

@@ -17,13 +17,16 @@ struct Trio {
     hold: [bool; 3],
     wire: Vec<(u16, u16, Vec<u8>)>,
     applied: Vec<Vec<Zxid>>,
+    events: Vec<Vec<zaxos::Event>>,
+    /// Links cut: (from, to) node indexes.
+    cut: Vec<(usize, usize)>,
 }
 
 impl Trio {
     fn new() -> Trio {
         let ids = [1u16, 2, 3];
         let nodes = ids.iter().map(|&id| Node::new(Config::new(id, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap()).collect();
-        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3] }
+        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new() }
     }
 
     fn drain(&mut self, i: usize) {
@@ -44,6 +47,9 @@ impl Trio {
                 self.applied[i].push(zxid);
             }
         }
+        while let Some(e) = node.poll_event() {
+            self.events[i].push(e);
+        }
     }
 
     /// One tick: every node ticks, then everything sent is delivered.
@@ -53,8 +59,11 @@ impl Trio {
             self.drain(i);
         }
         let sent: Vec<_> = self.wire.drain(..).collect();
-        for (_, to, bytes) in &sent {
+        for (from, to, bytes) in &sent {
             let i = usize::from(*to) - 1;
+            if self.cut.contains(&(usize::from(*from) - 1, i)) {
+                continue;
+            }
             let _ = self.nodes[i].step(bytes);
             self.drain(i);
         }
@@ -368,4 +377,59 @@ fn a_zxid_counter_about_to_overflow_forces_a_new_epoch() {
     for log in &t.applied {
         assert!(log.contains(&Zxid::new(epoch, 5)), "nothing committed before the rollover was lost");
     }
+}
+
+fn read_outcome(t: &Trio, i: usize, id: u32) -> Option<Result<Zxid, ()>> {
+    t.events[i].iter().find_map(|e| match *e {
+        zaxos::Event::ReadReady { id: r, zxid } if r == id => Some(Ok(zxid)),
+        zaxos::Event::ReadFailed { id: r } if r == id => Some(Err(())),
+        _ => None,
+    })
+}
+
+#[test]
+fn reads_see_every_write_committed_before_them() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let follower = (leader + 1) % 3;
+    assert_eq!(t.nodes[(leader + 2) % 3].read(zaxos::ReadKind::Linearizable).map(|_| ()), Ok(()));
+    let written = match t.nodes[leader].propose(b"w") {
+        Ok(zaxos::Proposed::Local(z)) => z,
+        other => panic!("{other:?}"),
+    };
+    t.drain(leader);
+    t.settle(5);
+    for (at, kind) in [(leader, zaxos::ReadKind::Linearizable), (follower, zaxos::ReadKind::Linearizable), (follower, zaxos::ReadKind::Sync)] {
+        let id = t.nodes[at].read(kind).unwrap();
+        t.drain(at);
+        t.settle(5);
+        let zxid = read_outcome(&t, at, id).unwrap_or_else(|| panic!("{kind:?} read at n{} not answered", at + 1)).unwrap();
+        assert!(zxid >= written, "{kind:?} read at n{} served at {zxid}, before the write {written}", at + 1);
+        assert!(t.applied[at].contains(&written), "the reading node applied the write before being told to read");
+    }
+}
+
+#[test]
+fn a_leader_cut_off_from_its_majority_cannot_serve_a_linearizable_read() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    for other in (0..3).filter(|&i| i != leader) {
+        t.cut.push((other, leader));
+        t.cut.push((leader, other));
+    }
+    let id = t.nodes[leader].read(zaxos::ReadKind::Linearizable).unwrap();
+    t.drain(leader);
+    t.settle(3);
+    assert_eq!(read_outcome(&t, leader, id), None, "answered without a majority");
+    t.settle(40);
+    assert_eq!(read_outcome(&t, leader, id), Some(Err(())), "the read must fail, not hang");
+}
+
+#[test]
+fn a_read_without_a_leader_is_refused() {
+    let mut node: TestNode = Node::new(Config::new(1, &[1, 2, 3], &[]).unwrap(), Store::new()).unwrap();
+    assert_eq!(node.read(zaxos::ReadKind::Sync), Err(zaxos::ReadError::NoLeader));
+    assert_eq!(node.read(zaxos::ReadKind::Linearizable), Err(zaxos::ReadError::NoLeader));
 }

@@ -72,6 +72,13 @@ pub(crate) fn propose(e: ProposeError) -> JsValue {
     }
 }
 
+pub(crate) fn read(e: zaxos::ReadError) -> JsValue {
+    match e {
+        zaxos::ReadError::NoLeader => error("NO_LEADER", "no established leader is known"),
+        zaxos::ReadError::Busy => error("BUSY", "too many reads are waiting: retry after some complete"),
+    }
+}
+
 pub(crate) fn compact(e: CompactError) -> JsValue {
     match e {
         CompactError::NotApplied => error("NOT_APPLIED", "snapshot point is not applied or not in the history"),

@@ -112,11 +112,15 @@ export type Role = "looking" | "following" | "leading" | "observing";
  * - `role`: this node changed role.
  * - `leader`: a leader established `epoch` (seen by the leader and each synced learner).
  * - `snapshotWanted`: storage is filling up; snapshot the applied state and call `compact`.
+ * - `readReady`: read `id` (from `read`) may be served from the applied state: `zxid` is applied.
+ * - `readFailed`: read `id` could not be confirmed (leader changed, or no answer in time); retry.
  */
 export type NodeEvent =
   | { kind: "role"; role: Role }
   | { kind: "leader"; leader: number; epoch: number }
-  | { kind: "snapshotWanted"; usedPercent: number; applied: Zxid };
+  | { kind: "snapshotWanted"; usedPercent: number; applied: Zxid }
+  | { kind: "readReady"; id: number; zxid: Zxid }
+  | { kind: "readFailed"; id: number };
 
 /** A message to send: `bytes` go to node `to`. */
 export interface Message {
@@ -267,6 +271,17 @@ pub(crate) fn event_object(event: Event) -> JsValue {
             set(&o, "applied", zxid(applied));
             o.into()
         }
+        Event::ReadReady { id, zxid: at } => {
+            let o = kind("readReady");
+            set(&o, "id", id);
+            set(&o, "zxid", zxid(at));
+            o.into()
+        }
+        Event::ReadFailed { id } => {
+            let o = kind("readFailed");
+            set(&o, "id", id);
+            o.into()
+        }
     }
 }
 
@@ -356,6 +371,22 @@ impl JsNode {
                 o.into()
             }
         })
+    }
+
+    /// Asks for a read: `"sync"` (sees every write the leader had committed when it got the
+    /// read) or `"linearizable"` (the leader first confirms with a majority that it still
+    /// leads). Returns the read's id; a `readReady` event with that id follows once the
+    /// read point is applied (serve the read from the applied state then), or `readFailed`.
+    /// Local reads need no call. Throws `BAD_ARGUMENT`, `NO_LEADER` or `BUSY`.
+    pub fn read(&mut self, #[wasm_bindgen(unchecked_param_type = "\"sync\" | \"linearizable\"")] kind: JsValue) -> Result<u32, JsValue> {
+        let kind = match kind.as_string().as_deref() {
+            Some("sync") => zaxos::ReadKind::Sync,
+            Some("linearizable") => zaxos::ReadKind::Linearizable,
+            _ => return Err(crate::js::bad_argument("kind", "\"sync\" or \"linearizable\"")),
+        };
+        let result = self.node.read(kind);
+        self.collect_writes();
+        result.map_err(errors::read)
     }
 
     /// Reports that every write up to `seq` is durable.

@@ -10,7 +10,7 @@ use heapless::Vec;
 use super::Transition;
 use crate::core::{Core, Event};
 use crate::error::{ProposeError, StepError};
-use crate::limits::{HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, SNAP_CHUNK_BYTES_MAX};
+use crate::limits::{HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, READS_MAX, SNAP_CHUNK_BYTES_MAX};
 use crate::quorum::{agreed_index, is_majority};
 use crate::storage::{HardState, Storage};
 use crate::wire::{self, Bytes, Header, Message, SnapChunk, WireError};
@@ -56,14 +56,29 @@ struct Progress {
     commit_sent: u64,
     last_heard: u64,
     last_progress: u64,
+    /// Highest read probe this peer answered.
+    read_round: u32,
     /// Highest FORWARD sequence number taken per incarnation of this peer (the two
     /// most recent), so a duplicated, replayed or overtaken FORWARD is never proposed twice.
     forwards_seen: [(u32, u32); 2],
 }
 
+/// A linearizable read waiting for a majority to confirm this leader still leads.
+#[derive(Debug)]
+pub(crate) struct PendingRead {
+    pub(crate) id: u32,
+    pub(crate) from: NodeId,
+    index: u64,
+    round: u32,
+    deadline: u64,
+}
+
 pub(crate) struct Leader {
     /// Voters, this node included.
     voters: usize,
+    /// Linearizable reads waiting for confirmation, oldest first.
+    pub(crate) reads: heapless::Deque<PendingRead, READS_MAX>,
+    probe_round: u32,
     pub(crate) epoch: u32,
     pub(crate) phase: Phase,
     peers: Vec<Progress, MEMBERS_MAX>,
@@ -80,12 +95,14 @@ impl Leader {
         let mut peers = Vec::new();
         for id in core.config.peers() {
             let voter = core.config.is_voter(id);
-            let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, forwards_seen: [(0, 0); 2] });
+            let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2] });
         }
         let timeout = u64::from(core.config.election_timeout_ticks);
         let voters = peers.iter().filter(|p: &&Progress| p.voter).count() + 1;
         let mut leader = Leader {
             voters,
+            reads: heapless::Deque::new(),
+            probe_round: 0,
             epoch: 0,
             phase: Phase::Discovery,
             peers,
@@ -169,6 +186,17 @@ impl Leader {
                 self.on_snap_ack(core, from, offset);
                 Ok(None)
             }
+            Message::ReadRequest { id, linearizable, .. } => match self.read(core, from, id, linearizable) {
+                Ok(()) => Ok(None),
+                Err(_) => Err(StepError::Busy),
+            },
+            Message::ReadProbeAck { round, .. } => {
+                if let Some(peer) = self.peer(from) {
+                    peer.read_round = peer.read_round.max(round);
+                }
+                self.confirm_reads(core);
+                Ok(None)
+            }
             Message::Forward { incarnation, seq, payload } => {
                 let Some(peer) = self.peer(from) else { return Err(StepError::UnknownSender(from)) };
                 match peer.forwards_seen.iter_mut().find(|(i, _)| *i == incarnation) {
@@ -227,6 +255,8 @@ impl Leader {
         if peer.stage != Stage::Discovering {
             return Err(StepError::Duplicate);
         }
+        // Progress: on a slow network establishing takes longer than one timeout.
+        self.started_at = core.now;
         peer.stage = Stage::Promised { current_epoch, last };
         if phase == Phase::Discovery {
             return Ok(self.try_establish_epoch(core));
@@ -343,6 +373,10 @@ impl Leader {
             _ => return,
         }
         peer.next_index = peer.next_index.max(index + 1);
+        if self.phase != Phase::Broadcast {
+            // A learner synced: progress towards establishing the epoch.
+            self.started_at = now;
+        }
         self.maybe_commit(core);
     }
 
@@ -424,6 +458,65 @@ impl Leader {
         Ok(zxid)
     }
 
+    /// A read at position `commit`: sync reads get it at once; linearizable reads once a
+    /// majority of voters has answered a probe sent after the read arrived (so no newer
+    /// leader can have committed anything this one does not know of).
+    pub(crate) fn read<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, id: u32, linearizable: bool) -> Result<(), crate::error::ReadError> {
+        use crate::error::ReadError;
+        if self.phase != Phase::Broadcast {
+            return Err(ReadError::NoLeader);
+        }
+        let index = core.commit_index;
+        if !linearizable || self.voters == 1 {
+            self.answer_read(core, from, id, index);
+            return Ok(());
+        }
+        if self.reads.is_full() || (from == core.me() && !core.reads_room()) {
+            return Err(ReadError::Busy);
+        }
+        self.probe_round = self.probe_round.wrapping_add(1);
+        let round = self.probe_round;
+        let deadline = core.now + 2 * u64::from(core.config.election_timeout_ticks);
+        let _ = self.reads.push_back(PendingRead { id, from, index, round, deadline });
+        for peer in self.peers.iter().filter(|p| p.voter && p.stage == Stage::Broadcast) {
+            core.send(peer.id, Message::ReadProbe { epoch: self.epoch, round });
+        }
+        Ok(())
+    }
+
+    fn answer_read<S: Storage>(&self, core: &mut Core<S>, from: NodeId, id: u32, index: u64) {
+        let zxid = core.storage.zxid_at(index).unwrap_or_else(|| core.storage.snapshot_point().1);
+        if from == core.me() {
+            core.read_confirmed(id, zxid);
+        } else {
+            core.send(from, Message::ReadReply { epoch: self.epoch, id, zxid });
+        }
+    }
+
+    /// Answers the reads a majority has confirmed (rounds only grow, so in order).
+    fn confirm_reads<S: Storage>(&mut self, core: &mut Core<S>) {
+        while let Some(read) = self.reads.front() {
+            let confirmed = self.peers.iter().filter(|p| p.voter && p.read_round >= read.round).count() + 1;
+            if !is_majority(confirmed, self.voters) {
+                break;
+            }
+            let (id, from, index) = (read.id, read.from, read.index);
+            self.reads.pop_front();
+            self.answer_read(core, from, id, index);
+        }
+    }
+
+    /// Drops reads past their deadline; returns this node's own, which failed.
+    fn expire_reads<S: Storage>(&mut self, core: &mut Core<S>) {
+        while self.reads.front().is_some_and(|r| r.deadline <= core.now) {
+            if let Some(read) = self.reads.pop_front() {
+                if read.from == core.me() {
+                    core.event(crate::core::Event::ReadFailed { id: read.id });
+                }
+            }
+        }
+    }
+
     /// Whether the next proposal would overflow the zxid counter (forcing a new epoch).
     pub(crate) fn counter_exhausted<S: Storage>(&self, core: &Core<S>) -> bool {
         let last = core.last_zxid();
@@ -451,6 +544,7 @@ impl Leader {
             self.heartbeat_at = core.now + u64::from(core.config.heartbeat_ticks);
             self.heartbeat(core);
         }
+        self.expire_reads(core);
         None
     }
 

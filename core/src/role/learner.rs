@@ -38,6 +38,8 @@ pub(crate) struct Learner {
     announced: bool,
     /// The snapshot being received, (position, zxid, length), and the bytes received so far.
     receiving: Option<((u64, Zxid, u32), u32)>,
+    /// Reads sent to the leader and not answered yet: (id, deadline tick).
+    pub(crate) reads: heapless::Deque<(u32, u64), { crate::limits::READS_MAX }>,
     /// Whether this reign got our promise (see `Message::AckEpoch::promised`).
     promise: bool,
     /// Tick of the last SYNCSTATE report: at most one a tick, or reordered
@@ -62,6 +64,7 @@ impl Learner {
             receiving: None,
             reported_at: None,
             promise: true,
+            reads: heapless::Deque::new(),
         };
         learner.connect(core);
         learner
@@ -90,6 +93,11 @@ impl Learner {
         }
         if self.stage == Stage::Connecting && core.now >= self.resend_at {
             self.connect(core);
+        }
+        while self.reads.front().is_some_and(|(_, deadline)| *deadline <= core.now) {
+            if let Some((id, _)) = self.reads.pop_front() {
+                core.event(crate::core::Event::ReadFailed { id });
+            }
         }
         None
     }
@@ -122,6 +130,21 @@ impl Learner {
         let index = durable.min(self.matched_index);
         let zxid = core.storage.zxid_at(index)?;
         Some(Message::Ack { epoch: self.epoch, zxid })
+    }
+
+    /// Sends a read to the leader for its read point.
+    pub(crate) fn read<S: Storage>(&mut self, core: &mut Core<S>, id: u32, linearizable: bool) -> Result<(), crate::error::ReadError> {
+        use crate::error::ReadError;
+        if self.stage != Stage::Broadcast {
+            return Err(ReadError::NoLeader);
+        }
+        if self.reads.is_full() || !core.reads_room() {
+            return Err(ReadError::Busy);
+        }
+        let deadline = core.now + 2 * u64::from(core.config.election_timeout_ticks);
+        let _ = self.reads.push_back((id, deadline));
+        core.send(self.leader, Message::ReadRequest { epoch: self.epoch, id, linearizable });
+        Ok(())
     }
 
     pub(crate) fn vote<S: Storage>(&self, core: &Core<S>) -> Vote {
@@ -159,6 +182,27 @@ impl Learner {
                 }
             }
             Message::SnapChunk(chunk) => self.on_snap_chunk(core, chunk)?,
+            Message::ReadProbe { round, .. } => {
+                if self.stage != Stage::Broadcast {
+                    return Err(StepError::Unexpected("READPROBE before NEWLEADER"));
+                }
+                core.send(self.leader, Message::ReadProbeAck { epoch: self.epoch, round });
+            }
+            Message::ReadReply { id, zxid, .. } => {
+                let Some(at) = self.reads.iter().position(|(r, _)| *r == id) else {
+                    return Err(StepError::Duplicate);
+                };
+                // Keep the others in order: rotate the answered one out.
+                for _ in 0..at {
+                    if let Some(r) = self.reads.pop_front() {
+                        let _ = self.reads.push_back(r);
+                    }
+                }
+                self.reads.pop_front();
+                // Served once this node has applied the leader's read point, which it
+                // may not even hold yet.
+                core.read_confirmed(id, zxid);
+            }
             _ => return Err(StepError::Unexpected("not a leader's message")),
         }
         Ok(None)

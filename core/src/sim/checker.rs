@@ -124,6 +124,17 @@ impl Checker {
         }
     }
 
+    /// A read was served at `zxid` by a node that has applied up to `applied`; `floor` is
+    /// the last entry applied anywhere when the read was asked.
+    pub fn read(&mut self, tick: u64, id: NodeId, linearizable: bool, zxid: Zxid, floor: Zxid, applied: Zxid) {
+        if zxid > applied {
+            self.fail(tick, "reads are served from applied state", format!("n{id} served a read at {zxid} having applied {applied}"));
+        }
+        if linearizable && zxid < floor {
+            self.fail(tick, "linearizable reads", format!("n{id} served a read at {zxid}, but {floor} was committed before it was asked"));
+        }
+    }
+
     /// A node's commit point went from `before` to `after`.
     pub fn commit_moved(&mut self, tick: u64, id: NodeId, before: u64, after: u64) {
         if after < before {

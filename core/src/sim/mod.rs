@@ -31,7 +31,7 @@ pub use rng::Rng;
 
 use crate::config::Bugs;
 use crate::storage::{Storage, VecStorage};
-use crate::{Apply, Config, Event, Node, NodeId, Role, Zxid};
+use crate::{Apply, Config, Event, Node, NodeId, ReadKind, Role, Zxid};
 
 /// The node type the simulator runs.
 pub type SimNode = Node<VecStorage, 4096>;
@@ -123,6 +123,17 @@ pub struct Report {
     pub rates: Option<FaultRates>,
     /// A hash of the committed log (position, zxid, payload), equal on every target.
     pub log_hash: u64,
+    /// Reads served and checked.
+    pub reads: ReadCounts,
+}
+
+/// Reads served (and checked), by guarantee.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Linearizable reads.
+    pub linearizable: u64,
+    /// Sync reads.
+    pub sync: u64,
 }
 
 struct Member<M> {
@@ -139,6 +150,8 @@ struct Member<M> {
     last_applied: Zxid,
     machine: M,
     starts: u64,
+    /// Reads asked and not answered: id → (kind, last entry applied anywhere when asked).
+    reads: BTreeMap<u32, (ReadKind, Zxid)>,
 }
 
 struct Packet {
@@ -168,6 +181,7 @@ pub struct Simulation<M: StateMachine = LogHash> {
     trace: Vec<String>,
     events: Vec<(u64, NodeId, Event)>,
     faulty: bool,
+    reads: ReadCounts,
 }
 
 impl Simulation<LogHash> {
@@ -214,6 +228,7 @@ impl<M: StateMachine> Simulation<M> {
                     last_applied: Zxid::ZERO,
                     machine: M::new(id),
                     starts: 0,
+                    reads: BTreeMap::new(),
                 }
             })
             .collect();
@@ -235,6 +250,7 @@ impl<M: StateMachine> Simulation<M> {
             trace: Vec::new(),
             events: Vec::new(),
             faulty: true,
+            reads: ReadCounts::default(),
         };
         for i in 0..n {
             sim.start_node(i, &voters, &observers);
@@ -271,6 +287,7 @@ impl<M: StateMachine> Simulation<M> {
         m.last_commit = 0;
         m.applied.clear();
         m.last_applied = Zxid::ZERO;
+        m.reads.clear();
         // A restarted host starts from nothing; the node hands it its snapshot first.
         m.machine = M::new(id);
         self.drain(i);
@@ -302,6 +319,11 @@ impl<M: StateMachine> Simulation<M> {
         if self.rng.chance(self.rates.propose) {
             let i = self.rng.below(n as u64) as usize;
             self.propose_at(i);
+        }
+        if self.rng.chance(self.rates.propose / 2.0) {
+            let i = self.rng.below(n as u64) as usize;
+            let kind = if self.rng.chance(0.5) { ReadKind::Linearizable } else { ReadKind::Sync };
+            self.read_at(i, kind);
         }
         self.check_durable_majority();
     }
@@ -395,6 +417,39 @@ impl<M: StateMachine> Simulation<M> {
             let _ = node.step(&packet.bytes);
             self.messages += 1;
             self.drain(packet.to);
+        }
+    }
+
+    /// Asks node `i` for a read; the answer is checked when it comes: a linearizable read
+    /// must see every entry applied anywhere before it was asked, and any read's point must
+    /// be applied at the node when it is served.
+    pub fn read_at(&mut self, i: usize, kind: ReadKind) -> bool {
+        let floor = self.checker.committed.get(&self.checker.max_committed).map_or(Zxid::ZERO, |(z, _)| *z);
+        let Some(m) = self.members.get_mut(i) else { return false };
+        let Some(node) = m.node.as_mut() else { return false };
+        let Ok(id) = node.read(kind) else { return false };
+        m.reads.insert(id, (kind, floor));
+        self.drain(i);
+        true
+    }
+
+    fn check_read(&mut self, i: usize, id: NodeId, event: &Event) {
+        let now = self.now;
+        match *event {
+            Event::ReadReady { id: read, zxid } => {
+                let m = &mut self.members[i];
+                let Some((kind, floor)) = m.reads.remove(&read) else { return };
+                let applied = m.last_applied;
+                match kind {
+                    ReadKind::Linearizable => self.reads.linearizable += 1,
+                    ReadKind::Sync => self.reads.sync += 1,
+                }
+                self.checker.read(now, id, kind == ReadKind::Linearizable, zxid, floor, applied);
+            }
+            Event::ReadFailed { id: read } => {
+                self.members[i].reads.remove(&read);
+            }
+            _ => {}
         }
     }
 
@@ -516,6 +571,7 @@ impl<M: StateMachine> Simulation<M> {
             if self.options.trace {
                 self.trace.push(format!("t={now} n{id} {e:?}"));
             }
+            self.check_read(i, id, &e);
             if !matches!(e, Event::SnapshotWanted { .. }) && self.events.len() < 100_000 {
                 self.events.push((now, id, e));
             }
@@ -596,6 +652,7 @@ impl<M: StateMachine> Simulation<M> {
             messages: self.messages,
             rates: Some(self.rates),
             log_hash: self.log_hash(),
+            reads: self.reads,
         }
     }
 

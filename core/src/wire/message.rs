@@ -243,6 +243,38 @@ pub enum Message<'a> {
     },
     /// INFORM: committed entries for an observer.
     Inform(#[serde(borrow)] Proposal<'a>),
+    /// A read asked at a learner, sent to the leader for its read point.
+    ReadRequest {
+        /// The leader's epoch.
+        epoch: u32,
+        /// The learner's read id.
+        id: u32,
+        /// Linearizable (the leader confirms it still leads) or sync.
+        linearizable: bool,
+    },
+    /// The read point: once the learner has applied up to `zxid`, its local read is served.
+    ReadReply {
+        /// The leader's epoch.
+        epoch: u32,
+        /// The learner's read id.
+        id: u32,
+        /// Apply up to here, then read.
+        zxid: Zxid,
+    },
+    /// The leader asks voters whether it still leads (for linearizable reads).
+    ReadProbe {
+        /// The leader's epoch.
+        epoch: u32,
+        /// Rises with every probe.
+        round: u32,
+    },
+    /// A voter still follows this leader as of probe `round`.
+    ReadProbeAck {
+        /// The leader's epoch.
+        epoch: u32,
+        /// The probe answered.
+        round: u32,
+    },
 }
 
 /// Postcard variant indexes of the messages encoded by hand.
@@ -262,7 +294,11 @@ impl Message<'_> {
             | Message::Commit { epoch, .. }
             | Message::Heartbeat { epoch, .. }
             | Message::SyncState { epoch, .. }
-            | Message::SnapAck { epoch, .. } => Some(epoch),
+            | Message::SnapAck { epoch, .. }
+            | Message::ReadRequest { epoch, .. }
+            | Message::ReadReply { epoch, .. }
+            | Message::ReadProbe { epoch, .. }
+            | Message::ReadProbeAck { epoch, .. } => Some(epoch),
             Message::Proposal(p) | Message::Inform(p) => Some(p.epoch),
             Message::SnapChunk(c) => Some(c.epoch),
         }
@@ -286,6 +322,10 @@ impl Message<'_> {
             Message::SnapAck { .. } => "SNAPACK",
             Message::Forward { .. } => "FORWARD",
             Message::Inform(_) => "INFORM",
+            Message::ReadRequest { .. } => "READ",
+            Message::ReadReply { .. } => "READREPLY",
+            Message::ReadProbe { .. } => "READPROBE",
+            Message::ReadProbeAck { .. } => "READPROBEACK",
         }
     }
 }

@@ -45,6 +45,10 @@ fn every_message_kind_round_trips() {
         Message::SnapAck { epoch: 6, offset: 3 },
         Message::Forward { incarnation: 9, seq: 3, payload: Bytes(b"hello") },
         Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
+        Message::ReadRequest { epoch: 6, id: 4, linearizable: true },
+        Message::ReadReply { epoch: 6, id: 4, zxid: z },
+        Message::ReadProbe { epoch: 6, round: 9 },
+        Message::ReadProbeAck { epoch: 6, round: 9 },
     ] {
         round_trip(m);
     }

@@ -208,6 +208,7 @@ export class Cluster {
       }
     }
     for (const e of events) {
+      (m.events ??= []).push(e);
       if (e.kind === "snapshotWanted" && this.options.snapshots) {
         this.snapshot(m);
       }
