@@ -93,3 +93,11 @@ fn seed_482_forward_is_proposed_at_most_once() {
 fn seed_430_forward_is_proposed_at_most_once() {
     replay(430, 20_000);
 }
+
+/// A learner served a read as soon as it had applied the zxid *before* the leader's read
+/// point (it did not hold the point yet); and read ids restarted with the node, so a reply
+/// from before a restart answered a new read.
+#[test]
+fn seed_496_reads_wait_for_the_leaders_read_point() {
+    replay(496, 20_000);
+}
