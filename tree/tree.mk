@@ -37,3 +37,4 @@ record-traces:
 
 bench-tree:
 	cargo run -q --release -p zaxos-tree --example bench
+	cargo run -q --release -p zaxos-tree --features sim --example cluster_bench
