@@ -248,7 +248,7 @@ impl<S: Storage> Core<S> {
 
     /// This node's own vote: its durable history only.
     pub(crate) fn own_vote(&self) -> Vote {
-        Vote { leader: self.me(), zxid: self.durable_zxid(), epoch: self.durable_hard.current_epoch }
+        Vote { leader: self.me(), zxid: self.durable_zxid(), epoch: self.durable_hard.current_epoch, connected: false }
     }
 
     pub(crate) fn send(&mut self, to: NodeId, message: Message<'static>) {

@@ -16,8 +16,13 @@ pub const WRITES_PENDING_MAX: usize = 16;
 /// one message to every other member and then some; past it a message is dropped,
 /// counted, and retransmitted by its timer like a lost datagram.
 pub const CONTROL_QUEUE_MAX: usize = 16;
-/// Reads waiting for their read point, per node (past it, `read` answers busy).
+/// Reads waiting for their read point, per node (past it, `read` answers busy):
+/// 8, or 2 with the `small` feature.
+#[cfg(not(feature = "small"))]
 pub const READS_MAX: usize = 8;
+/// Reads waiting for their read point, per node (the `small` feature).
+#[cfg(feature = "small")]
+pub const READS_MAX: usize = 2;
 /// Events waiting for the host (dropped and counted past it).
 pub const EVENTS_MAX: usize = 8;
 /// Bytes of the envelope header: version, cluster id, sender, receiver, checksum.

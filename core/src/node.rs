@@ -161,6 +161,10 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             return Err(StepError::UnknownSender(from));
         }
         let transition = match (message, &mut self.role) {
+            // A vote names a voter, or the sender itself (an observer's placeholder while it looks).
+            (Message::Notification { vote, .. }, _) if !config.is_voter(vote.leader) && vote.leader != from => {
+                return Err(StepError::Unexpected("a vote for a node that is not a voter"));
+            }
             (Message::Notification { round, state, vote }, _) => self.on_notification(from, round, state, vote),
             (_, RoleState::Looking(_)) => return Err(StepError::Unexpected("no leader while looking")),
             (message, RoleState::Learning(l)) => l.step(&mut self.core, from, message)?,

@@ -29,6 +29,8 @@ pub(crate) struct Election {
     claims: Vec<(NodeId, Vote, PeerState), MEMBERS_MAX>,
     decide_at: Option<u64>,
     resend_at: u64,
+    /// Voters heard from while looking (any state): whether this node reaches a majority.
+    heard: Vec<NodeId, MEMBERS_MAX>,
 }
 
 impl Election {
@@ -41,14 +43,15 @@ impl Election {
 
     /// An election not begun yet.
     pub(crate) const fn idle() -> Self {
-        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0 }, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0 }
+        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0, connected: false }, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0, heard: Vec::new() }
     }
 
     /// Starts a new round with this node's own vote and tells the voters.
     pub(crate) fn begin<S: Storage>(&mut self, core: &mut Core<S>) {
         core.round += 1;
-        let vote = core.own_vote();
         *self = Election::idle();
+        // Nobody heard yet: connected only if this node alone is a majority.
+        let vote = self.own(core);
         self.vote = vote;
         if core.config.is_voter(core.me()) {
             self.record(core.me(), vote);
@@ -99,9 +102,26 @@ impl Election {
         }
     }
 
+    /// This node's own vote, with whether it hears a majority of voters.
+    fn own<S: Storage>(&self, core: &Core<S>) -> Vote {
+        let mut vote = core.own_vote();
+        vote.connected = is_majority(self.heard.len() + 1, core.config.voters.len());
+        vote
+    }
+
     pub(crate) fn on_notification<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, round: u64, state: PeerState, vote: Vote) -> Option<Transition> {
         let me_voter = core.config.is_voter(core.me());
         let from_voter = core.config.is_voter(from);
+        if from_voter && !self.heard.contains(&from) {
+            let _ = self.heard.push(from);
+            // Reaching a majority makes this node a better candidate: say so.
+            let own = self.own(core);
+            if me_voter && own.connected && Self::better(core, &own, &self.vote) {
+                self.vote = own;
+                self.record(core.me(), own);
+                self.broadcast(core);
+            }
+        }
         if state != PeerState::Looking {
             if from_voter {
                 self.claim(from, vote, state);
@@ -118,7 +138,7 @@ impl Election {
         if round > core.round {
             core.round = round;
             self.votes.clear();
-            let own = core.own_vote();
+            let own = self.own(core);
             self.vote = if Self::better(core, &vote, &own) { vote } else { own };
             self.record(core.me(), self.vote);
             self.broadcast(core);
@@ -168,6 +188,12 @@ impl Election {
                 break;
             }
         }
+        // Without a majority's word (partial connectivity may hide the followers), a leader's
+        // own claim is enough to try it: discovery, not election, keeps this safe, and a
+        // stale leader only costs a LEADERINFO that is refused.
+        let best = best.or_else(|| {
+            self.claims.iter().filter(|(id, v, s)| *s == PeerState::Leading && v.leader == *id && *id != core.me()).max_by_key(|(_, v, _)| v.epoch).map(|(id, _, _)| *id)
+        });
         match best {
             Some(leader) if leader == core.me() => Some(Transition::Lead),
             Some(leader) => Some(Transition::Follow(leader)),

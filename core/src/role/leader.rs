@@ -661,6 +661,6 @@ impl Leader {
     }
 
     pub(crate) fn vote<S: Storage>(&self, core: &Core<S>) -> crate::wire::Vote {
-        crate::wire::Vote { leader: core.me(), zxid: core.durable_zxid(), epoch: self.epoch }
+        crate::wire::Vote { leader: core.me(), zxid: core.durable_zxid(), epoch: self.epoch, connected: true }
     }
 }

@@ -148,7 +148,7 @@ impl Learner {
     }
 
     pub(crate) fn vote<S: Storage>(&self, core: &Core<S>) -> Vote {
-        Vote { leader: self.leader, zxid: core.durable_zxid(), epoch: self.epoch }
+        Vote { leader: self.leader, zxid: core.durable_zxid(), epoch: self.epoch, connected: true }
     }
 
     pub(crate) fn step<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, message: Message<'_>) -> Result<Option<Transition>, StepError> {

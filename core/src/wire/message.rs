@@ -30,12 +30,17 @@ pub struct Vote {
     pub zxid: Zxid,
     /// The proposed leader's current epoch (or, out of election, the epoch followed).
     pub epoch: u32,
+    /// Whether the proposed leader hears a majority of voters in this election: with equal
+    /// histories, such a candidate beats one that does not (the OmniPaxos paper's lesson:
+    /// a leader must be connected to a quorum, or partial connectivity stalls the cluster).
+    pub connected: bool,
 }
 
 impl Vote {
-    /// The key votes are compared by: newest history first, then the higher id.
-    pub fn rank(&self) -> (u32, Zxid, NodeId) {
-        (self.epoch, self.zxid, self.leader)
+    /// The key votes are compared by: newest history first, then quorum connectivity,
+    /// then the higher id.
+    pub fn rank(&self) -> (u32, Zxid, bool, NodeId) {
+        (self.epoch, self.zxid, self.connected, self.leader)
     }
 }
 

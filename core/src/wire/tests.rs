@@ -14,7 +14,7 @@ fn round_trip(message: Message<'_>) {
 #[test]
 fn every_message_kind_round_trips() {
     let z = Zxid::new(3, 4);
-    let vote = Vote { leader: 3, zxid: z, epoch: 2 };
+    let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
     let entries_bytes = {
         let mut b = [0u8; 64];
         let (n, _) = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), usize::MAX, [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
