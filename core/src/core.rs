@@ -53,13 +53,15 @@ pub enum WriteKind {
         after: u64,
     },
     /// Store the snapshot (read it from `Node::storage().snapshot_data()`) covering
-    /// positions up to `index`; entries up to `index` may be dropped, and if it
-    /// was received from the leader every entry is replaced by it.
+    /// positions up to `index`; entries up to `index` may be dropped.
     Snapshot {
         /// Last position covered.
         index: u64,
         /// Last zxid covered.
         zxid: Zxid,
+        /// Received from the leader (SNAP): every stored entry is replaced by it. Otherwise
+        /// the host's own snapshot: entries after `index` stay.
+        replaces_history: bool,
     },
 }
 
@@ -378,7 +380,7 @@ impl<S: Storage> Core<S> {
         self.applied_index = index;
         self.restore_pending = true;
         self.snapshot_pending = Some(self.next_seq);
-        self.push_write(WriteKind::Snapshot { index, zxid }, 0)
+        self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: true }, 0)
     }
 
     /// Takes a host snapshot and compacts behind it.
@@ -392,7 +394,7 @@ impl<S: Storage> Core<S> {
         }
         let zxid = self.storage.zxid_at(index).ok_or(CompactError::NotApplied)?;
         self.storage.compact_through(index, data).map_err(CompactError::Storage)?;
-        self.push_write(WriteKind::Snapshot { index, zxid }, 0).map_err(|_| CompactError::Busy)
+        self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: false }, 0).map_err(|_| CompactError::Busy)
     }
 
     pub(crate) fn poll_write(&mut self) -> Option<Write> {

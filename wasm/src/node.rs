@@ -90,14 +90,14 @@ export interface Durable {
  * - `hardState`: store the hard state.
  * - `append`: store the entries at positions `first..=last`, dropping any durable entry from `first` on.
  * - `truncate`: drop every entry after position `after`.
- * - `snapshot`: store the snapshot; if the durable history holds `zxid` at `index`, drop the entries
- *   up to `index`, otherwise (a snapshot received from the leader) drop every entry.
+ * - `snapshot`: store the snapshot; with `replacesHistory` (received from the leader) drop every
+ *   entry, otherwise (the host's own snapshot) drop the entries up to `index`.
  */
 export type Write =
   | { kind: "hardState"; seq: number; hardState: HardState }
   | { kind: "append"; seq: number; first: number; last: number; entries: Entry[] }
   | { kind: "truncate"; seq: number; after: number }
-  | { kind: "snapshot"; seq: number; index: number; zxid: Zxid; data: Uint8Array };
+  | { kind: "snapshot"; seq: number; index: number; zxid: Zxid; data: Uint8Array; replacesHistory: boolean };
 
 /** Something committed, to apply to the state machine in this order. */
 export type Commit =
@@ -239,11 +239,12 @@ pub(crate) fn write_object<S: Storage>(storage: &S, write: Write) -> JsValue {
             set(&o, "after", num(after));
             o.into()
         }
-        WriteKind::Snapshot { index, zxid: z } => {
+        WriteKind::Snapshot { index, zxid: z, replaces_history } => {
             let o: JsValue = kind("snapshot").into();
             snapshot(&o, storage);
             // The write names its own point; the data is the snapshot now held.
             set(&o, "index", num(index));
+            set(&o, "replacesHistory", replaces_history);
             set(&o, "zxid", zxid(z));
             o
         }

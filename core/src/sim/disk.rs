@@ -21,7 +21,7 @@ enum Change {
     Hard(HardState),
     Append { first: u64, entries: Vec<(Zxid, Vec<u8>)> },
     Truncate { after: u64 },
-    Snapshot { index: u64, zxid: Zxid, data: Vec<u8> },
+    Snapshot { index: u64, zxid: Zxid, replaces_history: bool, data: Vec<u8> },
 }
 
 /// Durable state of one node.
@@ -47,7 +47,7 @@ impl Disk {
                 entries: (first..=last).filter_map(|i| Some((storage.zxid_at(i)?, storage.payload_at(i)?.to_vec()))).collect(),
             },
             WriteKind::Truncate { after } => Change::Truncate { after },
-            WriteKind::Snapshot { index, zxid } => Change::Snapshot { index, zxid, data: storage.snapshot_data().to_vec() },
+            WriteKind::Snapshot { index, zxid, replaces_history } => Change::Snapshot { index, zxid, replaces_history, data: storage.snapshot_data().to_vec() },
         };
         // Writes complete in order: never before the one ahead of it.
         let durable_at = self.queue.back().map_or(durable_at, |w| w.durable_at.max(durable_at));
@@ -82,8 +82,8 @@ impl Disk {
                 let keep = after.saturating_sub(self.snapshot.0) as usize;
                 self.entries.truncate(keep);
             }
-            Change::Snapshot { index, zxid, data } => {
-                if index > self.last_index() || self.zxid_at(index) != Some(zxid) {
+            Change::Snapshot { index, zxid, replaces_history, data } => {
+                if replaces_history || index > self.last_index() || self.zxid_at(index) != Some(zxid) {
                     // A snapshot received from the leader replaces everything.
                     self.entries.clear();
                 } else {
