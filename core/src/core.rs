@@ -365,22 +365,33 @@ impl<S: Storage> Core<S> {
         if index < self.commit_index || self.pending.is_full() {
             return Err(if index < self.commit_index { StepError::Conflict } else { StepError::Busy });
         }
-        self.storage.install_received_snapshot(index, zxid, len).map_err(StepError::Storage)?;
-        for p in self.pending.iter_mut() {
-            p.mark_last = 0;
-        }
+        let replaced = self.storage.install_received_snapshot(index, zxid, len).map_err(StepError::Storage)?;
         let handed = self.handed;
-        for p in self.pending.iter_mut().skip(handed) {
-            if let WriteKind::Append { .. } = p.write.kind {
-                p.write.kind = WriteKind::Truncate { after: 0 };
+        let last = self.storage.last_index();
+        for (i, p) in self.pending.iter_mut().enumerate() {
+            if replaced {
+                // The entries these writes make durable are gone.
+                p.mark_last = 0;
+            }
+            if i < handed {
+                continue;
+            }
+            // The host has not read these appends: they must not name entries that are gone.
+            if let WriteKind::Append { first, last: end } = &mut p.write.kind {
+                if replaced || *end <= index {
+                    p.write.kind = WriteKind::Truncate { after: if replaced { 0 } else { last } };
+                } else {
+                    *first = (*first).max(index + 1);
+                }
             }
         }
-        self.durable_index = index;
+        // Covered by the snapshot, whose write is pending: no ACK goes out until it is durable.
+        self.durable_index = if replaced { index } else { self.durable_index.max(index) };
         self.commit_index = index;
         self.applied_index = index;
         self.restore_pending = true;
         self.snapshot_pending = Some(self.next_seq);
-        self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: true }, 0)
+        self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: replaced }, 0)
     }
 
     /// Takes a host snapshot and compacts behind it.

@@ -101,3 +101,11 @@ fn seed_430_forward_is_proposed_at_most_once() {
 fn seed_496_reads_wait_for_the_leaders_read_point() {
     replay(496, 20_000);
 }
+
+/// A SNAP installed at a point the learner's history held dropped the entries after it —
+/// acknowledged, committed ones — from memory, and (once snapshot writes said they replace
+/// the history) from disk, leaving a committed entry on too few disks.
+#[test]
+fn seed_426_snap_keeps_the_history_after_a_shared_point() {
+    replay(426, 20_000);
+}

@@ -46,10 +46,21 @@ pub(crate) fn check<S: Storage>(s: &mut S) {
     s.receive_snapshot_chunk(4, b"state").unwrap();
     assert_eq!(s.snapshot_data(), b"state@2");
     assert_eq!(s.install_received_snapshot(9, Zxid::new(6, 3), 99), Err(StorageError::OutOfRange));
-    s.install_received_snapshot(9, Zxid::new(6, 3), 9).unwrap();
+    assert_eq!(s.install_received_snapshot(9, Zxid::new(6, 3), 9), Ok(true), "a snapshot beyond the history replaces it");
     assert_eq!(s.snapshot_data(), b"new-state");
     assert_eq!(s.last_index(), 9);
     assert_eq!(s.last_zxid(), Zxid::new(6, 3));
     assert_eq!(s.append(Zxid::new(6, 4), b"x"), Ok(10));
     assert_eq!(s.receive_snapshot_chunk(3, b"gap"), Err(StorageError::SnapshotTooLarge));
+    // A snapshot of a point the history holds keeps what follows it.
+    s.append(Zxid::new(6, 5), b"y").unwrap();
+    s.receive_snapshot_chunk(0, b"at-10").unwrap();
+    assert_eq!(s.install_received_snapshot(10, Zxid::new(6, 4), 5), Ok(false));
+    assert_eq!(s.snapshot_point(), (10, Zxid::new(6, 4)));
+    assert_eq!(s.payload_at(11), Some(&b"y"[..]));
+    // One that disagrees with the history at its point replaces it.
+    s.receive_snapshot_chunk(0, b"other").unwrap();
+    assert_eq!(s.install_received_snapshot(11, Zxid::new(7, 1), 5), Ok(true));
+    assert_eq!(s.last_index(), 11);
+    assert_eq!(s.payload_at(11), None);
 }

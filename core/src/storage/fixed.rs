@@ -164,16 +164,24 @@ impl<const ENTRIES: usize, const BYTES: usize, const SNAPSHOT_BYTES: usize> Stor
         self.staging.extend_from_slice(chunk).map_err(|_| StorageError::SnapshotTooLarge)
     }
 
-    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<(), StorageError> {
+    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<bool, StorageError> {
         if self.staging.len() != len as usize {
             return Err(StorageError::OutOfRange);
         }
+        let keep = index >= self.snapshot_index && self.zxid_at(index) == Some(zxid);
         core::mem::swap(&mut self.snapshot, &mut self.staging);
         self.staging.clear();
-        self.meta.clear();
-        self.snapshot_index = index;
+        if keep {
+            while self.snapshot_index < index {
+                self.meta.pop_front();
+                self.snapshot_index += 1;
+            }
+        } else {
+            self.meta.clear();
+            self.snapshot_index = index;
+        }
         self.snapshot_zxid = zxid;
-        Ok(())
+        Ok(!keep)
     }
 
     fn used_percent(&self) -> u8 {

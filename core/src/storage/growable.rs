@@ -200,19 +200,27 @@ impl Storage for VecStorage {
         Ok(())
     }
 
-    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<(), StorageError> {
+    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<bool, StorageError> {
         if self.staging.len() != len as usize {
             return Err(StorageError::OutOfRange);
         }
+        let keep = index >= self.snapshot_index && self.zxid_at(index) == Some(zxid);
         core::mem::swap(&mut self.snapshot, &mut self.staging);
         self.staging.clear();
+        if keep {
+            self.head += (index - self.snapshot_index) as usize;
+            self.snapshot_index = index;
+            self.snapshot_zxid = zxid;
+            self.reclaim();
+            return Ok(false);
+        }
         self.meta.clear();
         self.head = 0;
         self.data_base += self.data.len() as u64;
         self.data.clear();
         self.snapshot_index = index;
         self.snapshot_zxid = zxid;
-        Ok(())
+        Ok(true)
     }
 
     fn used_percent(&self) -> u8 {

@@ -69,7 +69,10 @@ pub trait Storage {
     /// Writes a chunk of a snapshot being received, without touching the current one.
     fn receive_snapshot_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<(), StorageError>;
     /// Replaces everything with the received snapshot of `len` bytes at `(index, zxid)`.
-    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<(), StorageError>;
+    /// If the history holds `zxid` at `index`, the entries after it stay (they are the same
+    /// history, and may be acknowledged); otherwise every entry goes. Returns whether every
+    /// entry went.
+    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<bool, StorageError>;
     /// Fraction of capacity in use, in percent (the fuller of entries and bytes).
     fn used_percent(&self) -> u8;
 
