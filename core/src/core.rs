@@ -80,6 +80,12 @@ pub enum Event {
         /// Its epoch.
         epoch: u32,
     },
+    /// A leadership transfer to `to` did not complete in time (the target could not catch up
+    /// or was unreachable); this leader goes on accepting proposals.
+    TransferFailed {
+        /// The intended leader.
+        to: NodeId,
+    },
     /// Read `id` may be served from the local state now: everything up to `zxid` is applied.
     ReadReady {
         /// The id `Node::read` returned.

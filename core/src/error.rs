@@ -43,6 +43,8 @@ pub enum ProposeError {
     Busy,
     /// No established leader is known (an election or sync is under way).
     NoLeader,
+    /// The leader is handing over to another node: propose there once it leads.
+    Transferring,
     /// The payload exceeds `payload_bytes_max`.
     TooLarge {
         /// The payload's length.
@@ -59,6 +61,19 @@ pub enum ReadError {
     NoLeader,
     /// Too many reads are waiting: retry after some complete.
     Busy,
+}
+
+/// Why [`crate::Node::transfer_leadership`] refused. Nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferError {
+    /// This node does not lead an established epoch.
+    NotLeader,
+    /// The target is not a voter of the configuration (unknown, or an observer).
+    NotAVoter(crate::NodeId),
+    /// The target is this node.
+    ToSelf,
+    /// A transfer is already under way.
+    InProgress,
 }
 
 /// Why [`crate::Node::compact`] refused a snapshot.

@@ -67,7 +67,7 @@ pub use crate::config::{Config, ConfigError};
 #[cfg(feature = "sim")]
 pub use crate::config::Bugs;
 pub use crate::core::{Event, Role, Write, WriteKind};
-pub use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError};
+pub use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
 pub use crate::node::{Apply, Node, Proposed, ReadKind, Transmit};
 pub use crate::zxid::Zxid;
 

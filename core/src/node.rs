@@ -4,7 +4,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, Event, Role, Write};
-use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError};
+use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
 use crate::role::election::Election;
 use crate::role::leader::Leader;
 use crate::role::learner::Learner;
@@ -257,6 +257,18 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         }
         self.read_id = id;
         Ok(id)
+    }
+
+    /// Hands leadership over to voter `to` (leadership transfer): this leader stops taking
+    /// proposals (`ProposeError::Transferring`), waits until `to` holds its whole history,
+    /// then tells every member to follow `to` and steps down; `to` starts a new epoch. If
+    /// that does not happen within two election timeouts, `Event::TransferFailed` says so
+    /// and this node goes on leading.
+    pub fn transfer_leadership(&mut self, to: NodeId) -> Result<(), TransferError> {
+        match &mut self.role {
+            RoleState::Leading(l) => l.transfer(&self.core, to),
+            _ => Err(TransferError::NotLeader),
+        }
     }
 
     fn look(&mut self) -> Role {

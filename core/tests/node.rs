@@ -434,3 +434,53 @@ fn a_read_without_a_leader_is_refused() {
     assert_eq!(node.read(zaxos::ReadKind::Sync), Err(zaxos::ReadError::NoLeader));
     assert_eq!(node.read(zaxos::ReadKind::Linearizable), Err(zaxos::ReadError::NoLeader));
 }
+
+#[test]
+fn leadership_moves_to_the_named_voter_and_nothing_committed_is_lost() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let old = t.leader();
+    let epoch = t.nodes[old].epoch();
+    for _ in 0..5 {
+        t.nodes[old].propose(b"before").unwrap();
+        t.drain(old);
+    }
+    let to = (old + 1) % 3;
+    let follower = (old + 2) % 3;
+    assert_eq!(t.nodes[follower].transfer_leadership(to as u16 + 1), Err(zaxos::TransferError::NotLeader));
+    assert_eq!(t.nodes[old].transfer_leadership(old as u16 + 1), Err(zaxos::TransferError::ToSelf));
+    assert_eq!(t.nodes[old].transfer_leadership(9), Err(zaxos::TransferError::NotAVoter(9)));
+    t.nodes[old].transfer_leadership(to as u16 + 1).unwrap();
+    assert_eq!(t.nodes[old].transfer_leadership(follower as u16 + 1), Err(zaxos::TransferError::InProgress));
+    assert_eq!(t.nodes[old].propose(b"during"), Err(ProposeError::Transferring), "no proposals while handing over");
+    t.settle(40);
+    assert_eq!(t.leader(), to, "the named voter leads");
+    assert!(t.nodes[to].epoch() > epoch);
+    t.nodes[to].propose(b"after").unwrap();
+    t.drain(to);
+    t.settle(10);
+    for log in &t.applied {
+        assert_eq!(log.len(), 6, "five before, one after, on every node: {log:?}");
+    }
+}
+
+#[test]
+fn a_transfer_to_a_node_that_cannot_take_over_times_out_and_the_cluster_goes_on() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let epoch = t.nodes[leader].epoch();
+    let to = (leader + 1) % 3;
+    // The target is cut off: it cannot catch up.
+    for other in (0..3).filter(|&i| i != to) {
+        t.cut.push((other, to));
+        t.cut.push((to, other));
+    }
+    t.nodes[leader].propose(b"x").unwrap();
+    t.drain(leader);
+    t.nodes[leader].transfer_leadership(to as u16 + 1).unwrap();
+    t.settle(25);
+    assert!(t.events[leader].contains(&zaxos::Event::TransferFailed { to: to as u16 + 1 }));
+    assert_eq!((t.leader(), t.nodes[leader].epoch()), (leader, epoch), "the leader goes on");
+    assert!(t.nodes[leader].propose(b"y").is_ok(), "and takes proposals again");
+}

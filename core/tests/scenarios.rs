@@ -8,6 +8,7 @@
 //! - `run [ticks=N]` — advance; prints epochs established meanwhile
 //! - `propose at=nX [count=N]` — client proposals at node X
 //! - `crash nX`, `restart nX`, `isolate nX`, `cut from=nX to=nY`, `heal`
+//! - `transfer to=nX` — the leader hands leadership over to node X
 //! - `status` — role, epoch, last zxid, commit zxid and applied position per node
 //! - `sent kind=K` — messages of kind K sent since the last `sent`, by receiver
 //! - `check` — invariants, and whether every live node applied the same log
@@ -161,6 +162,11 @@ fn scenarios() {
                     let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
                     w.sim.set_link(from, to, false);
                     format!("n{} no longer reaches n{}\n", from + 1, to + 1)
+                }
+                "transfer" => {
+                    let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
+                    let asked = w.sim.transfer_to(to);
+                    format!("{}\n", if asked { "handing over" } else { "refused" })
                 }
                 "heal" => {
                     w.sim.heal();

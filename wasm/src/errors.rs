@@ -63,6 +63,7 @@ pub(crate) fn propose(e: ProposeError) -> JsValue {
     match e {
         ProposeError::Busy => error("BUSY", "history, write or forward queue is full: back off and retry"),
         ProposeError::NoLeader => error("NO_LEADER", "no established leader is known"),
+        ProposeError::Transferring => error("TRANSFERRING", "the leader is handing over: propose at the new leader"),
         ProposeError::TooLarge { len, max } => {
             let e = error("TOO_LARGE", "payload longer than payloadBytesMax");
             set(&e, "len", len as f64);
@@ -76,6 +77,15 @@ pub(crate) fn read(e: zaxos::ReadError) -> JsValue {
     match e {
         zaxos::ReadError::NoLeader => error("NO_LEADER", "no established leader is known"),
         zaxos::ReadError::Busy => error("BUSY", "too many reads are waiting: retry after some complete"),
+    }
+}
+
+pub(crate) fn transfer(e: zaxos::TransferError) -> JsValue {
+    match e {
+        zaxos::TransferError::NotLeader => error("NOT_LEADER", "only the leader hands leadership over"),
+        zaxos::TransferError::NotAVoter(_) => error("BAD_ARGUMENT", "the target is not a voter"),
+        zaxos::TransferError::ToSelf => error("BAD_ARGUMENT", "the target is this node"),
+        zaxos::TransferError::InProgress => error("BUSY", "a transfer is already under way"),
     }
 }
 

@@ -114,13 +114,15 @@ export type Role = "looking" | "following" | "leading" | "observing";
  * - `snapshotWanted`: storage is filling up; snapshot the applied state and call `compact`.
  * - `readReady`: read `id` (from `read`) may be served from the applied state: `zxid` is applied.
  * - `readFailed`: read `id` could not be confirmed (leader changed, or no answer in time); retry.
+ * - `transferFailed`: a leadership transfer to `to` did not complete in time; this node leads on.
  */
 export type NodeEvent =
   | { kind: "role"; role: Role }
   | { kind: "leader"; leader: number; epoch: number }
   | { kind: "snapshotWanted"; usedPercent: number; applied: Zxid }
   | { kind: "readReady"; id: number; zxid: Zxid }
-  | { kind: "readFailed"; id: number };
+  | { kind: "readFailed"; id: number }
+  | { kind: "transferFailed"; to: number };
 
 /** A message to send: `bytes` go to node `to`. */
 export interface Message {
@@ -167,7 +169,7 @@ export interface Counters {
 export type ErrorCode =
   | "BAD_ARGUMENT" | "BAD_CONFIG" | "BAD_MESSAGE" | "UNKNOWN_SENDER" | "STALE_EPOCH"
   | "UNEXPECTED" | "DUPLICATE" | "BUSY" | "CONFLICT" | "STORAGE_FULL" | "STORAGE"
-  | "NO_LEADER" | "TOO_LARGE" | "NOT_APPLIED";
+  | "NO_LEADER" | "TOO_LARGE" | "NOT_APPLIED" | "TRANSFERRING" | "NOT_LEADER";
 "#;
 
 /// One ZAB node, driven by a JS host: inputs `tick`, `step`, `propose`,
@@ -283,6 +285,11 @@ pub(crate) fn event_object(event: Event) -> JsValue {
             set(&o, "id", id);
             o.into()
         }
+        Event::TransferFailed { to } => {
+            let o = kind("transferFailed");
+            set(&o, "to", to);
+            o.into()
+        }
     }
 }
 
@@ -388,6 +395,15 @@ impl JsNode {
         let result = self.node.read(kind);
         self.collect_writes();
         result.map_err(errors::read)
+    }
+
+    /// Hands leadership over to voter `to`: no proposals meanwhile (`TRANSFERRING`); once `to`
+    /// holds the whole history every member follows it. A `transferFailed` event follows if it
+    /// does not complete in time. Throws `NOT_LEADER`, `BAD_ARGUMENT` or `BUSY`.
+    #[wasm_bindgen(js_name = transferLeadership)]
+    pub fn transfer_leadership(&mut self, #[wasm_bindgen(unchecked_param_type = "number")] to: JsValue) -> Result<(), JsValue> {
+        let to = uint(&to, u64::from(u16::MAX), "to")? as u16;
+        self.node.transfer_leadership(to).map_err(errors::transfer)
     }
 
     /// Reports that every write up to `seq` is durable.

@@ -38,6 +38,8 @@ export interface FaultRates {
   clockSkew: number;
   /** Per tick: a client proposes at a random node. */
   propose: number;
+  /** Per tick: the leader is asked to hand leadership over to a random voter. */
+  transfer: number;
 }
 
 /** Deliberate kernel bugs, to watch the invariant checker catch them. All off by default. */
@@ -132,7 +134,7 @@ export interface SimEvent {
 const OPTION_KEYS: &[&str] =
     &["seed", "ticks", "voters", "observers", "faults", "electionTimeoutTicks", "livenessTimeouts", "compactEvery", "trace", "bugs"];
 const RATE_KEYS: &[&str] =
-    &["loss", "duplicate", "reorder", "latencyTicksMax", "partition", "crash", "tornWrite", "storageDelayTicksMax", "clockSkew", "propose"];
+    &["loss", "duplicate", "reorder", "latencyTicksMax", "partition", "crash", "tornWrite", "storageDelayTicksMax", "clockSkew", "propose", "transfer"];
 const BUG_KEYS: &[&str] = &["quorumOfOne", "ackBeforeDurable", "skipTrunc", "electionIgnoresZxid"];
 /// Ticks far enough ahead to mean "until restarted", with room left for the clock.
 const FOREVER: u64 = 1 << 52;
@@ -171,6 +173,7 @@ fn rates(object: &JsValue, base: FaultRates) -> Result<FaultRates, JsValue> {
         storage_delay_ticks_max: ticks("storageDelayTicksMax", base.storage_delay_ticks_max)?,
         clock_skew: p("clockSkew", base.clock_skew)?,
         propose: p("propose", base.propose)?,
+        transfer: p("transfer", base.transfer)?,
     })
 }
 
@@ -228,6 +231,7 @@ fn rates_object(r: FaultRates) -> JsValue {
         ("storageDelayTicksMax", r.storage_delay_ticks_max as f64),
         ("clockSkew", r.clock_skew),
         ("propose", r.propose),
+        ("transfer", r.transfer),
     ] {
         set(&o, key, value);
     }

@@ -10,6 +10,7 @@ import { Cluster, Rng, agreedLog, text } from "./support/host.mjs";
 const CODES = new Set([
   "BAD_ARGUMENT", "BAD_CONFIG", "BAD_MESSAGE", "UNKNOWN_SENDER", "STALE_EPOCH", "UNEXPECTED",
   "DUPLICATE", "BUSY", "CONFLICT", "STORAGE_FULL", "STORAGE", "NO_LEADER", "TOO_LARGE", "NOT_APPLIED",
+  "TRANSFERRING", "NOT_LEADER",
 ]);
 
 /** Runs `f`, which must throw a zaxos Error with `code` (and the given properties). */

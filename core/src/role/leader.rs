@@ -76,6 +76,8 @@ pub(crate) struct PendingRead {
 pub(crate) struct Leader {
     /// Voters, this node included.
     voters: usize,
+    /// A leadership transfer under way: the target and the tick it must be done by.
+    transfer: Option<(NodeId, u64)>,
     /// Linearizable reads waiting for confirmation, oldest first.
     pub(crate) reads: heapless::Deque<PendingRead, READS_MAX>,
     probe_round: u32,
@@ -101,6 +103,7 @@ impl Leader {
         let voters = peers.iter().filter(|p: &&Progress| p.voter).count() + 1;
         let mut leader = Leader {
             voters,
+            transfer: None,
             reads: heapless::Deque::new(),
             probe_round: 0,
             epoch: 0,
@@ -438,6 +441,9 @@ impl Leader {
         if self.phase != Phase::Broadcast {
             return Err(ProposeError::NoLeader);
         }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
+        }
         let max = core.config.payload_bytes_max();
         if payload.len() > max {
             return Err(ProposeError::TooLarge { len: payload.len(), max });
@@ -517,6 +523,47 @@ impl Leader {
         }
     }
 
+    /// Starts handing leadership over to `to`: no new proposals; once `to` has acknowledged
+    /// the whole history, every member is told to follow it and this node steps down.
+    pub(crate) fn transfer<S: Storage>(&mut self, core: &Core<S>, to: NodeId) -> Result<(), crate::error::TransferError> {
+        use crate::error::TransferError;
+        if self.phase != Phase::Broadcast {
+            return Err(TransferError::NotLeader);
+        }
+        if to == core.me() {
+            return Err(TransferError::ToSelf);
+        }
+        if !core.config.is_voter(to) {
+            return Err(TransferError::NotAVoter(to));
+        }
+        if self.transfer.is_some() {
+            return Err(TransferError::InProgress);
+        }
+        self.transfer = Some((to, core.now + u64::from(core.config.election_timeout_ticks) * 2));
+        Ok(())
+    }
+
+    /// Completes (or abandons) a transfer under way.
+    fn drive_transfer<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        let (to, deadline) = self.transfer?;
+        let last = core.storage.last_index();
+        // Caught up, and heard from lately: a target the leader cannot reach would only leave
+        // the cluster without a leader until the next election.
+        let recent = core.now.saturating_sub(2 * u64::from(core.config.heartbeat_ticks));
+        let caught_up = self.peers.iter().any(|p| p.id == to && p.stage == Stage::Broadcast && p.acked_index >= last && p.last_heard >= recent);
+        if caught_up {
+            for peer in self.peers.iter() {
+                core.send(peer.id, Message::Handover { epoch: self.epoch, to });
+            }
+            return Some(Transition::Follow(to));
+        }
+        if core.now >= deadline {
+            self.transfer = None;
+            core.event(crate::core::Event::TransferFailed { to });
+        }
+        None
+    }
+
     /// Whether the next proposal would overflow the zxid counter (forcing a new epoch).
     pub(crate) fn counter_exhausted<S: Storage>(&self, core: &Core<S>) -> bool {
         let last = core.last_zxid();
@@ -545,7 +592,7 @@ impl Leader {
             self.heartbeat(core);
         }
         self.expire_reads(core);
-        None
+        self.drive_transfer(core)
     }
 
     /// Retransmits whatever each peer is waiting for and asks for its state.

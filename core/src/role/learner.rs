@@ -182,6 +182,14 @@ impl Learner {
                 }
             }
             Message::SnapChunk(chunk) => self.on_snap_chunk(core, chunk)?,
+            Message::Handover { to, .. } => {
+                if !core.config.is_voter(to) {
+                    return Err(StepError::Unexpected("HANDOVER to a node that is not a voter"));
+                }
+                // The leader handed over (the new leader holds its whole history): follow it,
+                // or, if it is this node, lead.
+                return Ok(Some(Transition::Follow(to)));
+            }
             Message::ReadProbe { round, .. } => {
                 if self.stage != Stage::Broadcast {
                     return Err(StepError::Unexpected("READPROBE before NEWLEADER"));

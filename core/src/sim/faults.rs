@@ -30,12 +30,14 @@ pub struct FaultRates {
     pub clock_skew: f64,
     /// Per tick: a client proposes at a random node.
     pub propose: f64,
+    /// Per tick: the leader is asked to hand leadership over to a random voter.
+    pub transfer: f64,
 }
 
 impl FaultRates {
     /// No faults at all (the liveness phase), with client load kept.
     pub fn none() -> Self {
-        FaultRates { loss: 0.0, duplicate: 0.0, reorder: 0.0, latency_ticks_max: 1, partition: 0.0, crash: 0.0, torn_write: 0.0, storage_delay_ticks_max: 0, clock_skew: 0.0, propose: 0.3 }
+        FaultRates { loss: 0.0, duplicate: 0.0, reorder: 0.0, latency_ticks_max: 1, partition: 0.0, crash: 0.0, torn_write: 0.0, storage_delay_ticks_max: 0, clock_skew: 0.0, propose: 0.3, transfer: 0.0 }
     }
 
     /// Rates for one seed: each class on or off and at a random strength, so some
@@ -50,17 +52,22 @@ impl FaultRates {
         let torn_write = pick(0.7, 0.2, 0.9);
         let clock_skew = pick(0.5, 0.2, 0.8);
         let propose = rng.range_f64(0.05, 0.8);
+        let latency_ticks_max = 1 + rng.below(4);
+        let storage_delay_ticks_max = rng.below(4);
+        // Drawn last, so the other rates of a seed stay what they were before transfers existed.
+        let transfer = if rng.chance(0.5) { rng.range_f64(0.0005, 0.004) } else { 0.0 };
         FaultRates {
             loss,
             duplicate,
             reorder,
-            latency_ticks_max: 1 + rng.below(4),
+            latency_ticks_max,
             partition,
             crash,
             torn_write,
-            storage_delay_ticks_max: rng.below(4),
+            storage_delay_ticks_max,
             clock_skew,
             propose,
+            transfer,
         }
     }
 }

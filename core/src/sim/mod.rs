@@ -125,6 +125,8 @@ pub struct Report {
     pub log_hash: u64,
     /// Reads served and checked.
     pub reads: ReadCounts,
+    /// Leadership transfers completed (the named node led a new epoch).
+    pub transfers: u64,
 }
 
 /// Reads served (and checked), by guarantee.
@@ -182,6 +184,9 @@ pub struct Simulation<M: StateMachine = LogHash> {
     events: Vec<(u64, NodeId, Event)>,
     faulty: bool,
     reads: ReadCounts,
+    /// A transfer asked for: (target, epoch it was asked in).
+    transfer: Option<(NodeId, u32)>,
+    transfers: u64,
 }
 
 impl Simulation<LogHash> {
@@ -251,6 +256,8 @@ impl<M: StateMachine> Simulation<M> {
             events: Vec::new(),
             faulty: true,
             reads: ReadCounts::default(),
+            transfer: None,
+            transfers: 0,
         };
         for i in 0..n {
             sim.start_node(i, &voters, &observers);
@@ -324,6 +331,10 @@ impl<M: StateMachine> Simulation<M> {
             let i = self.rng.below(n as u64) as usize;
             let kind = if self.rng.chance(0.5) { ReadKind::Linearizable } else { ReadKind::Sync };
             self.read_at(i, kind);
+        }
+        if self.faulty && self.rng.chance(self.rates.transfer) {
+            let to = self.rng.below(self.options.voters as u64) as usize;
+            self.transfer_to(to);
         }
         self.check_durable_majority();
     }
@@ -453,6 +464,21 @@ impl<M: StateMachine> Simulation<M> {
         }
     }
 
+    /// Asks the leader (if one is established) to hand leadership over to node `to`.
+    pub fn transfer_to(&mut self, to: usize) -> bool {
+        let Some(to_id) = self.members.get(to).map(|m| m.id) else { return false };
+        let Some(l) = self.members.iter().position(|m| m.node.as_ref().is_some_and(|n| n.is_established_leader())) else { return false };
+        let Some(node) = self.members[l].node.as_mut() else { return false };
+        let epoch = node.epoch();
+        if node.transfer_leadership(to_id).is_err() {
+            return false;
+        }
+        self.transfer = Some((to_id, epoch));
+        self.note(format!("n{} hands leadership over to n{to_id}", self.members[l].id));
+        self.drain(l);
+        true
+    }
+
     /// Proposes a fresh payload at node `i` (forwarded if it does not lead).
     pub fn propose_at(&mut self, i: usize) -> bool {
         let id = self.members.get(i).map_or(0, |m| m.id);
@@ -546,6 +572,12 @@ impl<M: StateMachine> Simulation<M> {
         let now = self.now;
         if established {
             self.checker.leader(now, epoch, id, last);
+            if let Some((to, asked_in)) = self.transfer {
+                if to == id && epoch > asked_in {
+                    self.transfers += 1;
+                    self.transfer = None;
+                }
+            }
         }
         if !self.members[i].voter {
             self.checker.observer_role(now, id, role);
@@ -653,6 +685,7 @@ impl<M: StateMachine> Simulation<M> {
             rates: Some(self.rates),
             log_hash: self.log_hash(),
             reads: self.reads,
+            transfers: self.transfers,
         }
     }
 

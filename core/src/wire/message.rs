@@ -280,6 +280,14 @@ pub enum Message<'a> {
         /// The probe answered.
         round: u32,
     },
+    /// Leadership transfer: the leader steps down in favour of `to`, which holds its whole
+    /// history; `to` starts discovery for a new epoch and the others follow it.
+    Handover {
+        /// The leader's epoch.
+        epoch: u32,
+        /// The new leader.
+        to: NodeId,
+    },
 }
 
 /// Postcard variant indexes of the messages encoded by hand.
@@ -303,7 +311,8 @@ impl Message<'_> {
             | Message::ReadRequest { epoch, .. }
             | Message::ReadReply { epoch, .. }
             | Message::ReadProbe { epoch, .. }
-            | Message::ReadProbeAck { epoch, .. } => Some(epoch),
+            | Message::ReadProbeAck { epoch, .. }
+            | Message::Handover { epoch, .. } => Some(epoch),
             Message::Proposal(p) | Message::Inform(p) => Some(p.epoch),
             Message::SnapChunk(c) => Some(c.epoch),
         }
@@ -331,6 +340,7 @@ impl Message<'_> {
             Message::ReadReply { .. } => "READREPLY",
             Message::ReadProbe { .. } => "READPROBE",
             Message::ReadProbeAck { .. } => "READPROBEACK",
+            Message::Handover { .. } => "HANDOVER",
         }
     }
 }

@@ -49,6 +49,7 @@ fn every_message_kind_round_trips() {
         Message::ReadReply { epoch: 6, id: 4, zxid: z },
         Message::ReadProbe { epoch: 6, round: 9 },
         Message::ReadProbeAck { epoch: 6, round: 9 },
+        Message::Handover { epoch: 6, to: 2 },
     ] {
         round_trip(m);
     }

@@ -840,7 +840,7 @@ impl Cluster {
                         self.round()?;
                     }
                 }
-                Err(ProposeError::Busy) | Err(ProposeError::NoLeader) => {
+                Err(ProposeError::Busy) | Err(ProposeError::NoLeader) | Err(ProposeError::Transferring) => {
                     self.round()?;
                     waited += 1;
                     if waited > PHASE_TICKS_MAX {
