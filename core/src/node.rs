@@ -235,7 +235,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                 }
             }
             RoleState::Learning(l) => {
-                while let Some((id, _)) = l.reads.pop_front() {
+                for (id, _) in core::mem::take(&mut l.reads) {
                     self.core.event(Event::ReadFailed { id });
                 }
             }

@@ -39,7 +39,8 @@ pub(crate) struct Learner {
     /// The snapshot being received, (position, zxid, length), and the bytes received so far.
     receiving: Option<((u64, Zxid, u32), u32)>,
     /// Reads sent to the leader and not answered yet: (id, deadline tick).
-    pub(crate) reads: heapless::Deque<(u32, u64), { crate::limits::READS_MAX }>,
+    /// Kept in the order asked, so the oldest deadline is first.
+    pub(crate) reads: heapless::Vec<(u32, u64), { crate::limits::READS_MAX }>,
     /// Whether this reign got our promise (see `Message::AckEpoch::promised`).
     promise: bool,
     /// Tick of the last SYNCSTATE report: at most one a tick, or reordered
@@ -64,7 +65,7 @@ impl Learner {
             receiving: None,
             reported_at: None,
             promise: true,
-            reads: heapless::Deque::new(),
+            reads: heapless::Vec::new(),
         };
         learner.connect(core);
         learner
@@ -94,10 +95,9 @@ impl Learner {
         if self.stage == Stage::Connecting && core.now >= self.resend_at {
             self.connect(core);
         }
-        while self.reads.front().is_some_and(|(_, deadline)| *deadline <= core.now) {
-            if let Some((id, _)) = self.reads.pop_front() {
-                core.event(crate::core::Event::ReadFailed { id });
-            }
+        while self.reads.first().is_some_and(|(_, deadline)| *deadline <= core.now) {
+            let (id, _) = self.reads.remove(0);
+            core.event(crate::core::Event::ReadFailed { id });
         }
         None
     }
@@ -142,7 +142,7 @@ impl Learner {
             return Err(ReadError::Busy);
         }
         let deadline = core.now + 2 * u64::from(core.config.election_timeout_ticks);
-        let _ = self.reads.push_back((id, deadline));
+        let _ = self.reads.push((id, deadline));
         core.send(self.leader, Message::ReadRequest { epoch: self.epoch, id, linearizable });
         Ok(())
     }
@@ -200,13 +200,8 @@ impl Learner {
                 let Some(at) = self.reads.iter().position(|(r, _)| *r == id) else {
                     return Err(StepError::Duplicate);
                 };
-                // Keep the others in order: rotate the answered one out.
-                for _ in 0..at {
-                    if let Some(r) = self.reads.pop_front() {
-                        let _ = self.reads.push_back(r);
-                    }
-                }
-                self.reads.pop_front();
+                // `remove` keeps the others in deadline order.
+                self.reads.remove(at);
                 // Served once this node has applied the leader's read point, which it
                 // may not even hold yet.
                 core.read_confirmed(id, zxid);
