@@ -199,7 +199,8 @@ impl Config {
 
     /// Largest payload a proposal may carry with this message size.
     pub fn payload_bytes_max(&self) -> usize {
-        self.message_bytes_max - HEADER_BYTES - PROPOSAL_OVERHEAD_BYTES_MAX - ENTRY_OVERHEAD_BYTES_MAX
+        // One byte of each stored entry is the kernel's tag (command or membership).
+        self.message_bytes_max - HEADER_BYTES - PROPOSAL_OVERHEAD_BYTES_MAX - ENTRY_OVERHEAD_BYTES_MAX - 1
     }
 
     /// Whether `id` votes.

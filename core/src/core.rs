@@ -7,6 +7,7 @@ use heapless::Deque;
 use crate::config::Config;
 use crate::error::{Counters, StepError};
 use crate::limits::{CONTROL_QUEUE_MAX, EVENTS_MAX, READS_MAX, WRITES_PENDING_MAX};
+use crate::membership::{self, Membership, TAG_COMMAND, TAG_MEMBERSHIP};
 use crate::storage::{HardState, Storage};
 use crate::wire::{Message, Vote};
 use crate::{NodeId, Zxid};
@@ -98,6 +99,12 @@ pub enum Event {
         /// The id `Node::read` returned.
         id: u32,
     },
+    /// A membership change committed at `zxid`: `Node::config()` now names the new voters
+    /// and observers (a node that is no longer a member stays looking, without a vote).
+    Membership {
+        /// The zxid of the membership entry.
+        zxid: Zxid,
+    },
     /// Storage is filling up: take a snapshot of the applied state and call `Node::compact`.
     SnapshotWanted {
         /// How full storage is, in percent.
@@ -143,6 +150,15 @@ pub(crate) struct Core<S: Storage> {
     /// Confirmed reads waiting for the host to apply up to their point: (id, zxid). A
     /// learner may learn a read point before it holds the entry, so it is a zxid.
     reads_waiting: Deque<(u32, Zxid), READS_MAX>,
+    /// The membership as of the snapshot point (the configuration's before any snapshot).
+    base: Membership,
+    /// A membership entry in the history not known committed: (position, membership).
+    /// While it exists every quorum counts in both `config` and it.
+    pub(crate) membership_pending: Option<(u64, Membership)>,
+    /// The zxid of the last membership entry known committed (zero: none).
+    pub(crate) membership_zxid: Zxid,
+    /// The committed membership changed since the node last looked.
+    pub(crate) membership_changed: bool,
 }
 
 impl<S: Storage> Core<S> {
@@ -169,6 +185,10 @@ impl<S: Storage> Core<S> {
             sends_dropped: 0,
             snapshot_wanted_at: 0,
             reads_waiting: Deque::new(),
+            base: Membership { voters: heapless::Vec::new(), observers: heapless::Vec::new() },
+            membership_pending: None,
+            membership_zxid: Zxid::ZERO,
+            membership_changed: false,
         }
     }
 
@@ -196,6 +216,150 @@ impl<S: Storage> Core<S> {
         self.sends_dropped = 0;
         self.snapshot_wanted_at = 0;
         self.reads_waiting.clear();
+        self.base = Membership::of(&self.config.voters, &self.config.observers);
+        self.recover_membership();
+    }
+
+    /// Rebuilds the membership from the snapshot and the history: the snapshot opens with
+    /// the membership at its point; the last membership entry after it is pending, the
+    /// one before it committed (its leader proposed the last one only after that).
+    fn recover_membership(&mut self) {
+        if let Some((membership, _)) = membership::split_snapshot(self.storage.snapshot_data()) {
+            self.base = membership;
+        }
+        self.set_committed(self.base.clone());
+        self.membership_pending = None;
+        self.membership_zxid = Zxid::ZERO;
+        let (first, last) = (self.storage.snapshot_point().0 + 1, self.storage.last_index());
+        for index in first..=last {
+            if let Some(stored) = self.storage.payload_at(index) {
+                if stored.first() == Some(&TAG_MEMBERSHIP) {
+                    self.note_membership(index);
+                }
+            }
+        }
+        self.membership_changed = false;
+    }
+
+    fn set_committed(&mut self, membership: Membership) {
+        self.config.voters = membership.voters;
+        self.config.observers = membership.observers;
+    }
+
+    /// A membership entry was appended at `index`: it is pending, and one pending before
+    /// it is committed.
+    fn note_membership(&mut self, index: u64) {
+        let Some(membership) = self.storage.payload_at(index).and_then(membership::of_entry) else { return };
+        if let Some((at, previous)) = self.membership_pending.take() {
+            self.set_committed(previous);
+            self.membership_zxid = self.storage.zxid_at(at).unwrap_or(Zxid::ZERO);
+            self.membership_changed = true;
+        }
+        self.membership_pending = Some((index, membership));
+    }
+
+    /// The pending membership takes effect once committed.
+    fn activate_membership(&mut self) {
+        match &self.membership_pending {
+            Some((index, _)) if *index <= self.commit_index => {}
+            _ => return,
+        }
+        self.membership_committed();
+    }
+
+    /// The pending membership is committed: it is in effect from now on.
+    fn membership_committed(&mut self) {
+        let Some((index, membership)) = self.membership_pending.take() else { return };
+        self.set_committed(membership);
+        self.membership_changed = true;
+        let zxid = self.storage.zxid_at(index).unwrap_or(Zxid::ZERO);
+        self.membership_zxid = zxid;
+        self.event(Event::Membership { zxid });
+    }
+
+    /// Another node knows the membership entry at `zxid` committed: if it is the one
+    /// pending here (a zxid names one proposal), it is.
+    pub(crate) fn membership_committed_elsewhere(&mut self, zxid: Zxid) {
+        let pending_zxid = self.membership_pending.as_ref().and_then(|(index, _)| self.storage.zxid_at(*index));
+        if zxid != Zxid::ZERO && pending_zxid == Some(zxid) {
+            self.membership_committed();
+        }
+    }
+
+    /// The membership as of position `index` (at most the commit point): the last
+    /// membership entry up to it, or the snapshot's.
+    fn membership_at(&self, index: u64) -> Membership {
+        let snapshot = self.storage.snapshot_point().0;
+        let mut at = index;
+        while at > snapshot {
+            if let Some(membership) = self.storage.payload_at(at).and_then(membership::of_entry) {
+                return membership;
+            }
+            at -= 1;
+        }
+        self.base.clone()
+    }
+
+    /// Whether `id` is a member of the committed or the pending membership.
+    pub(crate) fn is_member_any(&self, id: NodeId) -> bool {
+        self.config.is_member(id) || self.membership_pending.as_ref().is_some_and(|(_, m)| m.is_member(id))
+    }
+
+    /// Whether `id` votes in the committed or the pending membership.
+    pub(crate) fn is_voter_any(&self, id: NodeId) -> bool {
+        self.config.is_voter(id) || self.membership_pending.as_ref().is_some_and(|(_, m)| m.is_voter(id))
+    }
+
+    /// Whether `id` votes in the committed membership and in the pending one, if any.
+    pub(crate) fn is_voter_all(&self, id: NodeId) -> bool {
+        self.config.is_voter(id) && self.membership_pending.as_ref().map_or(true, |(_, m)| m.is_voter(id))
+    }
+
+    /// Whether the voters for which `has` holds are a majority of the committed voters and,
+    /// while a membership is pending, of its voters too.
+    pub(crate) fn is_quorum(&self, has: &dyn Fn(NodeId) -> bool) -> bool {
+        // A trait object, not a generic: one copy of this code for every caller (flash, wasm size).
+        let count = |voters: &[NodeId]| crate::quorum::is_majority(voters.iter().filter(|v| has(**v)).count(), voters.len());
+        count(&self.config.voters) && self.membership_pending.as_ref().map_or(true, |(_, m)| count(&m.voters))
+    }
+
+    /// The highest position a quorum (as in [`Core::is_quorum`]) has reached, given each voter's.
+    pub(crate) fn agreed_index(&self, reached: &dyn Fn(NodeId) -> u64) -> u64 {
+        let agreed = |voters: &[NodeId]| {
+            let mut values: heapless::Vec<u64, { crate::limits::MEMBERS_MAX }> = voters.iter().map(|v| reached(*v)).collect();
+            crate::quorum::agreed_index(&mut values)
+        };
+        let committed = agreed(&self.config.voters);
+        match &self.membership_pending {
+            Some((_, m)) => committed.min(agreed(&m.voters)),
+            None => committed,
+        }
+    }
+
+    /// Every voter of the committed and pending memberships but this node, each once.
+    pub(crate) fn voters_any(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let me = self.me();
+        let pending = self.membership_pending.as_ref().map(|(_, m)| m.voters.as_slice()).unwrap_or(&[]);
+        self.config.voters.iter().copied().chain(pending.iter().copied().filter(|v| !self.config.is_voter(*v))).filter(move |v| *v != me)
+    }
+
+    /// Every member of the committed and pending memberships but this node, each once.
+    pub(crate) fn members_any(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let pending = self.membership_pending.as_ref().map(|(_, m)| (m.voters.as_slice(), m.observers.as_slice())).unwrap_or((&[], &[]));
+        self.config.peers().chain(pending.0.iter().chain(pending.1.iter()).copied().filter(move |p| *p != self.me() && !self.config.is_member(*p)))
+    }
+
+    /// Appends a membership entry (the leader's own proposal); returns its position.
+    pub(crate) fn append_membership(&mut self, zxid: Zxid, membership: &Membership) -> Result<u64, StepError> {
+        let mut bytes = [0u8; membership::MEMBERSHIP_BYTES_MAX];
+        let len = membership.encode(&mut bytes);
+        let mut batch = self.begin_appends()?;
+        let index = self.storage.append_parts(zxid, &[TAG_MEMBERSHIP], bytes.get(..len).unwrap_or(&[])).map_err(StepError::Storage)?;
+        batch.first = index;
+        batch.last = index;
+        self.end_appends(batch)?;
+        self.note_membership(index);
+        Ok(index)
     }
 
     /// Read `id` is confirmed at `zxid`: it is served once that is applied.
@@ -297,9 +461,12 @@ impl<S: Storage> Core<S> {
         self.push_write(WriteKind::HardState(hard), 0)
     }
 
-    pub(crate) fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
+    /// Appends a host command (the leader's own proposal).
+    pub(crate) fn append_command(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
         let mut batch = self.begin_appends()?;
-        let index = self.append_to(&mut batch, zxid, payload)?;
+        let index = self.storage.append_parts(zxid, &[TAG_COMMAND], payload).map_err(StepError::Storage)?;
+        batch.first = index;
+        batch.last = index;
         self.end_appends(batch)?;
         Ok(index)
     }
@@ -312,13 +479,16 @@ impl<S: Storage> Core<S> {
         Ok(Appends { first: 0, last: 0 })
     }
 
-    /// Appends one entry of a run.
-    pub(crate) fn append_to(&mut self, batch: &mut Appends, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
-        let index = self.storage.append(zxid, payload).map_err(StepError::Storage)?;
+    /// Appends one received entry (stored bytes, tag first) of a run.
+    pub(crate) fn append_to(&mut self, batch: &mut Appends, zxid: Zxid, stored: &[u8]) -> Result<u64, StepError> {
+        let index = self.storage.append(zxid, stored).map_err(StepError::Storage)?;
         if batch.first == 0 {
             batch.first = index;
         }
         batch.last = index;
+        if stored.first() == Some(&TAG_MEMBERSHIP) {
+            self.note_membership(index);
+        }
         Ok(index)
     }
 
@@ -348,6 +518,10 @@ impl<S: Storage> Core<S> {
         }
         self.storage.truncate_after(index).map_err(StepError::Storage)?;
         self.durable_index = self.durable_index.min(index);
+        if self.membership_pending.as_ref().is_some_and(|(at, _)| *at > index) {
+            // The change was never committed; the committed membership stands.
+            self.membership_pending = None;
+        }
         let handed = self.handed;
         for (i, p) in self.pending.iter_mut().enumerate() {
             p.mark_last = p.mark_last.min(index);
@@ -396,6 +570,9 @@ impl<S: Storage> Core<S> {
         self.commit_index = index;
         self.applied_index = index;
         self.restore_pending = true;
+        let changed = self.config.voters.clone();
+        self.recover_membership();
+        self.membership_changed = changed != self.config.voters || self.membership_pending.is_some();
         self.snapshot_pending = Some(self.next_seq);
         self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: replaced }, 0)
     }
@@ -410,7 +587,12 @@ impl<S: Storage> Core<S> {
             return Err(CompactError::Busy);
         }
         let zxid = self.storage.zxid_at(index).ok_or(CompactError::NotApplied)?;
-        self.storage.compact_through(index, data).map_err(CompactError::Storage)?;
+        // The snapshot opens with the membership at its point, which compaction would drop.
+        let membership = self.membership_at(index);
+        let mut head = [0u8; membership::MEMBERSHIP_BYTES_MAX];
+        let len = membership.encode(&mut head);
+        self.storage.compact_through(index, head.get(..len).unwrap_or(&[]), data).map_err(CompactError::Storage)?;
+        self.base = membership;
         self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: false }, 0).map_err(|_| CompactError::Busy)
     }
 
@@ -452,6 +634,7 @@ impl<S: Storage> Core<S> {
             return;
         }
         self.commit_index = index;
+        self.activate_membership();
         let used = self.storage.used_percent();
         if used >= 50 && self.applied_index > self.snapshot_wanted_at {
             self.snapshot_wanted_at = self.applied_index.max(self.commit_index);

@@ -54,6 +54,7 @@ pub mod config;
 mod core;
 pub mod error;
 pub mod limits;
+pub mod membership;
 mod node;
 pub mod quorum;
 mod role;
@@ -67,6 +68,7 @@ pub use crate::config::{Config, ConfigError};
 #[cfg(feature = "sim")]
 pub use crate::config::Bugs;
 pub use crate::core::{Event, Role, Write, WriteKind};
+pub use crate::membership::{Membership, MembershipChange, MembershipError};
 pub use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
 pub use crate::node::{Apply, Node, Proposed, ReadKind, Transmit};
 pub use crate::zxid::Zxid;

@@ -5,6 +5,7 @@
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, Event, Role, Write};
 use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
+use crate::membership::{Membership, MembershipChange, MembershipError, TAG_MEMBERSHIP};
 use crate::role::election::Election;
 use crate::role::leader::Leader;
 use crate::role::learner::Learner;
@@ -58,6 +59,17 @@ pub enum Apply<'a> {
         zxid: Zxid,
         /// Its payload.
         payload: &'a [u8],
+    },
+    /// A committed membership entry: nothing for the state machine to do (the change is in
+    /// effect, and [`Node::config`] names the members); `encoded` decodes with
+    /// [`Membership::decode`].
+    Membership {
+        /// Position in the history.
+        index: u64,
+        /// Its zxid.
+        zxid: Zxid,
+        /// The membership, encoded.
+        encoded: &'a [u8],
     },
     /// Replace the state machine with this snapshot (after SNAP sync, or at start).
     Snapshot {
@@ -141,6 +153,27 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             RoleState::Leading(l) => l.tick(&mut self.core),
         };
         self.apply(transition);
+        self.after_membership_change();
+    }
+
+    /// Acts on a committed membership change: a leader tracks the new members (and hands
+    /// over if it no longer votes); a node no longer a member stops taking part.
+    fn after_membership_change(&mut self) {
+        if !self.core.membership_changed {
+            return;
+        }
+        self.core.membership_changed = false;
+        let me = self.core.me();
+        let transition = match &mut self.role {
+            RoleState::Leading(l) => l.on_membership_changed(&mut self.core),
+            RoleState::Learning(_) if !self.core.is_member_any(me) => Some(Transition::Look),
+            RoleState::Looking(e) => {
+                e.on_membership_changed(&mut self.core);
+                None
+            }
+            _ => None,
+        };
+        self.apply(transition);
     }
 
     /// Handles one received envelope. On error the message is counted and dropped;
@@ -150,6 +183,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         if let Err(e) = &result {
             self.core.counters.count(e);
         }
+        self.after_membership_change();
         result
     }
 
@@ -157,15 +191,43 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         let config = &self.core.config;
         let (header, message) = wire::decode(bytes, config.cluster_id, config.id, config.message_bytes_max)?;
         let from = header.from;
-        if from == config.id || !config.is_member(from) {
+        // A learner's leader may be unknown to its membership (a node joining, or behind):
+        // the leader's own messages bring the membership up to date.
+        let my_leader = matches!(&self.role, RoleState::Learning(l) if l.leader == from);
+        // So may a leader answering this node's question (see `Election::on_notification`).
+        let leader_claim = matches!(message, Message::Notification { state: PeerState::Leading, vote, .. } if vote.leader == from);
+        if from == config.id || !(self.core.is_member_any(from) || my_leader || leader_claim) {
+            if let Message::Notification { round, state: PeerState::Looking, vote, .. } = message {
+                if from != config.id {
+                    // A node removed while it was away learns so from the answer (it names
+                    // the membership committed here).
+                    let transition = self.on_notification(from, round, PeerState::Looking, vote);
+                    self.apply(transition);
+                }
+            }
             return Err(StepError::UnknownSender(from));
         }
         let transition = match (message, &mut self.role) {
             // A vote names a voter, or the sender itself (an observer's placeholder while it looks).
-            (Message::Notification { vote, .. }, _) if !config.is_voter(vote.leader) && vote.leader != from => {
+            // (A leader named by a node that follows it may be unknown here: membership moves on.)
+            // A voter may name a member with a newer history than ours as its candidate: one
+            // promoted by an entry we have not received yet.
+            (Message::Notification { vote, state, round, .. }, role)
+                if state == PeerState::Looking
+                    && !self.core.is_voter_any(vote.leader)
+                    && vote.leader != from
+                    && !(self.core.is_voter_any(from) && self.core.is_member_any(vote.leader) && vote.zxid > self.core.durable_zxid()) =>
+            {
+                if !matches!(role, RoleState::Looking(_)) {
+                    // Still tell the sender who leads: its membership may be behind ours.
+                    self.on_notification(from, round, state, vote);
+                }
                 return Err(StepError::Unexpected("a vote for a node that is not a voter"));
             }
-            (Message::Notification { round, state, vote }, _) => self.on_notification(from, round, state, vote),
+            (Message::Notification { round, state, vote, membership }, _) => {
+                self.core.membership_committed_elsewhere(membership);
+                self.on_notification(from, round, state, vote)
+            }
             (_, RoleState::Looking(_)) => return Err(StepError::Unexpected("no leader while looking")),
             (message, RoleState::Learning(l)) => l.step(&mut self.core, from, message)?,
             (message, RoleState::Leading(l)) => l.step(&mut self.core, from, message)?,
@@ -183,14 +245,14 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         };
         if state == PeerState::Looking {
             // Tell a looking node who leads, so it joins instead of electing.
-            core.send(from, Message::Notification { round: core.round, state: state_here, vote: vote_here });
+            core.send(from, Message::Notification { round: core.round, state: state_here, vote: vote_here, membership: core.membership_zxid });
         }
         None
     }
 
     fn apply(&mut self, transition: Option<Transition>) {
         let Some(mut transition) = transition else { return };
-        let observer = !self.core.config.is_voter(self.core.me());
+        let observer = !self.core.is_voter_any(self.core.me());
         loop {
             if observer && transition == Transition::Lead {
                 transition = Transition::Look;
@@ -271,6 +333,23 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         }
     }
 
+    /// Proposes a membership change (leader only). The change is an entry and takes effect
+    /// when it commits (`Event::Membership`); until then every quorum must be a majority of
+    /// the old voters and of the new. One change at a time; a bad request changes nothing.
+    pub fn change_membership(&mut self, change: MembershipChange) -> Result<Zxid, MembershipError> {
+        let result = match &mut self.role {
+            RoleState::Leading(l) => l.change_membership(&mut self.core, change),
+            _ => Err(MembershipError::NotLeader),
+        };
+        self.after_membership_change();
+        result
+    }
+
+    /// A proposed membership not yet known to be committed, if any.
+    pub fn pending_membership(&self) -> Option<&Membership> {
+        self.core.membership_pending.as_ref().map(|(_, m)| m)
+    }
+
     fn look(&mut self) -> Role {
         self.role = RoleState::Looking(Election::idle());
         if let RoleState::Looking(election) = &mut self.role {
@@ -293,6 +372,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                     // The zxid counter is about to overflow: a new epoch starts it over.
                     self.apply(Some(Transition::Look));
                 }
+                self.after_membership_change();
                 result
             }
             RoleState::Learning(l) if l.established() => {
@@ -338,6 +418,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             RoleState::Leading(l) => l.on_durable(&mut self.core),
         };
         self.apply(transition);
+        self.after_membership_change();
     }
 
     /// Hands over a snapshot of the state machine as of applied zxid `zxid`;
@@ -395,15 +476,22 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         if core.restore_pending {
             core.restore_pending = false;
             let (index, zxid) = core.storage.snapshot_point();
-            return Some(Apply::Snapshot { index, zxid, data: core.storage.snapshot_data() });
+            // The kernel's membership opens the snapshot; the host gets its own data.
+            let stored = core.storage.snapshot_data();
+            let data = crate::membership::split_snapshot(stored).map_or(stored, |(_, data)| data);
+            return Some(Apply::Snapshot { index, zxid, data });
         }
         // Everything handed out before this call is applied by now: reads up to it may go.
         core.release_reads();
         while core.applied_index < core.commit_index {
             core.applied_index += 1;
             let index = core.applied_index;
-            if let Some((zxid, payload)) = core.storage.entry_at(index) {
-                return Some(Apply::Entry { index, zxid, payload });
+            if let Some((zxid, stored)) = core.storage.entry_at(index) {
+                return Some(match stored.split_first() {
+                    Some((&TAG_MEMBERSHIP, encoded)) => Apply::Membership { index, zxid, encoded },
+                    Some((_, payload)) => Apply::Entry { index, zxid, payload },
+                    None => Apply::Entry { index, zxid, payload: stored },
+                });
             }
         }
         None
@@ -443,7 +531,10 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     pub fn role(&self) -> Role {
         match &self.role {
             RoleState::Looking(_) => Role::Looking,
-            RoleState::Learning(_) if !self.core.config.is_voter(self.core.me()) => Role::Observing,
+            // A node outside the membership may try a leader (it may have been added back
+            // without knowing yet); until that leader takes it, it is looking.
+            RoleState::Learning(l) if !self.core.is_member_any(self.core.me()) && !l.established() => Role::Looking,
+            RoleState::Learning(_) if !self.core.is_voter_any(self.core.me()) => Role::Observing,
             RoleState::Learning(_) => Role::Following,
             RoleState::Leading(_) => Role::Leading,
         }

@@ -4,21 +4,24 @@
 //! --features sim --test scenarios` rewrites the expectations.
 //!
 //! Commands:
-//! - `cluster voters=V [observers=O] [seed=S] [compact=N]` — a fault-free cluster
+//! - `cluster voters=V [observers=O] [spares=P] [seed=S] [compact=N]` — a fault-free cluster
+//!   (spares are nodes outside the membership, to be added)
 //! - `run [ticks=N]` — advance; prints epochs established meanwhile
 //! - `propose at=nX [count=N]` — client proposals at node X
 //! - `crash nX`, `restart nX`, `isolate nX`, `cut from=nX to=nY`, `heal`
 //! - `transfer to=nX` — the leader hands leadership over to node X
+//! - `change add-observer=nX | promote=nX | demote=nX | remove=nX` — a membership change at the leader
+//! - `members` — each live node's voters, observers and pending membership
 //! - `status` — role, epoch, last zxid, commit zxid and applied position per node
 //! - `sent kind=K` — messages of kind K sent since the last `sent`, by receiver
-//! - `check` — invariants, and whether every live node applied the same log
+//! - `check` — invariants, and whether every live member applied the same log
 #![cfg(feature = "sim")]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use zaxos::sim::{FaultRates, Options, Simulation};
-use zaxos::{Event, Role};
+use zaxos::{Event, MembershipChange, Role};
 
 struct World {
     sim: Simulation,
@@ -35,10 +38,10 @@ fn first_arg(tc: &datadriven::TestCase) -> usize {
 }
 
 impl World {
-    fn new(voters: usize, observers: usize, seed: u64, compact: u64) -> World {
+    fn new(voters: usize, observers: usize, spares: usize, seed: u64, compact: u64) -> World {
         let mut rates = FaultRates::none();
         rates.propose = 0.0;
-        let options = Options { seed, voters, observers, faults: Some(rates), compact_every: compact, trace: true, ..Options::default() };
+        let options = Options { seed, voters, observers, spares: Some(spares), faults: Some(rates), compact_every: compact, trace: true, ..Options::default() };
         let mut sim = Simulation::new(options);
         sim.set_faulty(false);
         World { sim, trace_seen: 0, trace: Vec::new() }
@@ -98,15 +101,50 @@ impl World {
         format!("{kind} to {}\n", list.join(" "))
     }
 
+    fn members(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.sim.len() {
+            let Some(n) = self.sim.node(i) else { continue };
+            let c = n.config();
+            let _ = write!(out, "n{}: voters={:?} observers={:?}", i + 1, c.voters.as_slice(), c.observers.as_slice());
+            if let Some(p) = n.pending_membership() {
+                let _ = write!(out, " pending voters={:?} observers={:?}", p.voters.as_slice(), p.observers.as_slice());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn change(&mut self, tc: &mut datadriven::TestCase) -> String {
+        let Some((key, value)) = tc.args.iter().next().map(|(k, v)| (k.clone(), v.first().cloned().unwrap_or_default())) else { return String::from("no change\n") };
+        let id = node_index(&value) as u16 + 1;
+        let change = match key.as_str() {
+            "add-observer" => MembershipChange::AddObserver(id),
+            "promote" => MembershipChange::PromoteToVoter(id),
+            "demote" => MembershipChange::DemoteToObserver(id),
+            "remove" => MembershipChange::Remove(id),
+            other => return format!("unknown change {other}\n"),
+        };
+        tc.args.clear();
+        match self.sim.change_membership(change) {
+            None => String::from("no leader\n"),
+            Some(Ok(zxid)) => format!("proposed at {zxid}\n"),
+            Some(Err(e)) => format!("refused: {e:?}\n"),
+        }
+    }
+
     fn check(&self) -> String {
         let mut out = String::new();
         for v in self.sim.violations() {
             let _ = writeln!(out, "VIOLATION {}: {}", v.invariant, v.detail);
         }
-        let logs: Vec<&[(u64, zaxos::Zxid)]> = (0..self.sim.len()).filter(|&i| self.sim.node(i).is_some()).map(|i| self.sim.applied(i)).collect();
+        // Members as the leader knows them (every live node without a leader).
+        let leader = (0..self.sim.len()).find_map(|i| self.sim.node(i).filter(|n| n.is_established_leader()));
+        let member = |i: usize| leader.map_or(true, |l| l.config().is_member(i as u16 + 1));
+        let logs: Vec<&[(u64, zaxos::Zxid)]> = (0..self.sim.len()).filter(|&i| self.sim.node(i).is_some() && member(i)).map(|i| self.sim.applied(i)).collect();
         let same = logs.windows(2).all(|w| w[0].last() == w[1].last());
         let _ = writeln!(out, "invariants hold: {}", self.sim.violations().is_empty());
-        let _ = writeln!(out, "live nodes applied the same log: {same}");
+        let _ = writeln!(out, "live members applied the same log: {same}");
         out
     }
 }
@@ -121,7 +159,8 @@ fn scenarios() {
                 let observers = tc.try_take_arg::<usize>("observers").ok().flatten().unwrap_or(0);
                 let seed = tc.try_take_arg::<u64>("seed").ok().flatten().unwrap_or(1);
                 let compact = tc.try_take_arg::<u64>("compact").ok().flatten().unwrap_or(0);
-                world = Some(World::new(voters, observers, seed, compact));
+                let spares = tc.try_take_arg::<usize>("spares").ok().flatten().unwrap_or(0);
+                world = Some(World::new(voters, observers, spares, seed, compact));
                 return String::from("ok\n");
             }
             let Some(w) = world.as_mut() else { return String::from("no cluster\n") };
@@ -173,6 +212,8 @@ fn scenarios() {
                     String::from("healed\n")
                 }
                 "status" => w.status(),
+                "members" => w.members(),
+                "change" => w.change(tc),
                 "sent" => {
                     let kind = tc.try_take_arg::<String>("kind").ok().flatten().unwrap_or_default();
                     w.sent(&kind)

@@ -89,6 +89,22 @@ pub(crate) fn transfer(e: zaxos::TransferError) -> JsValue {
     }
 }
 
+pub(crate) fn membership(e: zaxos::MembershipError) -> JsValue {
+    use zaxos::MembershipError as E;
+    match e {
+        E::NotLeader => error("NOT_LEADER", "only the leader changes the membership"),
+        E::InProgress => error("BUSY", "another membership change (or a transfer) is under way"),
+        E::Busy => error("BUSY", "history or write queue is full: retry"),
+        E::AlreadyMember(_) => error("BAD_ARGUMENT", "the node is already a member"),
+        E::NotAMember(_) => error("BAD_ARGUMENT", "the node is not a member"),
+        E::NoChange(_) => error("BAD_ARGUMENT", "the node already has that role"),
+        E::LastVoter => error("BAD_ARGUMENT", "the change would leave no voter"),
+        E::NotCaughtUp(_) => error("BUSY", "the observer has not caught up yet: retry"),
+        E::TooManyMembers => error("BAD_ARGUMENT", "too many members"),
+        E::ReservedId => error("BAD_ARGUMENT", "node id 0 is reserved"),
+    }
+}
+
 pub(crate) fn compact(e: CompactError) -> JsValue {
     match e {
         CompactError::NotApplied => error("NOT_APPLIED", "snapshot point is not applied or not in the history"),

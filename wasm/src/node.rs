@@ -102,7 +102,18 @@ export type Write =
 /** Something committed, to apply to the state machine in this order. */
 export type Commit =
   | { kind: "entry"; index: number; zxid: Zxid; payload: Uint8Array }
-  | { kind: "snapshot"; index: number; zxid: Zxid; data: Uint8Array };
+  | { kind: "snapshot"; index: number; zxid: Zxid; data: Uint8Array }
+  | { kind: "membership"; index: number; zxid: Zxid; voters: number[]; observers: number[] };
+
+/** Who votes and who observes; `pending` is a proposed change not yet known committed. */
+export interface Membership {
+  voters: number[];
+  observers: number[];
+  pending: { voters: number[]; observers: number[] } | null;
+}
+
+/** A membership change: add a node as an observer, promote an observer, demote a voter, remove a member. */
+export type MembershipChangeKind = "addObserver" | "promote" | "demote" | "remove";
 
 /** A role a node can be in. */
 export type Role = "looking" | "following" | "leading" | "observing";
@@ -115,6 +126,7 @@ export type Role = "looking" | "following" | "leading" | "observing";
  * - `readReady`: read `id` (from `read`) may be served from the applied state: `zxid` is applied.
  * - `readFailed`: read `id` could not be confirmed (leader changed, or no answer in time); retry.
  * - `transferFailed`: a leadership transfer to `to` did not complete in time; this node leads on.
+ * - `membership`: a membership change committed at `zxid`; `membership` names the members now.
  */
 export type NodeEvent =
   | { kind: "role"; role: Role }
@@ -122,7 +134,8 @@ export type NodeEvent =
   | { kind: "snapshotWanted"; usedPercent: number; applied: Zxid }
   | { kind: "readReady"; id: number; zxid: Zxid }
   | { kind: "readFailed"; id: number }
-  | { kind: "transferFailed"; to: number };
+  | { kind: "transferFailed"; to: number }
+  | { kind: "membership"; zxid: Zxid };
 
 /** A message to send: `bytes` go to node `to`. */
 export interface Message {
@@ -205,19 +218,27 @@ fn hard_state(h: zaxos::storage::HardState) -> JsValue {
     object.into()
 }
 
-fn entry<S: Storage>(storage: &S, index: u64) -> Option<JsValue> {
+/// An entry as stored (`proposed` false: what a host persists and hands back at a restart,
+/// the kernel's one-byte tag first) or as proposed.
+fn entry<S: Storage>(storage: &S, index: u64, proposed: bool) -> Option<JsValue> {
     let object = js_sys::Object::new();
     set(&object, "index", num(index));
     set(&object, "zxid", zxid(storage.zxid_at(index)?));
-    set(&object, "payload", bytes(storage.payload_at(index)?));
+    let stored = storage.payload_at(index)?;
+    let payload = if proposed { stored.get(1..).unwrap_or(stored) } else { stored };
+    set(&object, "payload", bytes(payload));
     Some(object.into())
 }
 
-fn snapshot<S: Storage>(object: &JsValue, storage: &S) {
+/// The snapshot as stored (`host_data` false: what a host persists and hands back at a
+/// restart, the kernel's membership first) or the state machine's data alone.
+fn snapshot<S: Storage>(object: &JsValue, storage: &S, host_data: bool) {
     let (index, z) = storage.snapshot_point();
     set(object, "index", num(index));
     set(object, "zxid", zxid(z));
-    set(object, "data", bytes(storage.snapshot_data()));
+    let stored = storage.snapshot_data();
+    let data = if host_data { zaxos::Membership::decode(stored).and_then(|(_, len)| stored.get(len..)).unwrap_or(stored) } else { stored };
+    set(object, "data", bytes(data));
 }
 
 /// A write as a plain object, with the entries or snapshot it names copied out.
@@ -232,7 +253,7 @@ pub(crate) fn write_object<S: Storage>(storage: &S, write: Write) -> JsValue {
             let o = kind("append");
             set(&o, "first", num(first));
             set(&o, "last", num(last));
-            let entries: Array = (first..=last).filter_map(|i| entry(storage, i)).collect();
+            let entries: Array = (first..=last).filter_map(|i| entry(storage, i, false)).collect();
             set(&o, "entries", entries);
             o.into()
         }
@@ -243,7 +264,7 @@ pub(crate) fn write_object<S: Storage>(storage: &S, write: Write) -> JsValue {
         }
         WriteKind::Snapshot { index, zxid: z, replaces_history } => {
             let o: JsValue = kind("snapshot").into();
-            snapshot(&o, storage);
+            snapshot(&o, storage, false);
             // The write names its own point; the data is the snapshot now held.
             set(&o, "index", num(index));
             set(&o, "replacesHistory", replaces_history);
@@ -290,13 +311,39 @@ pub(crate) fn event_object(event: Event) -> JsValue {
             set(&o, "to", to);
             o.into()
         }
+        Event::Membership { zxid: at } => {
+            let o = kind("membership");
+            set(&o, "zxid", zxid(at));
+            o.into()
+        }
     }
+}
+
+fn ids(list: &[u16]) -> JsValue {
+    let array = js_sys::Array::new();
+    for id in list {
+        array.push(&JsValue::from(*id));
+    }
+    array.into()
+}
+
+fn membership_lists(o: &js_sys::Object, voters: &[u16], observers: &[u16]) {
+    set(o, "voters", ids(voters));
+    set(o, "observers", ids(observers));
 }
 
 pub(crate) fn commit_object(apply: Apply<'_>) -> JsValue {
     let (o, index, z, key, data) = match apply {
         Apply::Entry { index, zxid, payload } => (kind("entry"), index, zxid, "payload", payload),
         Apply::Snapshot { index, zxid, data } => (kind("snapshot"), index, zxid, "data", data),
+        Apply::Membership { index, zxid: z, encoded } => {
+            let o = kind("membership");
+            set(&o, "index", num(index));
+            set(&o, "zxid", zxid(z));
+            let (voters, observers) = zaxos::Membership::decode(encoded).map_or((Vec::new(), Vec::new()), |(m, _)| (m.voters.to_vec(), m.observers.to_vec()));
+            membership_lists(&o, &voters, &observers);
+            return o.into();
+        }
     };
     set(&o, "index", num(index));
     set(&o, "zxid", zxid(z));
@@ -404,6 +451,43 @@ impl JsNode {
     pub fn transfer_leadership(&mut self, #[wasm_bindgen(unchecked_param_type = "number")] to: JsValue) -> Result<(), JsValue> {
         let to = uint(&to, u64::from(u16::MAX), "to")? as u16;
         self.node.transfer_leadership(to).map_err(errors::transfer)
+    }
+
+    /// Proposes a membership change at the leader (`"addObserver"`, `"promote"`, `"demote"` or
+    /// `"remove"` of node `id`); it takes effect when committed (a `membership` event). A voter
+    /// joins as an observer first, then is promoted once caught up. Returns the entry's zxid.
+    /// Throws `NOT_LEADER`, `BUSY` (another change in flight, or full queues) or `BAD_ARGUMENT`.
+    #[wasm_bindgen(js_name = changeMembership, unchecked_return_type = "Zxid")]
+    pub fn change_membership(&mut self, #[wasm_bindgen(unchecked_param_type = "MembershipChangeKind")] kind: JsValue, #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue) -> Result<JsValue, JsValue> {
+        use zaxos::MembershipChange;
+        let id = uint(&id, u64::from(u16::MAX), "id")? as u16;
+        let change = match kind.as_string().as_deref() {
+            Some("addObserver") => MembershipChange::AddObserver(id),
+            Some("promote") => MembershipChange::PromoteToVoter(id),
+            Some("demote") => MembershipChange::DemoteToObserver(id),
+            Some("remove") => MembershipChange::Remove(id),
+            _ => return Err(crate::js::bad_argument("kind", "\"addObserver\", \"promote\", \"demote\" or \"remove\"")),
+        };
+        let at = self.node.change_membership(change).map_err(errors::membership)?;
+        self.collect_writes();
+        Ok(zxid(at))
+    }
+
+    /// The membership as this node knows it.
+    #[wasm_bindgen(getter, unchecked_return_type = "Membership")]
+    pub fn membership(&self) -> JsValue {
+        let o = js_sys::Object::new();
+        let config = self.node.config();
+        membership_lists(&o, &config.voters, &config.observers);
+        match self.node.pending_membership() {
+            Some(p) => {
+                let pending = js_sys::Object::new();
+                membership_lists(&pending, &p.voters, &p.observers);
+                set(&o, "pending", pending);
+            }
+            None => set(&o, "pending", JsValue::NULL),
+        }
+        o.into()
     }
 
     /// Reports that every write up to `seq` is durable.
@@ -600,19 +684,21 @@ impl JsNode {
         o.into()
     }
 
-    /// Reads the history entry at position `index` (`undefined` if it is not
-    /// held: compacted into the snapshot, or not written yet).
+    /// Reads the history entry at position `index` with its payload as proposed (`undefined`
+    /// if it is not held: compacted into the snapshot, or not written yet). Persist the
+    /// entries of `append` writes, not these: they are stored bytes, the kernel's tag first.
     #[wasm_bindgen(unchecked_return_type = "Entry | undefined")]
     pub fn entry(&self, #[wasm_bindgen(unchecked_param_type = "number")] index: JsValue) -> Result<JsValue, JsValue> {
         let index = uint(&index, (1u64 << 53) - 1, "index")?;
-        Ok(entry(self.node.storage(), index).unwrap_or(JsValue::UNDEFINED))
+        Ok(entry(self.node.storage(), index, true).unwrap_or(JsValue::UNDEFINED))
     }
 
-    /// Reads the snapshot the node holds (`index` 0 and empty `data` if none).
+    /// Reads the snapshot the node holds (`index` 0 and empty `data` if none): `data` is the
+    /// state machine's, as the host handed it to `compact` (persist the `snapshot` writes, not this).
     #[wasm_bindgen(unchecked_return_type = "Snapshot")]
     pub fn snapshot(&self) -> JsValue {
         let o: JsValue = js_sys::Object::new().into();
-        snapshot(&o, self.node.storage());
+        snapshot(&o, self.node.storage(), true);
         o
     }
 }

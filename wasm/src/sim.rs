@@ -40,6 +40,8 @@ export interface FaultRates {
   propose: number;
   /** Per tick: the leader is asked to hand leadership over to a random voter. */
   transfer: number;
+  /** Per tick: the leader is asked for a random membership change (spare nodes join and leave). */
+  reconfig: number;
 }
 
 /** Deliberate kernel bugs, to watch the invariant checker catch them. All off by default. */
@@ -121,6 +123,8 @@ export interface SimulationReport {
   messages: number;
   rates: FaultRates;
   logHash: string;
+  /** Membership changes committed. */
+  reconfigs: number;
 }
 
 /** A role, leader or epoch change seen at `tick` on node `node`. */
@@ -134,7 +138,7 @@ export interface SimEvent {
 const OPTION_KEYS: &[&str] =
     &["seed", "ticks", "voters", "observers", "faults", "electionTimeoutTicks", "livenessTimeouts", "compactEvery", "trace", "bugs"];
 const RATE_KEYS: &[&str] =
-    &["loss", "duplicate", "reorder", "latencyTicksMax", "partition", "crash", "tornWrite", "storageDelayTicksMax", "clockSkew", "propose", "transfer"];
+    &["loss", "duplicate", "reorder", "latencyTicksMax", "partition", "crash", "tornWrite", "storageDelayTicksMax", "clockSkew", "propose", "transfer", "reconfig"];
 const BUG_KEYS: &[&str] = &["quorumOfOne", "ackBeforeDurable", "skipTrunc", "electionIgnoresZxid"];
 /// Ticks far enough ahead to mean "until restarted", with room left for the clock.
 const FOREVER: u64 = 1 << 52;
@@ -174,6 +178,7 @@ fn rates(object: &JsValue, base: FaultRates) -> Result<FaultRates, JsValue> {
         clock_skew: p("clockSkew", base.clock_skew)?,
         propose: p("propose", base.propose)?,
         transfer: p("transfer", base.transfer)?,
+        reconfig: p("reconfig", base.reconfig)?,
     })
 }
 
@@ -232,6 +237,7 @@ fn rates_object(r: FaultRates) -> JsValue {
         ("clockSkew", r.clock_skew),
         ("propose", r.propose),
         ("transfer", r.transfer),
+        ("reconfig", r.reconfig),
     ] {
         set(&o, key, value);
     }
@@ -288,6 +294,7 @@ fn report_object(r: &Report) -> JsValue {
         set(&o, "rates", rates_object(rates));
     }
     set(&o, "logHash", hex(r.log_hash));
+    set(&o, "reconfigs", num(r.reconfigs));
     o.into()
 }
 

@@ -261,6 +261,8 @@ export class Peer {
     for (const c of commits) {
       if (c.kind === "snapshot") {
         this.zk.restore(this.board.apply(c)?.tree);
+      } else if (c.kind === "membership") {
+        this.board.skip(c, "(membership)");
       } else if (c.payload[0] === ENTRY_FORMAT) {
         this.board.skip(c, "(tree)");
         this.zk.apply(c);

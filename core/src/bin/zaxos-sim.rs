@@ -100,7 +100,7 @@ fn summarize(args: &Args, reports: &[Report]) -> ExitCode {
     let mut faults = FaultCounts::default();
     let (mut violations, mut liveness, mut elections, mut committed, mut messages, mut worst_recovery) = (0, 0, 0, 0, 0, 0);
     let mut failed_seeds = 0;
-    let (mut linearizable_reads, mut sync_reads, mut transfers) = (0, 0, 0);
+    let (mut linearizable_reads, mut sync_reads, mut transfers, mut reconfigs) = (0, 0, 0, 0);
     for r in reports {
         failed_seeds += u64::from(!r.violations.is_empty() || !r.liveness_ok);
         for v in &r.violations {
@@ -117,6 +117,7 @@ fn summarize(args: &Args, reports: &[Report]) -> ExitCode {
         linearizable_reads += r.reads.linearizable;
         sync_reads += r.reads.sync;
         transfers += r.transfers;
+        reconfigs += r.reconfigs;
         committed += r.committed;
         messages += r.messages;
         worst_recovery = worst_recovery.max(if r.liveness_ok { r.recovery_ticks } else { 0 });
@@ -134,8 +135,8 @@ fn summarize(args: &Args, reports: &[Report]) -> ExitCode {
         }
     }
     println!(
-        "{{\"seeds\":{},\"ticks\":{},\"failed_seeds\":{},\"violations\":{},\"liveness_failures\":{},\"elections\":{},\"committed_total\":{},\"messages\":{},\"worst_recovery_ticks\":{},\"linearizable_reads\":{},\"sync_reads\":{},\"transfers\":{},\"faults\":{{\"loss\":{},\"duplicate\":{},\"reorder\":{},\"partition\":{},\"partial_connectivity\":{},\"crash\":{},\"torn_write\":{},\"clock_skew\":{}}}}}",
-        reports.len(), args.ticks, failed_seeds, violations, liveness, elections, committed, messages, worst_recovery, linearizable_reads, sync_reads, transfers,
+        "{{\"seeds\":{},\"ticks\":{},\"failed_seeds\":{},\"violations\":{},\"liveness_failures\":{},\"elections\":{},\"committed_total\":{},\"messages\":{},\"worst_recovery_ticks\":{},\"linearizable_reads\":{},\"sync_reads\":{},\"transfers\":{},\"reconfigs\":{},\"faults\":{{\"loss\":{},\"duplicate\":{},\"reorder\":{},\"partition\":{},\"partial_connectivity\":{},\"crash\":{},\"torn_write\":{},\"clock_skew\":{}}}}}",
+        reports.len(), args.ticks, failed_seeds, violations, liveness, elections, committed, messages, worst_recovery, linearizable_reads, sync_reads, transfers, reconfigs,
         faults.loss, faults.duplicate, faults.reorder, faults.partition, faults.partial_connectivity, faults.crash, faults.torn_write, faults.clock_skew
     );
     if violations + liveness > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }

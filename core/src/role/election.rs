@@ -13,7 +13,6 @@ use heapless::Vec;
 use super::Transition;
 use crate::core::Core;
 use crate::limits::MEMBERS_MAX;
-use crate::quorum::is_majority;
 use crate::storage::Storage;
 use crate::wire::{Message, PeerState, Vote};
 use crate::NodeId;
@@ -31,6 +30,9 @@ pub(crate) struct Election {
     resend_at: u64,
     /// Voters heard from while looking (any state): whether this node reaches a majority.
     heard: Vec<NodeId, MEMBERS_MAX>,
+    /// The tick each node was last answered at: at most one answer a tick, so two nodes
+    /// whose memberships disagree (each answering the other) cannot echo forever.
+    answered: Vec<(NodeId, u64), MEMBERS_MAX>,
 }
 
 impl Election {
@@ -43,7 +45,7 @@ impl Election {
 
     /// An election not begun yet.
     pub(crate) const fn idle() -> Self {
-        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0, connected: false }, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0, heard: Vec::new() }
+        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0, connected: false }, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0, heard: Vec::new(), answered: Vec::new() }
     }
 
     /// Starts a new round with this node's own vote and tells the voters.
@@ -53,9 +55,10 @@ impl Election {
         // Nobody heard yet: connected only if this node alone is a majority.
         let vote = self.own(core);
         self.vote = vote;
-        if core.config.is_voter(core.me()) {
+        if core.is_voter_any(core.me()) {
             self.record(core.me(), vote);
-            if is_majority(1, core.config.voters.len()) {
+            let me = core.me();
+            if core.is_quorum(&|id| id == me) {
                 self.decide_at = Some(core.now);
             }
         }
@@ -63,15 +66,33 @@ impl Election {
     }
 
     fn broadcast<S: Storage>(&mut self, core: &mut Core<S>) {
-        let message = Message::Notification { round: core.round, state: PeerState::Looking, vote: self.vote };
-        let me = core.me();
-        for i in 0..core.config.voters.len() {
-            let to = core.config.voters[i];
-            if to != me {
-                core.send(to, message);
-            }
+        let message = Message::Notification { round: core.round, state: PeerState::Looking, vote: self.vote, membership: core.membership_zxid };
+        // A node without a vote asks every member it knows: its membership may be behind,
+        // and whoever leads now may be one it knows only as an observer.
+        let mut to: Vec<NodeId, MEMBERS_MAX> = Vec::new();
+        if core.is_voter_any(core.me()) {
+            to.extend(core.voters_any());
+        } else {
+            to.extend(core.members_any());
+        }
+        for voter in to {
+            core.send(voter, message);
         }
         self.resend_at = core.now + u64::from(core.config.heartbeat_ticks) * 2;
+    }
+
+    /// Tells `from` where this node stands (once a tick at most).
+    fn reply<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId) {
+        match self.answered.iter_mut().find(|(id, _)| *id == from) {
+            Some((_, at)) if *at == core.now => return,
+            Some((_, at)) => *at = core.now,
+            None => {
+                if self.answered.push((from, core.now)).is_err() {
+                    self.answered.clear();
+                }
+            }
+        }
+        core.send(from, Message::Notification { round: core.round, state: PeerState::Looking, vote: self.vote, membership: core.membership_zxid });
     }
 
     fn record(&mut self, from: NodeId, vote: Vote) {
@@ -105,13 +126,14 @@ impl Election {
     /// This node's own vote, with whether it hears a majority of voters.
     fn own<S: Storage>(&self, core: &Core<S>) -> Vote {
         let mut vote = core.own_vote();
-        vote.connected = is_majority(self.heard.len() + 1, core.config.voters.len());
+        let me = core.me();
+        vote.connected = core.is_quorum(&|id| id == me || self.heard.contains(&id));
         vote
     }
 
     pub(crate) fn on_notification<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, round: u64, state: PeerState, vote: Vote) -> Option<Transition> {
-        let me_voter = core.config.is_voter(core.me());
-        let from_voter = core.config.is_voter(from);
+        let me_voter = core.is_voter_any(core.me());
+        let from_voter = core.is_voter_any(from);
         if from_voter && !self.heard.contains(&from) {
             let _ = self.heard.push(from);
             // Reaching a majority makes this node a better candidate: say so.
@@ -123,15 +145,32 @@ impl Election {
             }
         }
         if state != PeerState::Looking {
-            if from_voter {
-                self.claim(from, vote, state);
+            // Observers' claims too: only voters count towards a quorum of them.
+            self.claim(from, vote, state);
+            let leader = vote.leader;
+            if leader != core.me() && leader != from && (!me_voter || !core.is_voter_any(leader)) {
+                // A leader this node does not know as a voter (or any leader, for a node
+                // without a vote): its membership may be behind. Ask the leader itself; its
+                // own claim, if it still leads, is enough to follow it.
+                self.reply(core, leader);
             }
             return self.join_established(core);
         }
-        if !from_voter || !me_voter {
+        if !from_voter {
             // Observers neither vote nor are voted for; tell them where we stand.
-            if !from_voter {
-                core.send(from, Message::Notification { round: core.round, state: PeerState::Looking, vote: self.vote });
+            self.reply(core, from);
+            return None;
+        }
+        if !me_voter {
+            // Without a vote in this node's membership, it may hold one in the sender's newer
+            // one (a promotion this node has not received): it takes up the best vote it
+            // hears, so the sender can count it, and never decides. Election only picks a
+            // candidate; discovery keeps the choice safe.
+            let placeholder = self.vote.leader == core.me();
+            if round > core.round || (round == core.round && (placeholder || Self::better(core, &vote, &self.vote))) {
+                core.round = core.round.max(round);
+                self.vote = vote;
+                self.reply(core, from);
             }
             return None;
         }
@@ -143,7 +182,7 @@ impl Election {
             self.record(core.me(), self.vote);
             self.broadcast(core);
         } else if round < core.round {
-            core.send(from, Message::Notification { round: core.round, state: PeerState::Looking, vote: self.vote });
+            self.reply(core, from);
             return None;
         } else if Self::better(core, &vote, &self.vote) {
             self.vote = vote;
@@ -151,8 +190,7 @@ impl Election {
             self.broadcast(core);
         }
         self.record(from, vote);
-        let agreeing = self.votes.iter().filter(|(id, v)| core.config.is_voter(*id) && *v == self.vote).count();
-        if is_majority(agreeing, core.config.voters.len()) {
+        if self.agreed(core) {
             self.decide_at.get_or_insert(core.now + FINALIZE_TICKS);
         } else {
             self.decide_at = None;
@@ -162,8 +200,7 @@ impl Election {
 
     fn decide<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
         self.decide_at = None;
-        let agreeing = self.votes.iter().filter(|(id, v)| core.config.is_voter(*id) && *v == self.vote).count();
-        if !is_majority(agreeing, core.config.voters.len()) {
+        if !self.agreed(core) {
             return None;
         }
         if self.vote.leader == core.me() {
@@ -171,6 +208,21 @@ impl Election {
         } else {
             Some(Transition::Follow(self.vote.leader))
         }
+    }
+
+    /// The voters changed: a quorum may agree now (a lone voter decides alone).
+    pub(crate) fn on_membership_changed<S: Storage>(&mut self, core: &mut Core<S>) {
+        if core.is_voter_any(core.me()) {
+            self.record(core.me(), self.vote);
+        }
+        if self.agreed(core) {
+            self.decide_at.get_or_insert(core.now + FINALIZE_TICKS);
+        }
+    }
+
+    /// Whether a quorum votes as this node does.
+    fn agreed<S: Storage>(&self, core: &Core<S>) -> bool {
+        core.is_quorum(&|id| self.votes.iter().any(|(voter, v)| *voter == id && *v == self.vote))
     }
 
     /// Joins a leader that a majority of voters already follows (or leads, counting the leader).
@@ -182,8 +234,8 @@ impl Election {
             if !leading {
                 continue;
             }
-            let supporters = self.claims.iter().filter(|(id, v, s)| v.leader == leader && (*s == PeerState::Following || *id == leader)).count();
-            if is_majority(supporters, core.config.voters.len()) {
+            let supports = |id: NodeId| self.claims.iter().any(|(c, v, s)| *c == id && v.leader == leader && (*s == PeerState::Following || *c == leader));
+            if core.is_quorum(&supports) {
                 best = Some(leader);
                 break;
             }
@@ -195,6 +247,8 @@ impl Election {
             self.claims.iter().filter(|(id, v, s)| *s == PeerState::Leading && v.leader == *id && *id != core.me()).max_by_key(|(_, v, _)| v.epoch).map(|(id, _, _)| *id)
         });
         match best {
+            // Followers of this node's old reign may still name it; without a vote it cannot lead.
+            Some(leader) if leader == core.me() && !core.is_voter_any(leader) => None,
             Some(leader) if leader == core.me() => Some(Transition::Lead),
             Some(leader) => Some(Transition::Follow(leader)),
             None => None,

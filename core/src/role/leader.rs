@@ -11,7 +11,7 @@ use super::Transition;
 use crate::core::{Core, Event};
 use crate::error::{ProposeError, StepError};
 use crate::limits::{HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, READS_MAX, SNAP_CHUNK_BYTES_MAX};
-use crate::quorum::{agreed_index, is_majority};
+use crate::membership::{MembershipChange, MembershipError};
 use crate::storage::{HardState, Storage};
 use crate::wire::{self, Bytes, Header, Message, SnapChunk, WireError};
 use crate::{NodeId, Zxid};
@@ -74,8 +74,6 @@ pub(crate) struct PendingRead {
 }
 
 pub(crate) struct Leader {
-    /// Voters, this node included.
-    voters: usize,
     /// A leadership transfer under way: the target and the tick it must be done by.
     transfer: Option<(NodeId, u64)>,
     /// Linearizable reads waiting for confirmation, oldest first.
@@ -94,43 +92,56 @@ pub(crate) struct Leader {
 
 impl Leader {
     pub(crate) fn start<S: Storage>(core: &mut Core<S>) -> Result<Self, Transition> {
-        let mut peers = Vec::new();
-        for id in core.config.peers() {
-            let voter = core.config.is_voter(id);
-            let _ = peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2] });
-        }
         let timeout = u64::from(core.config.election_timeout_ticks);
-        let voters = peers.iter().filter(|p: &&Progress| p.voter).count() + 1;
         let mut leader = Leader {
-            voters,
             transfer: None,
             reads: heapless::Deque::new(),
             probe_round: 0,
             epoch: 0,
             phase: Phase::Discovery,
-            peers,
+            peers: Vec::new(),
             initial_index: 0,
             started_at: core.now,
             heartbeat_at: core.now,
             quorum_check_at: core.now + timeout,
             cursor: 0,
         };
+        leader.sync_peers(core);
         if let Some(t) = leader.try_choose_epoch(core) {
             return Err(t);
         }
         Ok(leader)
     }
 
+    /// Tracks every member of the committed and pending memberships, and no one else.
+    fn sync_peers<S: Storage>(&mut self, core: &Core<S>) {
+        self.peers.retain(|p| core.is_member_any(p.id) && p.id != core.me());
+        for id in core.members_any() {
+            let voter = core.is_voter_any(id);
+            match self.peers.iter_mut().find(|p| p.id == id) {
+                Some(p) => p.voter = voter,
+                None => {
+                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2] });
+                }
+            }
+        }
+        self.cursor = 0;
+    }
+
     pub(crate) fn established(&self) -> bool {
         self.phase == Phase::Broadcast
     }
 
-    fn voters(&self) -> usize {
-        self.voters
+    /// Whether this node and the peers for which `has` holds form a quorum.
+    fn quorum<S: Storage>(&self, core: &Core<S>, has: &dyn Fn(&Progress) -> bool) -> bool {
+        let me = core.me();
+        let holds = |id: NodeId| id == me || self.peers.iter().any(|p| p.id == id && has(p));
+        core.is_quorum(&holds) || crate::config::bugs(&core.config).quorum_of_one
     }
 
-    fn is_quorum<S: Storage>(&self, core: &Core<S>, count: usize) -> bool {
-        is_majority(count, self.voters()) || (crate::config::bugs(&core.config).quorum_of_one && count >= 1)
+    /// Whether this node is the only voter (its proposals commit once durable here).
+    fn alone<S: Storage>(core: &Core<S>) -> bool {
+        core.voters_any().next().is_none()
     }
 
     fn peer(&mut self, id: NodeId) -> Option<&mut Progress> {
@@ -142,8 +153,7 @@ impl Leader {
         if self.epoch != 0 {
             return None;
         }
-        let known = self.peers.iter().filter(|p| p.voter && p.stage != Stage::Idle).count() + 1;
-        if !is_majority(known, self.voters()) {
+        if !self.quorum(core, &|p| p.stage != Stage::Idle) {
             return None;
         }
         let hard = core.storage.hard_state();
@@ -275,8 +285,7 @@ impl Leader {
         if self.phase != Phase::Discovery || hard.accepted_epoch != self.epoch || hard.promised_leader != core.me() {
             return None;
         }
-        let promised = self.peers.iter().filter(|p| p.voter && matches!(p.stage, Stage::Promised { .. })).count() + 1;
-        if !self.is_quorum(core, promised) {
+        if !self.quorum(core, &|p| matches!(p.stage, Stage::Promised { .. })) {
             return None;
         }
         let own = (hard.current_epoch, core.durable_zxid());
@@ -409,18 +418,18 @@ impl Leader {
             return;
         }
         let own_ok = core.durable_hard.current_epoch == self.epoch;
-        let mut acked: Vec<u64, MEMBERS_MAX> = Vec::new();
-        let _ = acked.push(if own_ok { core.durable_index } else { 0 });
-        let mut established = usize::from(own_ok);
-        for p in self.peers.iter().filter(|p| p.voter) {
-            let synced = p.stage == Stage::Broadcast;
-            established += usize::from(synced);
-            let _ = acked.push(if synced { p.acked_index } else { 0 });
-        }
-        if !self.is_quorum(core, established) {
+        let me = core.me();
+        let synced = |id: NodeId| (id == me && own_ok) || self.peers.iter().any(|p| p.id == id && p.stage == Stage::Broadcast);
+        if !core.is_quorum(&synced) && !crate::config::bugs(&core.config).quorum_of_one {
             return;
         }
-        let agreed = if crate::config::bugs(&core.config).quorum_of_one { core.durable_index.max(core.storage.last_index()) } else { agreed_index(&mut acked) };
+        let reached = |id: NodeId| {
+            if id == me {
+                return if own_ok { core.durable_index } else { 0 };
+            }
+            self.peers.iter().find(|p| p.id == id && p.stage == Stage::Broadcast).map_or(0, |p| p.acked_index)
+        };
+        let agreed = if crate::config::bugs(&core.config).quorum_of_one { core.durable_index.max(core.storage.last_index()) } else { core.agreed_index(&reached) };
         if agreed < self.initial_index {
             return;
         }
@@ -457,11 +466,61 @@ impl Leader {
             return Err(ProposeError::Busy);
         }
         let zxid = Zxid::new(self.epoch, counter);
-        core.append(zxid, payload).map_err(|_| ProposeError::Busy)?;
-        if self.voters() == 1 {
+        core.append_command(zxid, payload).map_err(|_| ProposeError::Busy)?;
+        if Self::alone(core) {
             self.maybe_commit(core);
         }
         Ok(zxid)
+    }
+
+    /// Proposes a membership change as an entry; it takes effect when committed. Until
+    /// then quorums count in the old and the new voters alike, and no other change is taken.
+    pub(crate) fn change_membership<S: Storage>(&mut self, core: &mut Core<S>, change: MembershipChange) -> Result<Zxid, MembershipError> {
+        if self.phase != Phase::Broadcast {
+            return Err(MembershipError::NotLeader);
+        }
+        if core.membership_pending.is_some() || self.transfer.is_some() {
+            return Err(MembershipError::InProgress);
+        }
+        let current = crate::membership::Membership::of(&core.config.voters, &core.config.observers);
+        let next = current.changed(change)?;
+        if let MembershipChange::PromoteToVoter(id) = change {
+            // A voter that must catch up first would stall every commit of a joint quorum.
+            let caught_up = self.peers.iter().any(|p| p.id == id && p.stage == Stage::Broadcast && p.acked_index >= core.commit_index);
+            if !caught_up {
+                return Err(MembershipError::NotCaughtUp(id));
+            }
+        }
+        let last = core.last_zxid();
+        let counter = if last.epoch == self.epoch { last.counter + 1 } else { 1 };
+        if counter > core.config.zxid_counter_max || !core.storage.can_append(crate::limits::MEMBERS_MAX * 2 + 3) {
+            return Err(MembershipError::Busy);
+        }
+        let zxid = Zxid::new(self.epoch, counter);
+        core.append_membership(zxid, &next).map_err(|_| MembershipError::Busy)?;
+        core.membership_changed = false;
+        self.sync_peers(core);
+        if Self::alone(core) {
+            self.maybe_commit(core);
+        }
+        Ok(zxid)
+    }
+
+    /// After the committed membership changed: track the new members; a leader that no
+    /// longer votes hands over to a voter holding its whole history, or steps down.
+    pub(crate) fn on_membership_changed<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
+        self.sync_peers(core);
+        if core.is_voter_any(core.me()) {
+            self.maybe_commit(core);
+            return None;
+        }
+        let last = core.storage.last_index();
+        let heir = self.peers.iter().filter(|p| core.is_voter_all(p.id) && p.stage == Stage::Broadcast && p.acked_index >= last).map(|p| p.id).next();
+        let Some(to) = heir else { return Some(Transition::Look) };
+        for peer in self.peers.iter() {
+            core.send(peer.id, Message::Handover { epoch: self.epoch, to });
+        }
+        Some(if core.config.is_member(core.me()) { Transition::Follow(to) } else { Transition::Look })
     }
 
     /// A read at position `commit`: sync reads get it at once; linearizable reads once a
@@ -473,7 +532,7 @@ impl Leader {
             return Err(ReadError::NoLeader);
         }
         let index = core.commit_index;
-        if !linearizable || self.voters == 1 {
+        if !linearizable || Self::alone(core) {
             self.answer_read(core, from, id, index);
             return Ok(());
         }
@@ -502,8 +561,8 @@ impl Leader {
     /// Answers the reads a majority has confirmed (rounds only grow, so in order).
     fn confirm_reads<S: Storage>(&mut self, core: &mut Core<S>) {
         while let Some(read) = self.reads.front() {
-            let confirmed = self.peers.iter().filter(|p| p.voter && p.read_round >= read.round).count() + 1;
-            if !is_majority(confirmed, self.voters) {
+            let round = read.round;
+            if !self.quorum(core, &|p| p.read_round >= round) {
                 break;
             }
             let (id, from, index) = (read.id, read.from, read.index);
@@ -533,10 +592,10 @@ impl Leader {
         if to == core.me() {
             return Err(TransferError::ToSelf);
         }
-        if !core.config.is_voter(to) {
+        if !core.is_voter_all(to) {
             return Err(TransferError::NotAVoter(to));
         }
-        if self.transfer.is_some() {
+        if self.transfer.is_some() || core.membership_pending.is_some() {
             return Err(TransferError::InProgress);
         }
         self.transfer = Some((to, core.now + u64::from(core.config.election_timeout_ticks) * 2));
@@ -578,8 +637,7 @@ impl Leader {
         if core.now >= self.quorum_check_at {
             // Check-quorum: a leader that has not heard a majority within a timeout steps down.
             let since = core.now - timeout;
-            let heard = self.peers.iter().filter(|p| p.voter && p.last_heard >= since).count() + 1;
-            if !is_majority(heard, self.voters()) {
+            if !self.quorum(core, &|p| p.last_heard >= since) {
                 return Some(Transition::Look);
             }
             self.quorum_check_at = core.now + timeout;

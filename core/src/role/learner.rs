@@ -72,7 +72,7 @@ impl Learner {
     }
 
     pub(crate) fn observer<S: Storage>(core: &Core<S>) -> bool {
-        !core.config.is_voter(core.me())
+        !core.is_voter_any(core.me())
     }
 
     pub(crate) fn peer_state<S: Storage>(core: &Core<S>) -> PeerState {
@@ -183,7 +183,7 @@ impl Learner {
             }
             Message::SnapChunk(chunk) => self.on_snap_chunk(core, chunk)?,
             Message::Handover { to, .. } => {
-                if !core.config.is_voter(to) {
+                if !core.is_voter_any(to) {
                     return Err(StepError::Unexpected("HANDOVER to a node that is not a voter"));
                 }
                 // The leader handed over (the new leader holds its whole history): follow it,
@@ -298,7 +298,8 @@ impl Learner {
         let mut run = core.begin_appends()?;
         for entry in p.entries.iter() {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
-            if zxid <= previous {
+            if zxid <= previous || !crate::membership::valid_entry(payload) {
+                core.end_appends(run)?;
                 return Err(StepError::Wire(crate::wire::WireError::Malformed));
             }
             previous = zxid;

@@ -32,12 +32,14 @@ pub struct FaultRates {
     pub propose: f64,
     /// Per tick: the leader is asked to hand leadership over to a random voter.
     pub transfer: f64,
+    /// Per tick: the leader is asked for a random membership change.
+    pub reconfig: f64,
 }
 
 impl FaultRates {
     /// No faults at all (the liveness phase), with client load kept.
     pub fn none() -> Self {
-        FaultRates { loss: 0.0, duplicate: 0.0, reorder: 0.0, latency_ticks_max: 1, partition: 0.0, crash: 0.0, torn_write: 0.0, storage_delay_ticks_max: 0, clock_skew: 0.0, propose: 0.3, transfer: 0.0 }
+        FaultRates { loss: 0.0, duplicate: 0.0, reorder: 0.0, latency_ticks_max: 1, partition: 0.0, crash: 0.0, torn_write: 0.0, storage_delay_ticks_max: 0, clock_skew: 0.0, propose: 0.3, transfer: 0.0, reconfig: 0.0 }
     }
 
     /// Rates for one seed: each class on or off and at a random strength, so some
@@ -56,6 +58,7 @@ impl FaultRates {
         let storage_delay_ticks_max = rng.below(4);
         // Drawn last, so the other rates of a seed stay what they were before transfers existed.
         let transfer = if rng.chance(0.5) { rng.range_f64(0.0005, 0.004) } else { 0.0 };
+        let reconfig = if rng.chance(0.5) { rng.range_f64(0.001, 0.006) } else { 0.0 };
         FaultRates {
             loss,
             duplicate,
@@ -68,6 +71,7 @@ impl FaultRates {
             clock_skew,
             propose,
             transfer,
+            reconfig,
         }
     }
 }

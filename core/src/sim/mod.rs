@@ -17,7 +17,7 @@ mod machine;
 mod rng;
 mod trace;
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -31,7 +31,7 @@ pub use rng::Rng;
 
 use crate::config::Bugs;
 use crate::storage::{Storage, VecStorage};
-use crate::{Apply, Config, Event, Node, NodeId, ReadKind, Role, Zxid};
+use crate::{Apply, Config, Event, Membership, MembershipChange, Node, NodeId, ReadKind, Role, Zxid};
 
 /// The node type the simulator runs.
 pub type SimNode = Node<VecStorage, 4096>;
@@ -59,6 +59,9 @@ pub struct Options {
     pub trace: bool,
     /// Deliberate kernel bugs (for the checker's own tests).
     pub bugs: Bugs,
+    /// Spare nodes, outside the membership until a change adds them (ids after the
+    /// observers); `None` draws one or two when the seed's rates change memberships.
+    pub spares: Option<usize>,
 }
 
 impl Options {
@@ -72,7 +75,7 @@ impl Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default() }
+        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default(), spares: None }
     }
 }
 
@@ -127,6 +130,8 @@ pub struct Report {
     pub reads: ReadCounts,
     /// Leadership transfers completed (the named node led a new epoch).
     pub transfers: u64,
+    /// Membership changes committed.
+    pub reconfigs: u64,
 }
 
 /// Reads served (and checked), by guarantee.
@@ -140,7 +145,8 @@ pub struct ReadCounts {
 
 struct Member<M> {
     id: NodeId,
-    voter: bool,
+    /// A member of the first configuration (the others are spares, added at run time).
+    original: bool,
     node: Option<SimNode>,
     disk: Disk,
     /// Ticks owed by the clock-rate accumulator, in 1/1000 of a tick.
@@ -187,6 +193,11 @@ pub struct Simulation<M: StateMachine = LogHash> {
     /// A transfer asked for: (target, epoch it was asked in).
     transfer: Option<(NodeId, u32)>,
     transfers: u64,
+    /// The first membership, and every committed one by position.
+    initial: Membership,
+    memberships: BTreeMap<u64, Membership>,
+    /// Nodes that were a voter in some membership proposed so far.
+    ever_voters: BTreeSet<NodeId>,
 }
 
 impl Simulation<LogHash> {
@@ -211,9 +222,17 @@ impl<M: StateMachine> Simulation<M> {
         options.observers = options.observers.min(crate::limits::MEMBERS_MAX - options.voters);
         options.election_timeout_ticks = options.election_timeout_ticks.max(3);
         let rates = options.faults.unwrap_or_else(|| FaultRates::swarm(&mut rng));
-        let n = options.voters + options.observers;
+        // Spare nodes, outside the configuration until a membership change adds them.
+        let drawn = match options.spares {
+            Some(spares) => spares,
+            None if rates.reconfig > 0.0 => 1 + rng.below(2) as usize,
+            None => 0,
+        };
+        let spares = drawn.min(crate::limits::MEMBERS_MAX - options.voters - options.observers);
+        let members = options.voters + options.observers;
+        let n = members + spares;
         let voters: Vec<NodeId> = (1..=options.voters as NodeId).collect();
-        let observers: Vec<NodeId> = (options.voters as NodeId + 1..=n as NodeId).collect();
+        let observers: Vec<NodeId> = (options.voters as NodeId + 1..=members as NodeId).collect();
         let mut faults = FaultCounts::default();
         let members = (1..=n as NodeId)
             .map(|id| {
@@ -222,7 +241,7 @@ impl<M: StateMachine> Simulation<M> {
                 let rate_milli = if skewed { 500 + rng.below(1001) } else { 1000 };
                 Member {
                     id,
-                    voter: voters.contains(&id),
+                    original: id as usize <= members,
                     node: None,
                     disk: Disk::default(),
                     clock_milli: 0,
@@ -258,11 +277,33 @@ impl<M: StateMachine> Simulation<M> {
             reads: ReadCounts::default(),
             transfer: None,
             transfers: 0,
+            initial: Membership { voters: voters.iter().copied().collect(), observers: observers.iter().copied().collect() },
+            memberships: BTreeMap::new(),
+            ever_voters: voters.iter().copied().collect(),
         };
         for i in 0..n {
-            sim.start_node(i, &voters, &observers);
+            sim.start_node(i);
         }
         sim
+    }
+
+    /// The membership committed last, as far as any node applied.
+    fn membership(&self) -> &Membership {
+        self.memberships.values().next_back().unwrap_or(&self.initial)
+    }
+
+    /// The configuration node `i` starts with: the first one for its members; for a spare,
+    /// the current one with itself as an observer (how a joining node is started). The
+    /// node itself recovers the membership its storage holds.
+    fn start_membership(&self, i: usize) -> (Vec<NodeId>, Vec<NodeId>) {
+        let Some(m) = self.members.get(i) else { return (Vec::new(), Vec::new()) };
+        let base = if m.original { &self.initial } else { self.membership() };
+        let voters: Vec<NodeId> = base.voters.iter().copied().collect();
+        let mut observers: Vec<NodeId> = base.observers.iter().copied().collect();
+        if !base.is_member(m.id) {
+            observers.push(m.id);
+        }
+        (voters, observers)
     }
 
     fn config(&self, i: usize, voters: &[NodeId], observers: &[NodeId]) -> Option<Config> {
@@ -275,15 +316,10 @@ impl<M: StateMachine> Simulation<M> {
         Some(config)
     }
 
-    fn ids(&self) -> (Vec<NodeId>, Vec<NodeId>) {
-        let voters = self.members.iter().filter(|m| m.voter).map(|m| m.id).collect();
-        let observers = self.members.iter().filter(|m| !m.voter).map(|m| m.id).collect();
-        (voters, observers)
-    }
-
-    fn start_node(&mut self, i: usize, voters: &[NodeId], observers: &[NodeId]) {
+    fn start_node(&mut self, i: usize) {
+        let (voters, observers) = self.start_membership(i);
         // Options are clamped in `with_machine`, so the configuration is always valid.
-        let Some(config) = self.config(i, voters, observers) else { return };
+        let Some(config) = self.config(i, &voters, &observers) else { return };
         let id = config.id;
         let mut storage = VecStorage::new(1 << 20, 64 << 20, 1 << 20);
         self.members[i].disk.load(&mut storage);
@@ -333,8 +369,11 @@ impl<M: StateMachine> Simulation<M> {
             self.read_at(i, kind);
         }
         if self.faulty && self.rng.chance(self.rates.transfer) {
-            let to = self.rng.below(self.options.voters as u64) as usize;
+            let to = self.rng.below(n as u64) as usize;
             self.transfer_to(to);
+        }
+        if self.faulty && self.rng.chance(self.rates.reconfig) {
+            self.random_membership_change();
         }
         self.check_durable_majority();
     }
@@ -360,9 +399,8 @@ impl<M: StateMachine> Simulation<M> {
         for i in 0..n {
             let m = &self.members[i];
             if m.node.is_none() && self.now >= m.down_until {
-                let (voters, observers) = self.ids();
                 self.note(format!("n{} restarts", m.id));
-                self.start_node(i, &voters, &observers);
+                self.start_node(i);
             } else if m.node.is_some() && self.rng.chance(self.rates.crash) {
                 let down = 5 + self.rng.below(200);
                 self.crash(i, down);
@@ -467,16 +505,55 @@ impl<M: StateMachine> Simulation<M> {
     /// Asks the leader (if one is established) to hand leadership over to node `to`.
     pub fn transfer_to(&mut self, to: usize) -> bool {
         let Some(to_id) = self.members.get(to).map(|m| m.id) else { return false };
-        let Some(l) = self.members.iter().position(|m| m.node.as_ref().is_some_and(|n| n.is_established_leader())) else { return false };
-        let Some(node) = self.members[l].node.as_mut() else { return false };
+        matches!(self.transfer_leadership(to_id), Some(Ok(())))
+    }
+
+    /// Asks the established leader, if any, to hand leadership over to node id `to`;
+    /// `None` without a leader.
+    pub fn transfer_leadership(&mut self, to: NodeId) -> Option<Result<(), crate::TransferError>> {
+        let l = self.members.iter().position(|m| m.node.as_ref().is_some_and(|n| n.is_established_leader()))?;
+        let node = self.members[l].node.as_mut()?;
         let epoch = node.epoch();
-        if node.transfer_leadership(to_id).is_err() {
-            return false;
+        let result = node.transfer_leadership(to);
+        if result.is_ok() {
+            self.transfer = Some((to, epoch));
+            self.note(format!("n{} hands leadership over to n{to}", self.members[l].id));
+            self.drain(l);
         }
-        self.transfer = Some((to_id, epoch));
-        self.note(format!("n{} hands leadership over to n{to_id}", self.members[l].id));
+        Some(result)
+    }
+
+    /// Asks the leader (if one is established) for a random membership change: add a
+    /// spare as an observer, promote an observer, demote or remove a voter (the leader too).
+    pub fn random_membership_change(&mut self) -> bool {
+        let Some(l) = self.members.iter().position(|m| m.node.as_ref().is_some_and(|n| n.is_established_leader())) else { return false };
+        let ids: Vec<NodeId> = self.members.iter().map(|m| m.id).collect();
+        let Some(config) = self.members[l].node.as_ref().map(|n| n.config().clone()) else { return false };
+        let pick = |rng: &mut Rng, from: &[NodeId]| from.get(rng.below(from.len().max(1) as u64) as usize).copied();
+        let outside: Vec<NodeId> = ids.iter().copied().filter(|id| !config.is_member(*id)).collect();
+        let change = match self.rng.below(4) {
+            0 => pick(&mut self.rng, &outside).map(MembershipChange::AddObserver),
+            1 => pick(&mut self.rng, &config.observers).map(MembershipChange::PromoteToVoter),
+            2 => pick(&mut self.rng, &config.voters).map(MembershipChange::DemoteToObserver),
+            _ => pick(&mut self.rng, &ids).map(MembershipChange::Remove),
+        };
+        let Some(change) = change else { return false };
+        matches!(self.change_membership(change), Some(Ok(_)))
+    }
+
+    /// Asks the established leader, if any, for a membership change; `None` without one.
+    pub fn change_membership(&mut self, change: MembershipChange) -> Option<Result<Zxid, crate::MembershipError>> {
+        let l = self.members.iter().position(|m| m.node.as_ref().is_some_and(|n| n.is_established_leader()))?;
+        let node = self.members[l].node.as_mut()?;
+        let result = node.change_membership(change);
+        if let (Ok(_), Some(next)) = (result, node.pending_membership()) {
+            self.ever_voters.extend(next.voters.iter().copied());
+        }
+        let id = self.members[l].id;
+        let next = self.members[l].node.as_ref().and_then(|n| n.pending_membership().cloned());
+        self.note(format!("n{id} proposes {change:?}: {result:?} -> {next:?}"));
         self.drain(l);
-        true
+        Some(result)
     }
 
     /// Proposes a fresh payload at node `i` (forwarded if it does not lead).
@@ -538,11 +615,20 @@ impl<M: StateMachine> Simulation<M> {
         }
         // (position, zxid, payload hash, state digest after it, snapshot?)
         let mut applied: Vec<(u64, Zxid, u64, u64, bool)> = Vec::new();
+        let mut memberships: Vec<(u64, Membership)> = Vec::new();
         while let Some(apply) = node.poll_commit() {
             match apply {
                 Apply::Entry { index, zxid, payload } => {
                     m.machine.apply(index, zxid, payload);
                     applied.push((index, zxid, hash_bytes(payload), m.machine.digest(), false));
+                }
+                Apply::Membership { index, zxid, encoded } => {
+                    if let Some((membership, _)) = Membership::decode(encoded) {
+                        memberships.push((index, membership));
+                    }
+                    // Keyed by position: the same membership may come back later (a node
+                    // removed and added again), and is not a command committed twice.
+                    applied.push((index, zxid, !hash_bytes(encoded) ^ index.rotate_left(29), m.machine.digest(), false));
                 }
                 Apply::Snapshot { index, zxid, data } => {
                     m.machine.restore(data);
@@ -556,6 +642,9 @@ impl<M: StateMachine> Simulation<M> {
         }
         let (role, epoch, established, last, commit, id) = (node.role(), node.epoch(), node.is_established_leader(), node.last_zxid(), node.commit_index(), m.id);
         self.buf = buf;
+        for (index, membership) in memberships {
+            self.memberships.entry(index).or_insert(membership);
+        }
         self.after_drain(i, id, role, epoch, established, last, commit, applied, events);
         for (to, bytes) in outgoing {
             if self.options.trace {
@@ -579,7 +668,7 @@ impl<M: StateMachine> Simulation<M> {
                 }
             }
         }
-        if !self.members[i].voter {
+        if !self.ever_voters.contains(&id) {
             self.checker.observer_role(now, id, role);
         }
         let before = self.members[i].last_commit;
@@ -633,8 +722,10 @@ impl<M: StateMachine> Simulation<M> {
             return;
         }
         let Some(&(zxid, _)) = self.checker.committed.get(&max) else { return };
-        let voters = self.members.iter().filter(|m| m.voter).count();
-        let holders = self.members.iter().filter(|m| m.voter && m.disk.holds(max, zxid)).count();
+        // The voters of the membership in effect at the highest commit.
+        let membership = self.memberships.range(..=max).next_back().map_or(&self.initial, |(_, m)| m);
+        let voters = membership.voters.len();
+        let holders = self.members.iter().filter(|m| membership.is_voter(m.id) && m.disk.holds(max, zxid)).count();
         self.checker.durable_on_majority(self.now, holders, voters);
     }
 
@@ -642,10 +733,9 @@ impl<M: StateMachine> Simulation<M> {
         self.faulty = false;
         self.links = Links::healed(self.members.len());
         self.note(String::from("faults off"));
-        let (voters, observers) = self.ids();
         for i in 0..self.members.len() {
             if self.members[i].node.is_none() {
-                self.start_node(i, &voters, &observers);
+                self.start_node(i);
             }
         }
         // Drain what the faulty phase left in flight.
@@ -662,13 +752,20 @@ impl<M: StateMachine> Simulation<M> {
                         marker = Some(before + 1);
                     }
                 }
-                (_, Some(index)) if self.members.iter().all(|m| m.node.as_ref().is_some_and(|n| n.applied_index() >= index)) => {
+                // Every member of the leader's membership applies it (removed nodes and
+                // spares never added take no part).
+                (Some(l), Some(index)) if self.members_caught_up(l, index) => {
                     return (true, self.now - start);
                 }
                 _ => {}
             }
         }
         (false, self.now - start)
+    }
+
+    fn members_caught_up(&self, leader: usize, index: u64) -> bool {
+        let Some(config) = self.members.get(leader).and_then(|m| m.node.as_ref()).map(|n| n.config()) else { return false };
+        self.members.iter().filter(|m| config.is_member(m.id)).all(|m| m.node.as_ref().is_some_and(|n| n.applied_index() >= index))
     }
 
     fn report(&self, liveness_ok: bool, recovery_ticks: u64) -> Report {
@@ -686,6 +783,7 @@ impl<M: StateMachine> Simulation<M> {
             log_hash: self.log_hash(),
             reads: self.reads,
             transfers: self.transfers,
+            reconfigs: self.memberships.len() as u64,
         }
     }
 
@@ -785,8 +883,7 @@ impl<M: StateMachine> Simulation<M> {
     /// Restarts node `i` now if it is down.
     pub fn restart(&mut self, i: usize) {
         if self.members.get(i).is_some_and(|m| m.node.is_none()) {
-            let (voters, observers) = self.ids();
-            self.start_node(i, &voters, &observers);
+            self.start_node(i);
         }
     }
 

@@ -28,7 +28,7 @@ pub(crate) fn check<S: Storage>(s: &mut S) {
     assert_eq!(s.last_zxid(), Zxid::new(2, 1));
     assert_eq!(s.payload_at(4), None);
 
-    s.compact_through(2, b"state@2").unwrap();
+    s.compact_through(2, b"state", b"@2").unwrap();
     assert_eq!(s.snapshot_point(), (2, Zxid::new(1, 2)));
     assert_eq!(s.snapshot_data(), b"state@2");
     assert_eq!(s.payload_at(2), None);

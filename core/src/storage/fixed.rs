@@ -118,14 +118,16 @@ impl<const ENTRIES: usize, const BYTES: usize, const SNAPSHOT_BYTES: usize> Stor
         !self.meta.is_full() && self.place(payload_len).is_some()
     }
 
-    fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StorageError> {
+    fn append_parts(&mut self, zxid: Zxid, head: &[u8], body: &[u8]) -> Result<u64, StorageError> {
         debug_assert!(zxid > self.last_zxid(), "history must grow in zxid order");
         if self.meta.is_full() {
             return Err(StorageError::Full);
         }
-        let offset = self.place(payload.len()).ok_or(StorageError::Full)?;
-        self.data[offset..offset + payload.len()].copy_from_slice(payload);
-        let meta = Meta { zxid, offset: offset as u32, len: payload.len() as u32 };
+        let len = head.len() + body.len();
+        let offset = self.place(len).ok_or(StorageError::Full)?;
+        self.data[offset..offset + head.len()].copy_from_slice(head);
+        self.data[offset + head.len()..offset + len].copy_from_slice(body);
+        let meta = Meta { zxid, offset: offset as u32, len: len as u32 };
         self.meta.push_back(meta).map_err(|_| StorageError::Full)?;
         Ok(self.last_index())
     }
@@ -140,12 +142,17 @@ impl<const ENTRIES: usize, const BYTES: usize, const SNAPSHOT_BYTES: usize> Stor
         Ok(())
     }
 
-    fn compact_through(&mut self, index: u64, data: &[u8]) -> Result<(), StorageError> {
+    fn compact_through(&mut self, index: u64, head: &[u8], data: &[u8]) -> Result<(), StorageError> {
         let zxid = self.zxid_at(index).ok_or(StorageError::OutOfRange)?;
         if index < self.snapshot_index {
             return Err(StorageError::OutOfRange);
         }
-        self.snapshot = heapless::Vec::from_slice(data).map_err(|_| StorageError::SnapshotTooLarge)?;
+        if head.len() + data.len() > SNAPSHOT_BYTES {
+            return Err(StorageError::SnapshotTooLarge);
+        }
+        self.snapshot.clear();
+        let _ = self.snapshot.extend_from_slice(head);
+        let _ = self.snapshot.extend_from_slice(data);
         while self.snapshot_index < index {
             self.meta.pop_front();
             self.snapshot_index += 1;
@@ -215,14 +222,14 @@ mod tests {
             s.append(Zxid::new(1, c), &[c as u8; 3]).unwrap();
         }
         assert!(!s.can_append(3), "9 of 10 bytes used");
-        s.compact_through(2, b"snap").unwrap();
+        s.compact_through(2, b"sn", b"ap").unwrap();
         // Bytes 0..6 are free again; 4 bytes do not fit after the tail, so they go to 0.
         assert_eq!(s.append(Zxid::new(1, 4), &[4; 4]), Ok(4));
         assert_eq!(s.payload_at(3), Some(&[3u8; 3][..]));
         assert_eq!(s.payload_at(4), Some(&[4u8; 4][..]));
         assert!(!s.can_append(3), "the ring is full between the new tail and the head");
         assert_eq!(s.append(Zxid::new(1, 5), &[5; 3]), Err(StorageError::Full));
-        s.compact_through(3, b"").unwrap();
+        s.compact_through(3, b"", b"").unwrap();
         assert_eq!(s.append(Zxid::new(1, 5), &[5; 3]), Ok(5));
         assert_eq!(s.payload_at(5), Some(&[5u8; 3][..]));
         assert_eq!(s.payload_at(4), Some(&[4u8; 4][..]));

@@ -145,14 +145,16 @@ impl Storage for VecStorage {
     }
 
     #[inline]
-    fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StorageError> {
+    fn append_parts(&mut self, zxid: Zxid, head: &[u8], body: &[u8]) -> Result<u64, StorageError> {
         debug_assert!(zxid > self.last_zxid(), "history must grow in zxid order");
-        if !self.can_append(payload.len()) {
+        let len = head.len() + body.len();
+        if !self.can_append(len) {
             return Err(StorageError::Full);
         }
         let start = self.data_base + self.data.len() as u64;
-        self.data.extend_from_slice(payload);
-        self.meta.push(Meta { zxid, start, len: payload.len() as u32 });
+        self.data.extend_from_slice(head);
+        self.data.extend_from_slice(body);
+        self.meta.push(Meta { zxid, start, len: len as u32 });
         Ok(self.last_index())
     }
 
@@ -172,12 +174,13 @@ impl Storage for VecStorage {
         Ok(())
     }
 
-    fn compact_through(&mut self, index: u64, data: &[u8]) -> Result<(), StorageError> {
+    fn compact_through(&mut self, index: u64, head: &[u8], data: &[u8]) -> Result<(), StorageError> {
         let zxid = self.zxid_at(index).ok_or(StorageError::OutOfRange)?;
-        if data.len() > self.snapshot_bytes_max {
+        if head.len() + data.len() > self.snapshot_bytes_max {
             return Err(StorageError::SnapshotTooLarge);
         }
         self.snapshot.clear();
+        self.snapshot.extend_from_slice(head);
         self.snapshot.extend_from_slice(data);
         if index > self.snapshot_index {
             // zxid_at found `index`, so it is live: at most every live entry goes.
@@ -246,7 +249,7 @@ mod tests {
         assert_eq!(s.append(Zxid::new(1, 2), &[0; 5]), Err(StorageError::Full));
         s.append(Zxid::new(1, 2), &[0; 4]).unwrap();
         assert_eq!(s.append(Zxid::new(1, 3), &[]), Err(StorageError::Full));
-        assert_eq!(s.compact_through(1, b"12345"), Err(StorageError::SnapshotTooLarge));
+        assert_eq!(s.compact_through(1, b"", b"12345"), Err(StorageError::SnapshotTooLarge));
     }
 
     /// Long runs of appends, compactions and truncations agree with a plain list of entries,
@@ -272,7 +275,7 @@ mod tests {
             }
             if round % 2 == 1 {
                 snap = model.len() as u64 - 20;
-                s.compact_through(snap, b"s").unwrap();
+                s.compact_through(snap, b"", b"s").unwrap();
             }
             assert_eq!(s.last_index(), model.len() as u64);
             assert_eq!(s.snapshot_point(), (snap, if snap == 0 { Zxid::ZERO } else { model[snap as usize - 1].0 }));

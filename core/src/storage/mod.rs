@@ -56,16 +56,22 @@ pub trait Storage {
     fn last_index(&self) -> u64;
     /// The zxid at `index`; the snapshot position gives the snapshot's zxid.
     fn zxid_at(&self, index: u64) -> Option<Zxid>;
-    /// The payload at `index`.
+    /// The stored bytes at `index` (the kernel's entry tag, then the payload).
     fn payload_at(&self, index: u64) -> Option<&[u8]>;
     /// Whether an entry of `payload_len` bytes fits now.
     fn can_append(&self, payload_len: usize) -> bool;
-    /// Appends an entry; returns its position.
-    fn append(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StorageError>;
+    /// Appends an entry whose stored bytes are `head` then `body`; returns its position.
+    fn append_parts(&mut self, zxid: Zxid, head: &[u8], body: &[u8]) -> Result<u64, StorageError>;
+    /// Appends an entry of stored bytes `stored` (as [`Storage::payload_at`] gives them back);
+    /// returns its position.
+    #[inline]
+    fn append(&mut self, zxid: Zxid, stored: &[u8]) -> Result<u64, StorageError> {
+        self.append_parts(zxid, &[], stored)
+    }
     /// Drops every entry after `index` (`index` at least the snapshot position).
     fn truncate_after(&mut self, index: u64) -> Result<(), StorageError>;
-    /// Takes `data` as the snapshot up to `index` and drops the entries it covers.
-    fn compact_through(&mut self, index: u64, data: &[u8]) -> Result<(), StorageError>;
+    /// Takes `head` then `data` as the snapshot up to `index` and drops the entries it covers.
+    fn compact_through(&mut self, index: u64, head: &[u8], data: &[u8]) -> Result<(), StorageError>;
     /// Writes a chunk of a snapshot being received, without touching the current one.
     fn receive_snapshot_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<(), StorageError>;
     /// Replaces everything with the received snapshot of `len` bytes at `(index, zxid)`.

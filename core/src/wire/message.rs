@@ -156,6 +156,11 @@ pub enum Message<'a> {
         state: PeerState,
         /// The sender's vote.
         vote: Vote,
+        /// The zxid of the last membership entry the sender knows committed (zero: none).
+        /// A node holding that entry as pending may take it as committed: after a restart,
+        /// nodes that saw the commit and nodes that did not would otherwise count different
+        /// voters and might never agree.
+        membership: Zxid,
     },
     /// FOLLOWERINFO / OBSERVERINFO: a learner's accepted epoch, sent to the elected leader.
     FollowerInfo {

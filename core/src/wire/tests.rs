@@ -30,7 +30,7 @@ fn every_message_kind_round_trips() {
     };
     let _ = entries_bytes;
     for m in [
-        Message::Notification { round: 7, state: PeerState::Looking, vote },
+        Message::Notification { round: 7, state: PeerState::Looking, vote, membership: Zxid::new(2, 5) },
         Message::FollowerInfo { accepted_epoch: 5 },
         Message::LeaderInfo { epoch: 6 },
         Message::AckEpoch { epoch: 6, current_epoch: 5, last: z, promised: true },

@@ -45,8 +45,9 @@ const NODES: usize = 3;
 pub const LOG_ENTRIES: usize = 16;
 /// Payload bytes of history each node holds.
 pub const LOG_BYTES: usize = 160;
-/// Bytes of a snapshot (the state machine: count, hash, last zxid, last sequence number).
-pub const SNAPSHOT_BYTES: usize = SNAPSHOT_LEN;
+/// Bytes of a snapshot: the kernel's membership, then the state machine (count, hash, last
+/// zxid, last sequence number).
+pub const SNAPSHOT_BYTES: usize = zaxos::membership::MEMBERSHIP_BYTES_MAX + SNAPSHOT_LEN;
 /// Bytes of proposals a follower holds while forwarding them to the leader.
 pub const FORWARD_BYTES: usize = 32;
 /// Largest datagram (envelope included); also each network slot's size.
@@ -906,6 +907,8 @@ fn apply_one(
     apply: Apply<'_>,
 ) -> Result<(), &'static str> {
     match apply {
+        // The scenario keeps its membership: none is ever committed.
+        Apply::Membership { .. } => return Err("a membership change nobody asked for"),
         Apply::Snapshot { zxid, data, .. } => {
             let app = App::restore(data).ok_or("snapshot not understood")?;
             if app.last != zxid {

@@ -203,7 +203,7 @@ export class Cluster {
     for (const c of commits) {
       if (c.kind === "snapshot") {
         m.applied = JSON.parse(str(c.data));
-      } else {
+      } else if (c.kind === "entry") {
         m.applied.push({ index: c.index, zxid: key(c.zxid), payload: str(c.payload) });
       }
     }
@@ -242,7 +242,7 @@ export class Cluster {
     this.inFlight = this.inFlight.filter((x) => x.due > this.now);
     for (const x of due) {
       const m = this.member(x.to);
-      if (!m.up) continue;
+      if (!m?.up) continue; // down, or not a node of this cluster (a node answering a stranger)
       try {
         m.node.step(x.bytes);
       } catch (e) {
