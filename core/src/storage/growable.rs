@@ -120,6 +120,11 @@ impl Storage for VecStorage {
     }
 
     #[inline]
+    fn last_zxid(&self) -> Zxid {
+        self.live().last().map_or(self.snapshot_zxid, |m| m.zxid)
+    }
+
+    #[inline]
     fn zxid_at(&self, index: u64) -> Option<Zxid> {
         if index == self.snapshot_index {
             return Some(self.snapshot_zxid);
@@ -137,6 +142,52 @@ impl Storage for VecStorage {
         let m = self.meta_at(index)?;
         let start = usize::try_from(m.start - self.data_base).ok()?;
         Some((m.zxid, self.data.get(start..start + m.len as usize)?))
+    }
+
+    #[inline]
+    fn payloads(&self, first: u64, last: u64) -> Option<&[u8]> {
+        // Payloads are contiguous in position order.
+        let (a, b) = (self.meta_at(first)?, self.meta_at(last)?);
+        let start = usize::try_from(a.start - self.data_base).ok()?;
+        let end = usize::try_from(b.start + u64::from(b.len) - self.data_base).ok()?;
+        self.data.get(start..end)
+    }
+
+    fn entry_table(&self, first: u64, last: u64, table: &mut Vec<(Zxid, u32)>) -> bool {
+        let slot = |index: u64| usize::try_from(index.checked_sub(self.snapshot_index + 1)?).ok();
+        match (slot(first), slot(last)) {
+            (Some(a), Some(b)) if a <= b => match self.live().get(a..=b) {
+                Some(live) => {
+                    table.extend(live.iter().map(|m| (m.zxid, m.len)));
+                    true
+                }
+                None => false,
+            },
+            _ => last < first,
+        }
+    }
+
+    fn append_packed(&mut self, table: &[(Zxid, u32)], data: &[u8]) -> usize {
+        let fits = self.meta.len() - self.head + table.len() <= self.entries_max && self.bytes_used() + data.len() <= self.bytes_max;
+        let last = self.last_zxid();
+        if !fits || table.first().is_some_and(|(zxid, _)| *zxid <= last) {
+            return super::append_each(self, table, data);
+        }
+        // In one step: one copy of the payloads, one reservation of the entries.
+        let (meta_len, base) = (self.meta.len(), self.data_base + self.data.len() as u64);
+        let mut start = base;
+        self.meta.extend(table.iter().map(|&(zxid, len)| {
+            let meta = Meta { zxid, start, len };
+            start += u64::from(len);
+            meta
+        }));
+        if start - base != data.len() as u64 {
+            // The lengths do not add up to the payloads: take what `data` holds, one by one.
+            self.meta.truncate(meta_len);
+            return super::append_each(self, table, data);
+        }
+        self.data.extend_from_slice(data);
+        table.len()
     }
 
     #[inline]
@@ -249,6 +300,29 @@ mod tests {
         assert_eq!(s.compact_through(1, b"12345"), Err(StorageError::SnapshotTooLarge));
     }
 
+    /// A batch appended in one step holds what appending its entries one by one holds, and
+    /// one that does not fit goes in as far as it fits.
+    #[test]
+    fn packed_appends_equal_appends_one_by_one() {
+        let entries: Vec<(Zxid, Vec<u8>)> = (1..=50u32).map(|c| (Zxid::new(2, c), vec![c as u8; (c % 7) as usize])).collect();
+        let table: Vec<(Zxid, u32)> = entries.iter().map(|(z, p)| (*z, p.len() as u32)).collect();
+        let data: Vec<u8> = entries.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+        for (entries_max, bytes_max) in [(100, 1000), (30, 1000), (100, 40)] {
+            let (mut one, mut all) = (VecStorage::new(entries_max, bytes_max, 8), VecStorage::new(entries_max, bytes_max, 8));
+            one.append(Zxid::new(1, 1), b"first").unwrap();
+            all.append(Zxid::new(1, 1), b"first").unwrap();
+            let fit = entries.iter().take_while(|(z, p)| one.append(*z, p).is_ok()).count();
+            assert_eq!(all.append_packed(&table, &data), fit);
+            assert_eq!(all.last_index(), one.last_index());
+            for index in 1..=one.last_index() {
+                assert_eq!(all.entry_at(index), one.entry_at(index));
+            }
+        }
+        // Lengths that do not add up to the payloads: only what the payloads hold goes in.
+        let mut s = VecStorage::new(100, 1000, 8);
+        assert_eq!(s.append_packed(&table, &data[..10]), super::super::append_each(&mut VecStorage::new(100, 1000, 8), &table, &data[..10]));
+    }
+
     /// Long runs of appends, compactions and truncations agree with a plain list of entries,
     /// across the points where the dead prefixes of entries and bytes are reclaimed.
     #[test]
@@ -280,7 +354,16 @@ mod tests {
                 let (zxid, payload) = &model[index as usize - 1];
                 assert_eq!(s.zxid_at(index), Some(*zxid));
                 assert_eq!(s.payload_at(index), Some(&payload[..]));
+                assert_eq!(s.index_of(*zxid), Some(index));
+                assert_eq!(s.index_at_or_before(*zxid), Some(index));
+                let above = Zxid::new(zxid.epoch, zxid.counter + 1);
+                assert_eq!(s.index_at_or_before(above), Some(model.partition_point(|(z, _)| *z <= above) as u64));
             }
+            assert_eq!(s.last_zxid(), model.last().map_or(Zxid::ZERO, |m| m.0).max(s.snapshot_point().1));
+            let first = snap + 1 + u64::from(round % 7);
+            let last = model.len() as u64 - u64::from(round % 5);
+            let together: Vec<u8> = model[first as usize - 1..last as usize].iter().flat_map(|(_, p)| p.iter().copied()).collect();
+            assert_eq!(s.payloads(first, last), Some(&together[..]));
             assert_eq!(s.payload_at(snap), None);
             assert_eq!(s.zxid_at(model.len() as u64 + 1), None);
         }
