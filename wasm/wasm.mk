@@ -17,10 +17,12 @@ WASM_WORK := target/wasm-pkg
 WASM_OPT := tools/node/node_modules/.bin/wasm-opt
 # The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them
 # and add no others.
-WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+WASM_OPT_FLAGS := -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers
-# Budget for each of the package's .wasm modules, gzipped (a host loads one of them).
+# Budgets of the package's .wasm modules, gzipped (a host loads one of them): the node
+# class with the simulator (the main entry), and the node with the znode tree (entry zaxos/tree).
 WASM_GZIP_BUDGET := 98304
+WASM_TREE_GZIP_BUDGET := 102400
 
 .PHONY: wasm test-wasm
 
@@ -58,10 +60,10 @@ wasm:
 	$(call wasm_size,Node only,$(WASM_WORK)/node-only/zaxos_bg.wasm)
 	$(call wasm_size,Node + Simulation (package),$(WASM_PKG)/zaxos_bg.wasm)
 	$(call wasm_size,Node + Tree (package tree/),$(WASM_PKG)/tree/zaxos_bg.wasm)
-	@for f in $(WASM_PKG)/zaxos_bg.wasm $(WASM_PKG)/tree/zaxos_bg.wasm; do \
-		gz=$$(gzip -9 -c $$f | wc -c); \
-		if [ $$gz -gt $(WASM_GZIP_BUDGET) ]; then \
-			echo "wasm: $$f is $$gz bytes gzipped, over the budget of $(WASM_GZIP_BUDGET)" >&2; exit 1; fi; \
+	@for pair in $(WASM_PKG)/zaxos_bg.wasm:$(WASM_GZIP_BUDGET) $(WASM_PKG)/tree/zaxos_bg.wasm:$(WASM_TREE_GZIP_BUDGET); do \
+		f=$${pair%%:*}; budget=$${pair##*:}; gz=$$(gzip -9 -c $$f | wc -c); \
+		if [ $$gz -gt $$budget ]; then \
+			echo "wasm: $$f is $$gz bytes gzipped, over the budget of $$budget" >&2; exit 1; fi; \
 	done
 
 # node --test prints TAP ("# pass N", "# fail N"); the wasm-bindgen-test runner prints cargo's

@@ -136,6 +136,9 @@ pub(crate) struct Core<S: Storage> {
     next_seq: u64,
     pending: Deque<Pending, WRITES_PENDING_MAX>,
     handed: usize,
+    /// The last write in `pending` is an append the host has not taken, ending at the last
+    /// position: the next append joins it (kept here, so appending reads no queue).
+    open_append: bool,
     pub(crate) durable_index: u64,
     pub(crate) durable_hard: HardState,
     pub(crate) snapshot_pending: Option<u64>,
@@ -173,6 +176,7 @@ impl<S: Storage> Core<S> {
             next_seq: 1,
             pending: Deque::new(),
             handed: 0,
+            open_append: false,
             durable_index: 0,
             durable_hard: HardState { accepted_epoch: 0, promised_leader: 0, current_epoch: 0 },
             snapshot_pending: None,
@@ -204,6 +208,7 @@ impl<S: Storage> Core<S> {
         self.next_seq = 1;
         self.pending.clear();
         self.handed = 0;
+        self.open_append = false;
         self.durable_index = self.storage.last_index();
         self.durable_hard = self.storage.hard_state();
         self.snapshot_pending = None;
@@ -372,7 +377,14 @@ impl<S: Storage> Core<S> {
 
     /// Tells the host about every confirmed read whose point it has applied (a position
     /// counts as applied once `poll_commit` handed it out and was called again).
+    #[inline]
     pub(crate) fn release_reads(&mut self) {
+        if !self.reads_waiting.is_empty() {
+            self.release_waiting_reads();
+        }
+    }
+
+    fn release_waiting_reads(&mut self) {
         let applied = self.storage.zxid_at(self.applied_index).unwrap_or(Zxid::ZERO);
         while let Some(&(id, zxid)) = self.reads_waiting.front() {
             if zxid > applied {
@@ -437,6 +449,7 @@ impl<S: Storage> Core<S> {
     }
 
     fn push_write(&mut self, kind: WriteKind, mark_last: u64) -> Result<(), StepError> {
+        self.open_append = matches!(kind, WriteKind::Append { last, .. } if last == self.storage.last_index());
         // Coalesce with an append the host has not taken yet.
         if let (WriteKind::Append { first, last }, true) = (kind, self.pending.len() > self.handed) {
             if let Some(Pending { write: Write { kind: WriteKind::Append { last: prev_last, .. }, .. }, mark_last: mark }) = self.pending.back_mut() {
@@ -461,13 +474,22 @@ impl<S: Storage> Core<S> {
         self.push_write(WriteKind::HardState(hard), 0)
     }
 
-    /// Appends a host command (the leader's own proposal).
+    /// Appends a host command (the leader's own proposal), coalescing its write with an
+    /// append the host has not taken yet.
+    #[inline]
     pub(crate) fn append_command(&mut self, zxid: Zxid, payload: &[u8]) -> Result<u64, StepError> {
-        let mut batch = self.begin_appends()?;
+        let coalesce = self.can_coalesce();
+        if !coalesce && self.pending.is_full() {
+            return Err(StepError::Busy);
+        }
         let index = self.storage.append_parts(zxid, &[TAG_COMMAND], payload).map_err(StepError::Storage)?;
-        batch.first = index;
-        batch.last = index;
-        self.end_appends(batch)?;
+        match self.pending.back_mut() {
+            Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, mark_last }) if coalesce => {
+                *last = index;
+                *mark_last = index;
+            }
+            _ => self.push_write(WriteKind::Append { first: index, last: index }, index)?,
+        }
         Ok(index)
     }
 
@@ -492,6 +514,49 @@ impl<S: Storage> Core<S> {
         Ok(index)
     }
 
+    /// Appends a batch held as a table and payloads (see `Storage::append_packed`) to a run,
+    /// after checking all of it: zxids above `prev` and growing, lengths that add up to the
+    /// payloads. Returns how many entries storage took (fewer when it is full).
+    pub(crate) fn append_packed_to(&mut self, batch: &mut Appends, prev: Zxid, table: &[(Zxid, u32)], data: &[u8]) -> Result<usize, StepError> {
+        let mut previous = prev;
+        let mut bytes = 0usize;
+        let mut memberships = false;
+        for &(zxid, len) in table {
+            // One comparison: the packed form orders as zxids do.
+            if zxid.as_u64() <= previous.as_u64() {
+                return Err(StepError::Wire(crate::wire::WireError::Malformed));
+            }
+            previous = zxid;
+            // Every stored entry opens with its tag: a command, or a valid membership.
+            let stored = data.get(bytes..bytes + len as usize).ok_or(StepError::Wire(crate::wire::WireError::Malformed))?;
+            match stored.first() {
+                Some(&TAG_COMMAND) => {}
+                _ if membership::valid_entry(stored) => memberships = true,
+                _ => return Err(StepError::Wire(crate::wire::WireError::Malformed)),
+            }
+            bytes += len as usize;
+        }
+        if bytes != data.len() {
+            return Err(StepError::Wire(crate::wire::WireError::Malformed));
+        }
+        let first = self.storage.last_index() + 1;
+        let count = self.storage.append_packed(table, data);
+        if count > 0 {
+            if batch.first == 0 {
+                batch.first = first;
+            }
+            batch.last = first + count as u64 - 1;
+        }
+        if memberships {
+            for index in first..first + count as u64 {
+                if self.storage.payload_at(index).and_then(|stored| stored.first().copied()) == Some(TAG_MEMBERSHIP) {
+                    self.note_membership(index);
+                }
+            }
+        }
+        Ok(count)
+    }
+
     /// Queues the write for a run of appends (nothing if it was empty).
     pub(crate) fn end_appends(&mut self, batch: Appends) -> Result<(), StepError> {
         if batch.first == 0 {
@@ -500,9 +565,14 @@ impl<S: Storage> Core<S> {
         self.push_write(WriteKind::Append { first: batch.first, last: batch.last }, batch.last)
     }
 
+    #[inline]
     fn can_coalesce(&self) -> bool {
-        self.pending.len() > self.handed
-            && matches!(self.pending.back(), Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, .. }) if *last == self.storage.last_index())
+        debug_assert_eq!(
+            self.open_append,
+            self.pending.len() > self.handed
+                && matches!(self.pending.back(), Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, .. }) if *last == self.storage.last_index())
+        );
+        self.open_append
     }
 
     /// Drops entries after `index`. Committed entries are never dropped.
@@ -599,6 +669,9 @@ impl<S: Storage> Core<S> {
     pub(crate) fn poll_write(&mut self) -> Option<Write> {
         let write = self.pending.iter().nth(self.handed)?.write;
         self.handed += 1;
+        if self.handed == self.pending.len() {
+            self.open_append = false;
+        }
         Some(write)
     }
 

@@ -11,7 +11,7 @@ use crate::role::leader::Leader;
 use crate::role::learner::Learner;
 use crate::role::Transition;
 use crate::storage::Storage;
-use crate::wire::{self, Bytes, Header, Message, PeerState, Vote, WireError};
+use crate::wire::{self, Bytes, Header, Message, PeerState, Vote};
 use crate::{NodeId, Zxid};
 
 /// A message to send: `buf[..len]` goes to `to`.
@@ -82,6 +82,53 @@ pub enum Apply<'a> {
     },
 }
 
+/// Committed entries handed out together by [`Node::poll_commits`], in order.
+pub struct Commits<'a, S: Storage> {
+    storage: &'a S,
+    /// A snapshot to restore comes first.
+    snapshot: bool,
+    next: u64,
+    last: u64,
+}
+
+impl<'a, S: Storage> Iterator for Commits<'a, S> {
+    type Item = Apply<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Apply<'a>> {
+        if core::mem::take(&mut self.snapshot) {
+            return Some(snapshot_to_apply(self.storage));
+        }
+        while self.next <= self.last {
+            let index = self.next;
+            self.next += 1;
+            if let Some((zxid, stored)) = self.storage.entry_at(index) {
+                return Some(entry_to_apply(index, zxid, stored));
+            }
+        }
+        None
+    }
+}
+
+/// A stored entry as the host applies it: its tag says command or membership.
+#[inline]
+fn entry_to_apply(index: u64, zxid: Zxid, stored: &[u8]) -> Apply<'_> {
+    match stored.split_first() {
+        Some((&TAG_MEMBERSHIP, encoded)) => Apply::Membership { index, zxid, encoded },
+        Some((_, payload)) => Apply::Entry { index, zxid, payload },
+        None => Apply::Entry { index, zxid, payload: stored },
+    }
+}
+
+/// The stored snapshot as the host restores it: the kernel's membership opens it, the
+/// host gets its own data.
+fn snapshot_to_apply<S: Storage>(storage: &S) -> Apply<'_> {
+    let (index, zxid) = storage.snapshot_point();
+    let stored = storage.snapshot_data();
+    let data = crate::membership::split_snapshot(stored).map_or(stored, |(_, data)| data);
+    Apply::Snapshot { index, zxid, data }
+}
+
 // A leader's per-peer progress makes `Leading` the large variant; a node holds one
 // role at a time, so boxing it would only add an allocation the kernel cannot make.
 #[allow(clippy::large_enum_variant)]
@@ -102,6 +149,8 @@ pub struct Node<S: Storage, const FORWARD_BYTES: usize = 1024> {
     incarnation: u32,
     /// Id of the last read asked.
     read_id: u32,
+    /// Bytes at the front of `forward` already handed out in a FORWARD.
+    forward_taken: usize,
 }
 
 impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
@@ -116,7 +165,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// place nodes in `static`s and start them with [`Node::restart`] without building
     /// kilobytes on a small stack.
     pub const fn idle(storage: S) -> Self {
-        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, incarnation: 0, read_id: 0 }
+        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, incarnation: 0, read_id: 0, forward_taken: 0 }
     }
 
     /// (Re)starts this node in place from what its storage holds, as [`Node::new`] does.
@@ -130,6 +179,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         // restart (still in the network) cannot be taken for a reply to a new one.
         self.read_id = self.core.random() as u32;
         self.forward.clear();
+        self.forward_taken = 0;
         self.forward_seq = 0;
         self.role = RoleState::Looking(Election::idle());
         if let RoleState::Looking(election) = &mut self.role {
@@ -179,7 +229,11 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// Handles one received envelope. On error the message is counted and dropped;
     /// the node's state is intact.
     pub fn step(&mut self, bytes: &[u8]) -> Result<(), StepError> {
-        let result = self.step_inner(bytes);
+        let config = &self.core.config;
+        let result = match wire::decode(bytes, config.cluster_id, config.id, config.message_bytes_max) {
+            Ok((header, message)) => self.step_value(header.from, message),
+            Err(e) => Err(StepError::Wire(e)),
+        };
         if let Err(e) = &result {
             self.core.counters.count(e);
         }
@@ -187,10 +241,25 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         result
     }
 
-    fn step_inner(&mut self, bytes: &[u8]) -> Result<(), StepError> {
+    /// Handles one message passed as a value (from [`Node::poll_message`] at node `from`, or a
+    /// [`wire::MessageBuf`] holding one), for hosts that keep messages in memory: no envelope,
+    /// checksum or decoding. Every check that is not about bytes is the same as in
+    /// [`Node::step`] (sender, epoch, role, size limit, malformed entries), and so are the
+    /// outcome and the counting of refused input.
+    pub fn step_message(&mut self, from: NodeId, message: &Message<'_>) -> Result<(), StepError> {
+        let result = match wire::check_value_len(message, self.core.config.message_bytes_max) {
+            Ok(()) => self.step_value(from, *message),
+            Err(e) => Err(StepError::Wire(e)),
+        };
+        if let Err(e) = &result {
+            self.core.counters.count(e);
+        }
+        self.after_membership_change();
+        result
+    }
+
+    fn step_value(&mut self, from: NodeId, message: Message<'_>) -> Result<(), StepError> {
         let config = &self.core.config;
-        let (header, message) = wire::decode(bytes, config.cluster_id, config.id, config.message_bytes_max)?;
-        let from = header.from;
         // A learner's leader may be unknown to its membership (a node joining, or behind):
         // the leader's own messages bring the membership up to date.
         let my_leader = matches!(&self.role, RoleState::Learning(l) if l.leader == from);
@@ -265,6 +334,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             }
             break;
         }
+        self.settle_forward();
         self.core.counters.forward_dropped += self.forward_records() as u64;
         self.forward.clear();
         self.fail_reads();
@@ -365,16 +435,42 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         if payload.len() > max {
             return Err(ProposeError::TooLarge { len: payload.len(), max });
         }
-        let result = match &mut self.role {
-            RoleState::Leading(l) => {
-                let result = l.propose(&mut self.core, payload).map(Proposed::Local);
-                if l.counter_exhausted(&self.core) {
-                    // The zxid counter is about to overflow: a new epoch starts it over.
-                    self.apply(Some(Transition::Look));
+        if let RoleState::Leading(l) = &mut self.role {
+            let result = l.propose(&mut self.core, payload);
+            if let Ok(zxid) = result {
+                // (A lone voter commits at once, and may commit a membership change with it.)
+                if zxid.counter < self.core.config.zxid_counter_max && !self.core.membership_changed {
+                    return Ok(Proposed::Local(zxid));
                 }
-                self.after_membership_change();
-                result
             }
+            return self.proposed_at_leader(result);
+        }
+        self.propose_at_learner(payload)
+    }
+
+    /// The rest of `propose` at a leader, off the usual path: a refusal, or a counter about
+    /// to overflow.
+    #[cold]
+    fn proposed_at_leader(&mut self, result: Result<Zxid, ProposeError>) -> Result<Proposed, ProposeError> {
+        let exhausted = match (&self.role, result) {
+            (_, Ok(zxid)) => zxid.counter >= self.core.config.zxid_counter_max,
+            (RoleState::Leading(l), Err(_)) => l.counter_exhausted(&self.core),
+            _ => false,
+        };
+        if exhausted {
+            // The zxid counter is about to overflow: a new epoch starts it over.
+            self.apply(Some(Transition::Look));
+        }
+        if matches!(result, Err(ProposeError::Busy)) {
+            self.core.counters.propose_busy += 1;
+        }
+        self.after_membership_change();
+        result.map(Proposed::Local)
+    }
+
+    fn propose_at_learner(&mut self, payload: &[u8]) -> Result<Proposed, ProposeError> {
+        self.settle_forward();
+        let result = match &mut self.role {
             RoleState::Learning(l) if l.established() => {
                 let leader = l.leader;
                 let needed = 4 + payload.len();
@@ -388,7 +484,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             }
             _ => Err(ProposeError::NoLeader),
         };
-        if result == Err(ProposeError::Busy) {
+        if matches!(result, Err(ProposeError::Busy)) {
             self.core.counters.propose_busy += 1;
         }
         result
@@ -430,39 +526,59 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
 
     /// Writes the next message into `buf` (at least `message_bytes_max` long).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        let (cluster_id, from) = (self.core.config.cluster_id, self.core.config.id);
+        let message_bytes = self.core.config.message_bytes_max.min(buf.len());
         loop {
-            let (to, result) = self.next_message(buf)?;
-            match result {
+            let (to, message) = self.next_message(message_bytes)?;
+            match wire::encode(Header { cluster_id, from, to }, &message, buf) {
                 Ok(len) => return Some(Transmit { to, len }),
                 Err(_) => self.core.sends_dropped += 1,
             }
         }
     }
 
-    fn next_message(&mut self, buf: &mut [u8]) -> Option<(NodeId, Result<usize, WireError>)> {
-        let core = &mut self.core;
-        let header = |to| Header { cluster_id: core.config.cluster_id, from: core.config.id, to };
-        if let Some((to, message)) = core.control.pop_front() {
-            return Some((to, wire::encode(header(to), &message, buf)));
+    /// The next message as a value, for hosts that keep messages in memory: the same
+    /// messages as [`Node::poll_transmit`], in the same order, without encoding them. Entries,
+    /// snapshot chunks and forwarded payloads are borrowed from this node; a host that holds
+    /// the message past its next call here copies it into a [`wire::MessageBuf`] (one copy of
+    /// the payloads, unencoded). Give it to the receiver with [`Node::step_message`].
+    pub fn poll_message(&mut self) -> Option<(NodeId, Message<'_>)> {
+        self.next_message(self.core.config.message_bytes_max)
+    }
+
+    /// The next message; a PROPOSAL takes at most `message_bytes` on the wire.
+    fn next_message(&mut self, message_bytes: usize) -> Option<(NodeId, Message<'_>)> {
+        self.settle_forward();
+        if let Some((to, message)) = self.core.control.pop_front() {
+            return Some((to, message));
         }
         match &mut self.role {
             RoleState::Learning(l) => {
                 let leader = l.leader;
-                if let Some(ack) = l.ack(core) {
-                    return Some((leader, wire::encode(header(leader), &ack, buf)));
+                if let Some(ack) = l.ack(&self.core) {
+                    return Some((leader, ack));
                 }
                 let len = self.forward.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
                 let payload = self.forward.get(4..4 + len)?;
                 self.forward_seq = self.forward_seq.wrapping_add(1);
-                let result = wire::encode(header(leader), &Message::Forward { incarnation: self.incarnation, seq: self.forward_seq, payload: Bytes(payload) }, buf);
-                let rest = self.forward.len() - 4 - len;
-                self.forward.copy_within(4 + len.., 0);
-                self.forward.truncate(rest);
-                Some((leader, result))
+                // Removed from the queue once the message is gone (next call, or propose).
+                self.forward_taken = 4 + len;
+                Some((leader, Message::Forward { incarnation: self.incarnation, seq: self.forward_seq, payload: Bytes(payload) }))
             }
-            RoleState::Leading(l) => l.poll_data(core, buf),
+            RoleState::Leading(l) => l.poll_data(&self.core, message_bytes),
             RoleState::Looking(_) => None,
         }
+    }
+
+    /// Drops the forwarded proposal handed out by the last `next_message`.
+    fn settle_forward(&mut self) {
+        if self.forward_taken == 0 {
+            return;
+        }
+        let taken = core::mem::take(&mut self.forward_taken).min(self.forward.len());
+        let rest = self.forward.len() - taken;
+        self.forward.copy_within(taken.., 0);
+        self.forward.truncate(rest);
     }
 
     /// The next storage write to make durable.
@@ -475,11 +591,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         let core = &mut self.core;
         if core.restore_pending {
             core.restore_pending = false;
-            let (index, zxid) = core.storage.snapshot_point();
-            // The kernel's membership opens the snapshot; the host gets its own data.
-            let stored = core.storage.snapshot_data();
-            let data = crate::membership::split_snapshot(stored).map_or(stored, |(_, data)| data);
-            return Some(Apply::Snapshot { index, zxid, data });
+            return Some(snapshot_to_apply(&core.storage));
         }
         // Everything handed out before this call is applied by now: reads up to it may go.
         core.release_reads();
@@ -487,14 +599,26 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             core.applied_index += 1;
             let index = core.applied_index;
             if let Some((zxid, stored)) = core.storage.entry_at(index) {
-                return Some(match stored.split_first() {
-                    Some((&TAG_MEMBERSHIP, encoded)) => Apply::Membership { index, zxid, encoded },
-                    Some((_, payload)) => Apply::Entry { index, zxid, payload },
-                    None => Apply::Entry { index, zxid, payload: stored },
-                });
+                return Some(entry_to_apply(index, zxid, stored));
             }
         }
         None
+    }
+
+    /// Every committed entry not handed out yet, at once: the same sequence of [`Apply`] as
+    /// calling [`Node::poll_commit`] until it answers `None` (a snapshot to restore first), in
+    /// one call. Everything handed out before this call counts as applied, as with
+    /// `poll_commit`; so a read waiting for these entries is ready at the next call of either.
+    pub fn poll_commits(&mut self) -> Option<Commits<'_, S>> {
+        let core = &mut self.core;
+        core.release_reads();
+        let snapshot = core::mem::take(&mut core.restore_pending);
+        if !snapshot && core.applied_index >= core.commit_index {
+            return None;
+        }
+        let next = core.applied_index + 1;
+        core.applied_index = core.commit_index;
+        Some(Commits { storage: &core.storage, snapshot, next, last: core.commit_index })
     }
 
     /// The next event.

@@ -220,7 +220,7 @@ fn bad_input_gets_a_typed_error_a_count_and_no_state_change() {
         ("replayed LEADERINFO", encode(l, me, CLUSTER, &Message::LeaderInfo { epoch }), |e| matches!(e, StepError::Duplicate), |c| c.duplicate),
         ("ACK at a follower", encode(l, me, CLUSTER, &Message::Ack { epoch, zxid: commit }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
         ("a vote for a stranger", encode(l, me, CLUSTER, &Message::Notification { round: 99, state: wire::PeerState::Looking, vote: wire::Vote { leader: 77, zxid: Zxid::new(99, 9), epoch: 99, connected: true }, membership: Zxid::ZERO }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
-        ("malformed entries", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries(wire::Bytes(&[1, 9, 200])) })), |e| matches!(e, StepError::Wire(wire::WireError::Malformed)), |c| c.undecodable),
+        ("malformed entries", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[1, 9, 200]) })), |e| matches!(e, StepError::Wire(wire::WireError::Malformed)), |c| c.undecodable),
     ];
     for (name, bytes, is_expected, counter) in table {
         let before = state(&t.nodes[f]);

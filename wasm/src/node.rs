@@ -193,9 +193,13 @@ export type ErrorCode =
 /// reporting it with `durable(seq)` (the node acknowledges nothing before
 /// that); send the messages to their `to`; apply the commits in order.
 /// Every error is thrown as an `Error` with a stable `code`.
+/// The kernel node type: the simulator's own (same storage, same forward buffer), so the
+/// package holds one copy of the kernel's code, not two.
+type KernelNode = zaxos::Node<VecStorage, 4096>;
+
 #[wasm_bindgen(js_name = Node)]
 pub struct JsNode {
-    node: zaxos::Node<VecStorage>,
+    node: KernelNode,
     capacity: Capacity,
     buf: Vec<u8>,
     writes: Array,

@@ -13,11 +13,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use zaxos_bench::engines::{Omni, RaftRs, Zaxos};
+use zaxos_bench::engines::{Omni, RaftRs, Zaxos, ZaxosBytes};
 use zaxos_bench::scenario::{self, Partial, Throughput};
 use zaxos_bench::{Cluster, Params};
 
-const ENGINES: [&str; 3] = ["zaxos", "raft-rs", "omnipaxos"];
+/// `zaxos` passes messages as values (as the peers do); `zaxos-bytes` encodes every message
+/// to bytes and decodes it, as on a network, and counts the bytes.
+const ENGINES: [&str; 4] = ["zaxos", "zaxos-bytes", "raft-rs", "omnipaxos"];
 const ENTRIES: u64 = 100_000;
 /// The small run whose instruction total is subtracted (start-up, election, settling).
 const ENTRIES_SMALL: u64 = 10_000;
@@ -67,6 +69,7 @@ fn main() {
 fn run(engine: &str, params: &Params) -> Throughput {
     let result = match engine {
         "zaxos" => scenario::throughput::<Zaxos>(params),
+        "zaxos-bytes" => scenario::throughput::<ZaxosBytes>(params),
         "raft-rs" => scenario::throughput::<RaftRs>(params),
         "omnipaxos" => scenario::throughput::<Omni>(params),
         other => die(&format!("unknown engine {other}")),

@@ -10,4 +10,4 @@ pub mod zaxos;
 pub use self::omnipaxos::Omni;
 #[cfg(feature = "peers")]
 pub use self::raft_rs::RaftRs;
-pub use self::zaxos::Zaxos;
+pub use self::zaxos::{Zaxos, ZaxosBytes};

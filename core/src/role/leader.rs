@@ -10,10 +10,10 @@ use heapless::Vec;
 use super::Transition;
 use crate::core::{Core, Event};
 use crate::error::{ProposeError, StepError};
-use crate::limits::{HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, READS_MAX, SNAP_CHUNK_BYTES_MAX};
+use crate::limits::{ENTRY_OVERHEAD_BYTES_MAX, HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, READS_MAX, SNAP_CHUNK_BYTES_MAX};
 use crate::membership::{MembershipChange, MembershipError};
 use crate::storage::{HardState, Storage};
-use crate::wire::{self, Bytes, Header, Message, SnapChunk, WireError};
+use crate::wire::{self, Bytes, Entries, Message, Proposal, SnapChunk};
 use crate::{NodeId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,8 +140,10 @@ impl Leader {
     }
 
     /// Whether this node is the only voter (its proposals commit once durable here).
+    /// (A cheap test on the proposal path: `maybe_commit` counts exactly.)
+    #[inline]
     fn alone<S: Storage>(core: &Core<S>) -> bool {
-        core.voters_any().next().is_none()
+        core.config.voters.len() <= 1 && core.membership_pending.as_ref().map_or(true, |(_, m)| m.voters.len() <= 1)
     }
 
     fn peer(&mut self, id: NodeId) -> Option<&mut Progress> {
@@ -228,7 +230,8 @@ impl Leader {
     }
 
     fn take_forward<S: Storage>(&mut self, core: &mut Core<S>, payload: &[u8]) -> Result<Option<Transition>, StepError> {
-        match self.propose(core, payload) {
+        let fits = payload.len() <= core.config.payload_bytes_max();
+        match if fits { self.propose(core, payload) } else { Err(ProposeError::TooLarge { len: payload.len(), max: core.config.payload_bytes_max() }) } {
             Ok(_) => Ok(None),
             Err(_) => {
                 core.counters.forward_dropped += 1;
@@ -453,19 +456,13 @@ impl Leader {
         if self.transfer.is_some() {
             return Err(ProposeError::Transferring);
         }
-        let max = core.config.payload_bytes_max();
-        if payload.len() > max {
-            return Err(ProposeError::TooLarge { len: payload.len(), max });
-        }
         let last = core.last_zxid();
         let counter = if last.epoch == self.epoch { last.counter + 1 } else { 1 };
         if counter > core.config.zxid_counter_max {
             return Err(ProposeError::NoLeader);
         }
-        if !core.storage.can_append(payload.len()) {
-            return Err(ProposeError::Busy);
-        }
         let zxid = Zxid::new(self.epoch, counter);
+        // Storage checks its room (and changes nothing when full).
         core.append_command(zxid, payload).map_err(|_| ProposeError::Busy)?;
         if Self::alone(core) {
             self.maybe_commit(core);
@@ -676,23 +673,24 @@ impl Leader {
         }
     }
 
-    /// Encodes the next data message (DIFF, PROPOSAL, INFORM, SNAP, NEWLEADER or COMMIT), if any.
-    pub(crate) fn poll_data<S: Storage>(&mut self, core: &mut Core<S>, buf: &mut [u8]) -> Option<(NodeId, Result<usize, WireError>)> {
+    /// The next data message (DIFF, PROPOSAL, INFORM, SNAP, NEWLEADER or COMMIT), if any, as a
+    /// value borrowing the history; a PROPOSAL carries as many entries as fit in
+    /// `message_bytes` on the wire.
+    pub(crate) fn poll_data<'a, S: Storage>(&mut self, core: &'a Core<S>, message_bytes: usize) -> Option<(NodeId, Message<'a>)> {
         let count = self.peers.len();
         for step in 0..count {
             let i = (self.cursor + step) % count;
             let epoch = self.epoch;
             let Some(peer) = self.peers.get_mut(i) else { continue };
-            if let Some(result) = Self::data_for(epoch, core, peer, buf) {
+            if let Some(message) = Self::data_for(epoch, core, peer, message_bytes) {
                 self.cursor = (i + 1) % count;
-                return Some((peer.id, result));
+                return Some((peer.id, message));
             }
         }
         None
     }
 
-    fn data_for<S: Storage>(epoch: u32, core: &mut Core<S>, peer: &mut Progress, buf: &mut [u8]) -> Option<Result<usize, WireError>> {
-        let header = Header { cluster_id: core.config.cluster_id, from: core.me(), to: peer.id };
+    fn data_for<'a, S: Storage>(epoch: u32, core: &'a Core<S>, peer: &mut Progress, message_bytes: usize) -> Option<Message<'a>> {
         match peer.stage {
             Stage::Snap { index, offset, sent: false } => {
                 // The host may have taken a newer snapshot meanwhile: start that one over.
@@ -703,8 +701,7 @@ impl Leader {
                 let room = core.config.message_bytes_max.saturating_sub(HEADER_BYTES + 64).min(SNAP_CHUNK_BYTES_MAX);
                 let start = (offset as usize).min(data.len());
                 let end = (start + room).min(data.len());
-                let chunk = SnapChunk { epoch, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) };
-                Some(wire::encode(header, &Message::SnapChunk(chunk), buf))
+                Some(Message::SnapChunk(SnapChunk { epoch, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) }))
             }
             Stage::Syncing => {
                 let inflight = peer.next_index.saturating_sub(peer.acked_index + 1);
@@ -712,20 +709,20 @@ impl Leader {
                     return None;
                 }
                 if peer.next_index <= core.storage.last_index() {
-                    return Self::batch(epoch, core, peer, buf, wire::TAG_PROPOSAL, core.storage.last_index());
+                    return Self::batch(epoch, core, peer, message_bytes, false, core.storage.last_index());
                 }
                 peer.stage = Stage::AwaitingAck;
-                Some(wire::encode(header, &Message::NewLeader { epoch, last: core.last_zxid() }, buf))
+                Some(Message::NewLeader { epoch, last: core.last_zxid() })
             }
             Stage::Broadcast => {
-                let (tag, limit) = if peer.voter { (wire::TAG_PROPOSAL, core.storage.last_index()) } else { (wire::TAG_INFORM, core.commit_index) };
+                let (inform, limit) = if peer.voter { (false, core.storage.last_index()) } else { (true, core.commit_index) };
                 let inflight = peer.next_index.saturating_sub(peer.acked_index + 1);
                 if peer.next_index <= limit && inflight < u64::from(core.config.inflight_entries_max) {
-                    return Self::batch(epoch, core, peer, buf, tag, limit);
+                    return Self::batch(epoch, core, peer, message_bytes, inform, limit);
                 }
                 if peer.commit_sent < core.commit_index {
                     peer.commit_sent = core.commit_index;
-                    return Some(wire::encode(header, &Message::Commit { epoch, zxid: core.commit_zxid() }, buf));
+                    return Some(Message::Commit { epoch, zxid: core.commit_zxid() });
                 }
                 None
             }
@@ -733,30 +730,49 @@ impl Leader {
         }
     }
 
-    /// One PROPOSAL / DIFF / INFORM with as many entries as fit, copied once from storage.
-    fn batch<S: Storage>(epoch: u32, core: &mut Core<S>, peer: &mut Progress, buf: &mut [u8], tag: u8, limit: u64) -> Option<Result<usize, WireError>> {
+    /// One PROPOSAL / DIFF / INFORM with as many entries as fit, borrowed from the history.
+    fn batch<'a, S: Storage>(epoch: u32, core: &'a Core<S>, peer: &mut Progress, message_bytes: usize, inform: bool, limit: u64) -> Option<Message<'a>> {
         let storage = &core.storage;
         let Some(prev) = storage.zxid_at(peer.next_index - 1) else {
             // Behind the snapshot: entries are gone, send the snapshot instead.
             peer.stage = Stage::Snap { index: storage.snapshot_point().0, offset: 0, sent: false };
             return None;
         };
-        let budget = core.config.message_bytes_max.min(buf.len()).saturating_sub(HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX);
+        let budget = core.config.message_bytes_max.min(message_bytes).saturating_sub(HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX);
         let window = u64::from(core.config.inflight_entries_max).saturating_sub(peer.next_index.saturating_sub(peer.acked_index + 1));
         let first = peer.next_index;
-        let last_allowed = limit.min(first + window.max(1) - 1);
-        // Observers are sent committed entries only, so the commit point covers all of them.
-        let commit = core.commit_zxid();
-        let header = Header { cluster_id: core.config.cluster_id, from: core.me(), to: peer.id };
-        let entries = (first..=last_allowed).map_while(|i| storage.entry_at(i));
-        let (result, count) = match wire::encode_proposal(header, tag, (epoch, prev, commit), budget, entries, buf) {
-            Ok((len, count)) => (Ok(len), count),
-            Err(e) => (Err(e), 0),
-        };
-        let last = first + count as u64 - 1;
+        let (last, payload_bytes) = Self::fit(storage, first, limit.min(first + window.max(1) - 1), budget);
         peer.next_index = last + 1;
         peer.commit_sent = peer.commit_sent.max(core.commit_index.min(last));
-        Some(result)
+        // Observers are sent committed entries only, so the commit point covers all of them.
+        let p = Proposal { epoch, prev, commit: core.commit_zxid(), entries: Entries::from_history(storage, first, last, payload_bytes) };
+        Some(if inform { Message::Inform(p) } else { Message::Proposal(p) })
+    }
+
+    /// The last position from `first` up to `last_allowed` whose entries (from `first` on) fit in
+    /// `budget` bytes on the wire, and the bytes of their payloads. In one step when every entry
+    /// fits even at the largest encoding; entry by entry otherwise.
+    fn fit<S: Storage>(storage: &S, first: u64, last_allowed: u64, budget: usize) -> (u64, usize) {
+        if last_allowed < first {
+            return (first - 1, 0);
+        }
+        if let Some(bytes) = storage.payloads(first, last_allowed).map(<[u8]>::len) {
+            let count = usize::try_from(last_allowed - first + 1).unwrap_or(usize::MAX);
+            if count.saturating_mul(ENTRY_OVERHEAD_BYTES_MAX).saturating_add(bytes) <= budget {
+                return (last_allowed, bytes);
+            }
+        }
+        let (mut last, mut used, mut bytes) = (first - 1, 0usize, 0usize);
+        for index in first..=last_allowed {
+            let Some((zxid, payload)) = storage.entry_at(index) else { break };
+            used += wire::entry_len(zxid, payload.len());
+            if used > budget {
+                break;
+            }
+            bytes += payload.len();
+            last = index;
+        }
+        (last, bytes)
     }
 
     /// Per-peer progress, for the simulator's traces.

@@ -296,7 +296,17 @@ impl Learner {
         let mut result = Ok(());
         // One write for the whole batch (a conflict closes the run before truncating).
         let mut run = core.begin_appends()?;
-        for entry in p.entries.iter() {
+        let packed = p.entries.packed().filter(|_| index == core.storage.last_index());
+        if let Some((table, data)) = packed {
+            // Nothing held after `prev` (the usual case): the batch goes in as one.
+            let count = core.append_packed_to(&mut run, p.prev, table, data)?;
+            index += count as u64;
+            appended = count > 0;
+            if count < table.len() {
+                result = Err(StepError::Storage(crate::storage::StorageError::Full));
+            }
+        }
+        for entry in p.entries.iter().take(if packed.is_some() { 0 } else { usize::MAX }) {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
             if zxid <= previous || !crate::membership::valid_entry(payload) {
                 core.end_appends(run)?;
@@ -337,7 +347,7 @@ impl Learner {
         }
         if !appended && result.is_ok() {
             self.ack_due = self.stage == Stage::Broadcast;
-            return if p.entries.0 .0.is_empty() { Ok(()) } else { Err(StepError::Duplicate) };
+            return if p.entries.is_empty() { Ok(()) } else { Err(StepError::Duplicate) };
         }
         result
     }

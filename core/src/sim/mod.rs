@@ -167,7 +167,29 @@ struct Packet {
     order: u64,
     from: usize,
     to: usize,
-    bytes: Vec<u8>,
+    bytes: Sent,
+}
+
+/// A message as it travels: nodes at even indexes send bytes, the others values, so both
+/// paths run under every fault (they send the same messages; the tests check that).
+#[derive(Clone)]
+enum Sent {
+    Bytes(Vec<u8>),
+    Value(NodeId, crate::wire::MessageBuf),
+}
+
+impl Sent {
+    fn describe(&self, to: NodeId) -> String {
+        match self {
+            Sent::Bytes(bytes) => trace::describe(bytes, to),
+            Sent::Value(from, m) => {
+                let mut buf = vec![0u8; crate::wire::encoded_len(&m.message())];
+                let header = crate::wire::Header { cluster_id: 0x5a58, from: *from, to };
+                let len = crate::wire::encode(header, &m.message(), &mut buf).unwrap_or(0);
+                trace::describe(&buf[..len], to)
+            }
+        }
+    }
 }
 
 /// A simulated cluster whose nodes apply committed entries to an `M`.
@@ -458,12 +480,15 @@ impl<M: StateMachine> Simulation<M> {
             let packet = entry.remove();
             let Some(to_id) = self.members.get(packet.to).filter(|m| m.node.is_some()).map(|m| m.id) else { continue };
             if self.options.trace {
-                let line = trace::describe(&packet.bytes, to_id);
+                let line = packet.bytes.describe(to_id);
                 let _ = packet.from;
                 self.trace.push(format!("t={} recv {}", self.now, line));
             }
             let Some(node) = self.members.get_mut(packet.to).and_then(|m| m.node.as_mut()) else { continue };
-            let _ = node.step(&packet.bytes);
+            let _ = match &packet.bytes {
+                Sent::Bytes(bytes) => node.step(bytes),
+                Sent::Value(from, m) => node.step_message(*from, &m.message()),
+            };
             self.messages += 1;
             self.drain(packet.to);
         }
@@ -549,9 +574,11 @@ impl<M: StateMachine> Simulation<M> {
         if let (Ok(_), Some(next)) = (result, node.pending_membership()) {
             self.ever_voters.extend(next.voters.iter().copied());
         }
-        let id = self.members[l].id;
-        let next = self.members[l].node.as_ref().and_then(|n| n.pending_membership().cloned());
-        self.note(format!("n{id} proposes {change:?}: {result:?} -> {next:?}"));
+        if self.options.trace {
+            let id = self.members[l].id;
+            let voters = self.members[l].node.as_ref().and_then(|n| n.pending_membership()).map(|m| m.voters.to_vec());
+            self.note(format!("n{id} proposes {change:?}: {}, voters then {voters:?}", if result.is_ok() { "taken" } else { "refused" }));
+        }
         self.drain(l);
         Some(result)
     }
@@ -567,7 +594,7 @@ impl<M: StateMachine> Simulation<M> {
         ok
     }
 
-    fn send(&mut self, from: usize, to: NodeId, bytes: &[u8]) {
+    fn send(&mut self, from: usize, to: NodeId, bytes: &Sent) {
         let Some(to) = self.members.iter().position(|m| m.id == to) else { return };
         // Partitions hold whether random faults are on or not (manual cuts stay until healed).
         if !self.links.open(from, to) {
@@ -589,7 +616,7 @@ impl<M: StateMachine> Simulation<M> {
                 self.faults.reorder += 1;
             }
             self.order += 1;
-            let packet = Packet { deliver_at: self.now + delay, order: self.order, from, to, bytes: bytes.to_vec() };
+            let packet = Packet { deliver_at: self.now + delay, order: self.order, from, to, bytes: bytes.clone() };
             self.network.insert((packet.deliver_at, packet.order), packet);
         }
     }
@@ -597,7 +624,7 @@ impl<M: StateMachine> Simulation<M> {
     /// Drains every output of node `i` and checks the invariants.
     fn drain(&mut self, i: usize) {
         let mut buf = core::mem::take(&mut self.buf);
-        let mut outgoing: Vec<(NodeId, Vec<u8>)> = Vec::new();
+        let mut outgoing: Vec<(NodeId, Sent)> = Vec::new();
         let delay = if self.faulty { self.rng.below(self.rates.storage_delay_ticks_max + 1) } else { 0 };
         let now = self.now;
         let Some(m) = self.members.get_mut(i) else { return };
@@ -610,8 +637,14 @@ impl<M: StateMachine> Simulation<M> {
                 node.durable(seq);
             }
         }
-        while let Some(t) = node.poll_transmit(&mut buf) {
-            outgoing.push((t.to, buf[..t.len].to_vec()));
+        if i % 2 == 1 {
+            while let Some((to, message)) = node.poll_message() {
+                outgoing.push((to, Sent::Value(m.id, crate::wire::MessageBuf::new(&message))));
+            }
+        } else {
+            while let Some(t) = node.poll_transmit(&mut buf) {
+                outgoing.push((t.to, Sent::Bytes(buf[..t.len].to_vec())));
+            }
         }
         // (position, zxid, payload hash, state digest after it, snapshot?)
         let mut applied: Vec<(u64, Zxid, u64, u64, bool)> = Vec::new();
@@ -648,7 +681,7 @@ impl<M: StateMachine> Simulation<M> {
         self.after_drain(i, id, role, epoch, established, last, commit, applied, events);
         for (to, bytes) in outgoing {
             if self.options.trace {
-                let line = trace::describe(&bytes, to);
+                let line = bytes.describe(to);
                 self.trace.push(format!("t={} send {}", self.now, line));
             }
             self.send(i, to, &bytes);

@@ -87,6 +87,32 @@ pub trait Storage {
         Some((self.zxid_at(index)?, self.payload_at(index)?))
     }
 
+    /// The payloads of positions `first..=last` back to back, if this storage holds them so
+    /// (`None`: the caller walks the entries). Lets a batch be sized and copied in one step.
+    #[inline]
+    fn payloads(&self, first: u64, last: u64) -> Option<&[u8]> {
+        let _ = (first, last);
+        None
+    }
+
+    /// Pushes the zxid and payload length of positions `first..=last` onto `table`; false
+    /// (with some pushed) if one is missing. With [`Storage::payloads`], copies a batch.
+    #[cfg(feature = "alloc")]
+    fn entry_table(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>) -> bool {
+        for index in first..=last {
+            let Some((zxid, payload)) = self.entry_at(index) else { return false };
+            table.push((zxid, payload.len() as u32));
+        }
+        true
+    }
+
+    /// Appends entries given as `(zxid, payload length)` in `table` with their payloads back
+    /// to back in `data`, in order, as many as fit (and as `data` holds); returns how many.
+    /// The caller has checked that the zxids grow.
+    fn append_packed(&mut self, table: &[(Zxid, u32)], data: &[u8]) -> usize {
+        append_each(self, table, data)
+    }
+
     /// The last zxid (the snapshot's when the history is empty).
     #[inline]
     fn last_zxid(&self) -> Zxid {
@@ -96,6 +122,9 @@ pub trait Storage {
     /// Position of `zxid`, if present (or if it is the snapshot's). Binary search:
     /// zxids grow with positions.
     fn index_of(&self, zxid: Zxid) -> Option<u64> {
+        if let Some(index) = self.index_within_last_epoch(zxid) {
+            return Some(index);
+        }
         let (mut lo, mut hi) = (self.snapshot_point().0, self.last_index());
         while lo <= hi {
             let mid = lo + (hi - lo) / 2;
@@ -109,12 +138,32 @@ pub trait Storage {
         None
     }
 
+    /// The position of `zxid` found in one lookup when it is in the last entry's epoch and
+    /// that epoch's counters run without a gap back to it (a leader numbers its proposals
+    /// consecutively, so that is the usual case: ACKs and commit points near the end).
+    #[inline]
+    fn index_within_last_epoch(&self, zxid: Zxid) -> Option<u64> {
+        let last_index = self.last_index();
+        let last = self.zxid_at(last_index)?;
+        if zxid.epoch != last.epoch || zxid.counter > last.counter {
+            return None;
+        }
+        let guess = last_index.checked_sub(u64::from(last.counter - zxid.counter))?;
+        (guess >= self.snapshot_point().0 && self.zxid_at(guess) == Some(zxid)).then_some(guess)
+    }
+
     /// Position of the last entry whose zxid is at most `zxid`; `None` when
     /// `zxid` is older than the snapshot (the answer was compacted away).
     fn index_at_or_before(&self, zxid: Zxid) -> Option<u64> {
         let (snap, snap_zxid) = self.snapshot_point();
         if zxid < snap_zxid {
             return None;
+        }
+        if zxid >= self.last_zxid() {
+            return Some(self.last_index());
+        }
+        if let Some(index) = self.index_within_last_epoch(zxid) {
+            return Some(index);
         }
         let (mut lo, mut hi) = (snap, self.last_index());
         // Invariant: zxid_at(lo) <= zxid.
@@ -127,6 +176,19 @@ pub trait Storage {
         }
         Some(lo)
     }
+}
+
+/// [`Storage::append_packed`] one entry at a time.
+pub(crate) fn append_each<S: Storage + ?Sized>(storage: &mut S, table: &[(Zxid, u32)], data: &[u8]) -> usize {
+    let mut at = 0usize;
+    for (count, &(zxid, len)) in table.iter().enumerate() {
+        let end = at.saturating_add(len as usize);
+        match data.get(at..end) {
+            Some(payload) if storage.append(zxid, payload).is_ok() => at = end,
+            _ => return count,
+        }
+    }
+    table.len()
 }
 
 #[cfg(test)]

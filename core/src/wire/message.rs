@@ -60,54 +60,270 @@ impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
     }
 }
 
-/// A batch of history entries, each `zxid.epoch, zxid.counter, len` as varints then `len` bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entries<'a>(#[serde(borrow)] pub Bytes<'a>);
+/// Where a message passed as a value finds the entries it carries: the sender's history,
+/// borrowed (every [`crate::storage::Storage`] is one).
+pub(crate) trait History {
+    /// The zxid and payload at position `index`.
+    fn history_entry(&self, index: u64) -> Option<(Zxid, &[u8])>;
+
+    /// Copies positions `first..=last` into `table` (zxid and payload length of each) and
+    /// `data` (the payloads back to back); false if one is missing.
+    #[cfg(feature = "alloc")]
+    fn history_copy(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> bool;
+}
+
+impl<S: crate::storage::Storage> History for S {
+    #[inline]
+    fn history_entry(&self, index: u64) -> Option<(Zxid, &[u8])> {
+        self.entry_at(index)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn history_copy(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> bool {
+        if last < first {
+            return true;
+        }
+        match self.payloads(first, last) {
+            Some(bytes) => {
+                data.extend_from_slice(bytes);
+                self.entry_table(first, last, table)
+            }
+            None => {
+                for index in first..=last {
+                    let Some((zxid, payload)) = self.entry_at(index) else { return false };
+                    table.push((zxid, payload.len() as u32));
+                    data.extend_from_slice(payload);
+                }
+                true
+            }
+        }
+    }
+}
+
+/// A batch of history entries, in zxid order. On the wire each is `zxid.epoch, zxid.counter,
+/// len` as varints then `len` bytes; a message passed as a value carries them unencoded: it
+/// borrows them from the sender's history, or (in a [`super::MessageBuf`]) from one copy.
+#[derive(Clone, Copy)]
+pub struct Entries<'a>(Layout<'a>);
+
+#[derive(Clone, Copy)]
+enum Layout<'a> {
+    /// The wire encoding, unchecked until iterated.
+    Wire(&'a [u8]),
+    /// Positions `first..=last` of the sender's history, whose payloads total `payload_bytes`.
+    History { history: &'a dyn History, first: u64, last: u64, payload_bytes: usize },
+    /// A copy: each entry's zxid and payload length, and the payloads back to back.
+    Packed { table: &'a [(Zxid, u32)], data: &'a [u8] },
+}
+
+/// A batch held as a table (zxid and payload length of each entry) and the payloads.
+pub(crate) type Packed<'a> = (&'a [(Zxid, u32)], &'a [u8]);
 
 /// A malformed entry inside a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MalformedEntries;
 
 impl<'a> Entries<'a> {
-    /// An iterator that checks every bound as it goes; it yields an error once and stops.
-    pub fn iter(&self) -> EntriesIter<'a> {
-        EntriesIter { bytes: self.0 .0, at: 0 }
+    /// The empty batch.
+    pub const EMPTY: Entries<'static> = Entries(Layout::Wire(&[]));
+
+    /// Entries in their wire encoding (checked as they are iterated).
+    pub const fn from_wire(bytes: &'a [u8]) -> Self {
+        Entries(Layout::Wire(bytes))
     }
 
-    /// The empty batch.
-    pub const EMPTY: Entries<'static> = Entries(Bytes(&[]));
+    /// Positions `first..=last` of `history` (none if `last < first`), whose payloads total
+    /// `payload_bytes`.
+    pub(crate) fn from_history(history: &'a dyn History, first: u64, last: u64, payload_bytes: usize) -> Self {
+        Entries(Layout::History { history, first, last, payload_bytes })
+    }
+
+    pub(crate) fn from_packed(table: &'a [(Zxid, u32)], data: &'a [u8]) -> Self {
+        Entries(Layout::Packed { table, data })
+    }
+
+    /// An iterator that checks every bound as it goes; it yields an error once and stops.
+    pub fn iter(&self) -> EntriesIter<'a> {
+        EntriesIter(match self.0 {
+            Layout::Wire(bytes) => IterState::Wire { bytes, at: 0 },
+            Layout::History { history, first, last, .. } => IterState::History { history, next: first, last },
+            Layout::Packed { table, data } => IterState::Packed { table: table.iter(), data, at: 0 },
+        })
+    }
+
+    /// Whether the batch holds no entry.
+    pub fn is_empty(&self) -> bool {
+        match self.0 {
+            Layout::Wire(bytes) => bytes.is_empty(),
+            Layout::History { first, last, .. } => last < first,
+            Layout::Packed { table, .. } => table.is_empty(),
+        }
+    }
+
+    /// Bytes the batch takes on the wire (its length prefix not included).
+    pub fn encoded_len(&self) -> usize {
+        match self.0 {
+            Layout::Wire(bytes) => bytes.len(),
+            _ => self.iter().map(|e| e.map_or(0, |(zxid, payload)| super::entry_len(zxid, payload.len()))).sum(),
+        }
+    }
+
+    /// An upper bound of [`Entries::encoded_len`] found without walking the entries.
+    pub(crate) fn encoded_len_bound(&self) -> usize {
+        let per_entry = crate::limits::ENTRY_OVERHEAD_BYTES_MAX;
+        match self.0 {
+            Layout::Wire(bytes) => bytes.len(),
+            Layout::History { first, last, payload_bytes, .. } => {
+                (last.saturating_sub(first).saturating_add(1) as usize).saturating_mul(per_entry).saturating_add(payload_bytes)
+            }
+            Layout::Packed { table, data } => table.len().saturating_mul(per_entry).saturating_add(data.len()),
+        }
+    }
+
+    /// Copies the entries held as values into `table` and `data` (see [`History::history_copy`]);
+    /// false if one is malformed.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn copy_into(&self, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> bool {
+        match self.0 {
+            Layout::History { history, first, last, .. } => history.history_copy(first, last, table, data),
+            _ => {
+                for entry in self.iter() {
+                    let Ok((zxid, payload)) = entry else { return false };
+                    table.push((zxid, payload.len() as u32));
+                    data.extend_from_slice(payload);
+                }
+                true
+            }
+        }
+    }
+
+    /// The table and payloads, if the batch is held so (see [`Entries::from_packed`]).
+    #[inline]
+    pub(crate) fn packed(&self) -> Option<Packed<'a>> {
+        match self.0 {
+            Layout::Packed { table, data } => Some((table, data)),
+            _ => None,
+        }
+    }
+
+    /// The wire encoding, if that is how the batch is held.
+    pub(crate) fn wire_bytes(&self) -> Option<&'a [u8]> {
+        match self.0 {
+            Layout::Wire(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Entries<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Entries<'_> {}
+
+impl core::fmt::Debug for Entries<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Entries<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        if let Some(bytes) = self.wire_bytes() {
+            return serializer.serialize_bytes(bytes);
+        }
+        // A batch held as values: its wire encoding, a byte at a time (postcard writes a
+        // byte sequence the same way as a byte string). The hot path encodes by hand instead.
+        let mut seq = serializer.serialize_seq(Some(self.encoded_len()))?;
+        for entry in self.iter() {
+            let (zxid, payload) = entry.map_err(|_| S::Error::custom("malformed entries"))?;
+            let mut head = [0u8; crate::limits::ENTRY_OVERHEAD_BYTES_MAX];
+            let mut at = 0;
+            for v in [u64::from(zxid.epoch), u64::from(zxid.counter), payload.len() as u64] {
+                at = varint::put(&mut head, at, v).ok_or_else(|| S::Error::custom("entry header"))?;
+            }
+            for byte in head.iter().take(at).chain(payload) {
+                seq.serialize_element(byte)?;
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&'a [u8]>::deserialize(deserializer).map(Entries::from_wire)
+    }
 }
 
 /// Iterates over [`Entries`].
-pub struct EntriesIter<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub struct EntriesIter<'a>(IterState<'a>);
+
+enum IterState<'a> {
+    Wire { bytes: &'a [u8], at: usize },
+    History { history: &'a dyn History, next: u64, last: u64 },
+    Packed { table: core::slice::Iter<'a, (Zxid, u32)>, data: &'a [u8], at: usize },
 }
 
 impl<'a> Iterator for EntriesIter<'a> {
     type Item = Result<(Zxid, &'a [u8]), MalformedEntries>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.at >= self.bytes.len() {
-            return None;
+        match &mut self.0 {
+            IterState::Wire { bytes, at } => next_wire(bytes, at),
+            IterState::History { history, next, last } => {
+                if *next > *last {
+                    return None;
+                }
+                let entry = history.history_entry(*next);
+                *next += 1;
+                if entry.is_none() {
+                    *next = last.saturating_add(1);
+                }
+                Some(entry.ok_or(MalformedEntries))
+            }
+            IterState::Packed { table, data, at } => {
+                let &(zxid, len) = table.next()?;
+                let end = at.saturating_add(len as usize);
+                match data.get(*at..end) {
+                    Some(payload) => {
+                        *at = end;
+                        Some(Ok((zxid, payload)))
+                    }
+                    None => {
+                        *table = [].iter();
+                        Some(Err(MalformedEntries))
+                    }
+                }
+            }
         }
-        let parsed = (|| {
-            let (epoch, at) = varint::get(self.bytes, self.at, u32::MAX as u64)?;
-            let (counter, at) = varint::get(self.bytes, at, u32::MAX as u64)?;
-            let (len, at) = varint::get(self.bytes, at, u32::MAX as u64)?;
-            let end = at.checked_add(len as usize)?;
-            let payload = self.bytes.get(at..end)?;
-            Some((Zxid::new(epoch as u32, counter as u32), payload, end))
-        })();
-        match parsed {
-            Some((zxid, payload, end)) => {
-                self.at = end;
-                Some(Ok((zxid, payload)))
-            }
-            None => {
-                self.at = self.bytes.len();
-                Some(Err(MalformedEntries))
-            }
+    }
+}
+
+fn next_wire<'a>(bytes: &'a [u8], at: &mut usize) -> Option<Result<(Zxid, &'a [u8]), MalformedEntries>> {
+    if *at >= bytes.len() {
+        return None;
+    }
+    let parsed = (|| {
+        let (epoch, at) = varint::get(bytes, *at, u32::MAX as u64)?;
+        let (counter, at) = varint::get(bytes, at, u32::MAX as u64)?;
+        let (len, at) = varint::get(bytes, at, u32::MAX as u64)?;
+        let end = at.checked_add(len as usize)?;
+        let payload = bytes.get(at..end)?;
+        Some((Zxid::new(epoch as u32, counter as u32), payload, end))
+    })();
+    match parsed {
+        Some((zxid, payload, end)) => {
+            *at = end;
+            Some(Ok((zxid, payload)))
+        }
+        None => {
+            *at = bytes.len();
+            Some(Err(MalformedEntries))
         }
     }
 }

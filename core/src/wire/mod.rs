@@ -14,13 +14,17 @@
 
 mod checksum;
 mod message;
+#[cfg(feature = "alloc")]
+mod owned;
 pub(crate) mod varint;
 
 pub use checksum::checksum;
 pub use message::{Bytes, Entries, EntriesIter, MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote};
 pub(crate) use message::{TAG_INFORM, TAG_PROPOSAL};
+#[cfg(feature = "alloc")]
+pub use owned::MessageBuf;
 
-use crate::limits::HEADER_BYTES;
+use crate::limits::{HEADER_BYTES, PROPOSAL_OVERHEAD_BYTES_MAX};
 use crate::{NodeId, Zxid};
 
 /// The format version this build speaks.
@@ -86,8 +90,81 @@ pub fn encode(header: Header, message: &Message<'_>, buf: &mut [u8]) -> Result<u
     if buf.len() < HEADER_BYTES {
         return Err(WireError::BufferTooSmall);
     }
-    let body_len = postcard::to_slice(message, &mut buf[HEADER_BYTES..]).map_err(|_| WireError::BufferTooSmall)?.len();
+    if let Message::Proposal(p) | Message::Inform(p) = message {
+        if p.entries.wire_bytes().is_some() {
+            return encode_serde(header, message, buf);
+        }
+        // Entries held as values: by hand, in one pass, leaving room for the length prefix;
+        // in a buffer too tight for that room, in two (the length first).
+        let tag = if matches!(message, Message::Proposal(_)) { TAG_PROPOSAL } else { TAG_INFORM };
+        let fields = (p.epoch, p.prev, p.commit);
+        return match encode_entries(header, tag, fields, None, &p.entries, buf) {
+            Err(WireError::BufferTooSmall) if encoded_len(message) <= buf.len() => {
+                encode_entries(header, tag, fields, Some(p.entries.encoded_len()), &p.entries, buf)
+            }
+            result => result,
+        };
+    }
+    encode_serde(header, message, buf)
+}
+
+fn encode_serde(header: Header, message: &Message<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    let body = buf.get_mut(HEADER_BYTES..).ok_or(WireError::BufferTooSmall)?;
+    let body_len = postcard::to_slice(message, body).map_err(|_| WireError::BufferTooSmall)?.len();
     header.write(buf, body_len)
+}
+
+/// A PROPOSAL or INFORM whose entries are held as values; every one of them or an error.
+fn encode_entries(header: Header, tag: u8, fields: (u32, Zxid, Zxid), blob_len: Option<usize>, entries: &Entries<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    let (mut malformed, mut taken) = (false, 0usize);
+    let mut valid = entries.iter().map_while(|e| {
+        taken += 1;
+        e.map_err(|_| malformed = true).ok()
+    });
+    let (len, count) = encode_proposal_with(header, tag, fields, usize::MAX, blob_len, &mut valid, buf)?;
+    drop(valid);
+    if malformed {
+        return Err(WireError::Malformed);
+    }
+    // An entry taken and not encoded did not fit.
+    if count < taken {
+        return Err(WireError::BufferTooSmall);
+    }
+    Ok(len)
+}
+
+/// Bytes `message` takes on the wire, envelope included.
+pub fn encoded_len(message: &Message<'_>) -> usize {
+    let body = match message {
+        Message::Proposal(p) | Message::Inform(p) => {
+            let fields = [p.epoch.into(), p.prev.epoch.into(), p.prev.counter.into(), p.commit.epoch.into(), p.commit.counter.into()];
+            let blob = p.entries.encoded_len();
+            1 + fields.iter().map(|&v| varint::len(v)).sum::<usize>() + varint::len(blob as u64) + blob
+        }
+        _ => postcard::serialize_with_flavor(message, postcard::ser_flavors::Size::default()).unwrap_or(usize::MAX - HEADER_BYTES),
+    };
+    HEADER_BYTES + body
+}
+
+/// The size check of [`decode`] for a message passed as a value: refuses one that would not
+/// fit in `bytes_max` bytes on the wire. Cheap: the exact size is computed only near the limit.
+pub(crate) fn check_value_len(message: &Message<'_>, bytes_max: usize) -> Result<(), WireError> {
+    // Fields besides the bytes of a SNAP chunk or FORWARD, at most (tag and varints).
+    const FIELDS_BYTES_MAX: usize = 1 + 5 + 10 + 10 + 5 + 5 + 5;
+    let bound = match message {
+        Message::Proposal(p) | Message::Inform(p) => HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX + p.entries.encoded_len_bound(),
+        Message::SnapChunk(c) => HEADER_BYTES + FIELDS_BYTES_MAX + c.data.0.len(),
+        Message::Forward { payload, .. } => HEADER_BYTES + FIELDS_BYTES_MAX + payload.0.len(),
+        // Every other message has fixed fields only and fits in `MESSAGE_BYTES_MIN`.
+        _ => return Ok(()),
+    };
+    if bound <= bytes_max {
+        return Ok(());
+    }
+    match encoded_len(message) {
+        len if len > bytes_max => Err(WireError::Oversized(len)),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the envelope and decodes the body. `expected` is this node's cluster id and node id.
@@ -132,12 +209,27 @@ const BLOB_LEN_RESERVED: usize = 5;
 /// Encodes a PROPOSAL or INFORM straight from the history in one pass, copying each
 /// payload once: as many of `entries` as fit in `budget` bytes of entries. Returns the
 /// message length and how many entries it carries.
+#[cfg(test)]
 pub(crate) fn encode_proposal<'e>(
     header: Header,
     tag: u8,
     fields: (u32, Zxid, Zxid),
     budget: usize,
-    entries: impl Iterator<Item = (Zxid, &'e [u8])>,
+    entries: &mut impl Iterator<Item = (Zxid, &'e [u8])>,
+    buf: &mut [u8],
+) -> Result<(usize, usize), WireError> {
+    encode_proposal_with(header, tag, fields, budget, None, entries, buf)
+}
+
+/// [`encode_proposal`], with the entries' encoded length known beforehand (`blob_len`):
+/// then no room is left for the length prefix, and `buf` may be exactly the message's size.
+fn encode_proposal_with<'e>(
+    header: Header,
+    tag: u8,
+    fields: (u32, Zxid, Zxid),
+    budget: usize,
+    blob_len: Option<usize>,
+    entries: &mut impl Iterator<Item = (Zxid, &'e [u8])>,
     buf: &mut [u8],
 ) -> Result<(usize, usize), WireError> {
     let (epoch, prev, commit) = fields;
@@ -153,7 +245,13 @@ pub(crate) fn encode_proposal<'e>(
         put(body, &mut at, v)?;
     }
     let len_at = at;
-    let blob_start = len_at + BLOB_LEN_RESERVED;
+    let blob_start = match blob_len {
+        Some(len) => {
+            put(body, &mut at, len as u64)?;
+            at
+        }
+        None => len_at + BLOB_LEN_RESERVED,
+    };
     let room = body.len().saturating_sub(blob_start).min(budget);
     let mut end = blob_start;
     let mut count = 0usize;
@@ -169,12 +267,19 @@ pub(crate) fn encode_proposal<'e>(
         end = stop;
         count += 1;
     }
+    let written = end - blob_start;
+    if let Some(len) = blob_len {
+        if written != len {
+            return Err(WireError::BufferTooSmall);
+        }
+        let total = header.write(buf, end)?;
+        return Ok((total, count));
+    }
     // Postcard wants the shortest length prefix: close the gap left for it.
-    let blob_len = end - blob_start;
     let mut after_len = len_at;
-    put(body, &mut after_len, blob_len as u64)?;
+    put(body, &mut after_len, written as u64)?;
     body.copy_within(blob_start..end, after_len);
-    let total = header.write(buf, after_len + blob_len)?;
+    let total = header.write(buf, after_len + written)?;
     Ok((total, count))
 }
 

@@ -17,7 +17,7 @@ fn every_message_kind_round_trips() {
     let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
     let entries_bytes = {
         let mut b = [0u8; 64];
-        let (n, _) = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), usize::MAX, [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
+        let (n, _) = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), usize::MAX, &mut [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
         let (_, m) = decode(&b[..n], 9, 2, 64).unwrap();
         match m {
             Message::Proposal(p) => {
@@ -59,7 +59,7 @@ fn every_message_kind_round_trips() {
 fn hand_encoded_proposal_is_postcard() {
     let entries = [(Zxid::new(1, 1), &b"a"[..]), (Zxid::new(1, 2), &b"bb"[..]), (Zxid::new(2, 300), &[0u8; 200][..])];
     let mut hand = [0u8; 512];
-    let (n, count) = encode_proposal(HEADER, TAG_INFORM, (2, Zxid::new(1, 0), Zxid::new(1, 2)), usize::MAX, entries.iter().copied(), &mut hand).unwrap();
+    let (n, count) = encode_proposal(HEADER, TAG_INFORM, (2, Zxid::new(1, 0), Zxid::new(1, 2)), usize::MAX, &mut entries.iter().copied(), &mut hand).unwrap();
     assert_eq!(count, 3);
     let (_, decoded) = decode(&hand[..n], 9, 2, 512).unwrap();
     let Message::Inform(p) = decoded else { panic!("expected INFORM, got {decoded:?}") };
@@ -77,7 +77,7 @@ fn a_proposal_carries_only_what_fits_its_budget() {
     let entries = [(Zxid::new(1, 1), &[1u8; 10][..]), (Zxid::new(1, 2), &[2u8; 10][..]), (Zxid::new(1, 3), &[3u8; 10][..])];
     let one = entry_len(Zxid::new(1, 1), 10);
     let mut buf = [0u8; 256];
-    let (n, count) = encode_proposal(HEADER, TAG_PROPOSAL, (1, Zxid::ZERO, Zxid::ZERO), 2 * one + 1, entries.iter().copied(), &mut buf).unwrap();
+    let (n, count) = encode_proposal(HEADER, TAG_PROPOSAL, (1, Zxid::ZERO, Zxid::ZERO), 2 * one + 1, &mut entries.iter().copied(), &mut buf).unwrap();
     assert_eq!(count, 2);
     let (_, m) = decode(&buf[..n], 9, 2, 256).unwrap();
     let Message::Proposal(p) = m else { panic!("{m:?}") };
@@ -85,7 +85,7 @@ fn a_proposal_carries_only_what_fits_its_budget() {
     // A buffer too small for a third entry stops at what fits, too.
     // Header, the fields, the room kept for the length prefix, then two entries.
     let mut small = [0u8; 13 + 6 + 5 + 2 * 13];
-    let (_, count) = encode_proposal(HEADER, TAG_PROPOSAL, (1, Zxid::ZERO, Zxid::ZERO), usize::MAX, entries.iter().copied(), &mut small).unwrap();
+    let (_, count) = encode_proposal(HEADER, TAG_PROPOSAL, (1, Zxid::ZERO, Zxid::ZERO), usize::MAX, &mut entries.iter().copied(), &mut small).unwrap();
     assert_eq!(count, 2);
 }
 
@@ -114,7 +114,7 @@ fn envelope_checks_refuse_with_typed_errors() {
 
 #[test]
 fn malformed_entries_stop_the_iterator_with_an_error() {
-    let bad = Entries(Bytes(&[1, 1, 9, 0]));
+    let bad = Entries::from_wire(&[1, 1, 9, 0]);
     let mut it = bad.iter();
     assert_eq!(it.next(), Some(Err(MalformedEntries)));
     assert_eq!(it.next(), None);
@@ -142,7 +142,7 @@ proptest! {
     fn proposals_round_trip(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..8), epoch in 1u32..1000) {
         let entries: std::vec::Vec<(Zxid, &[u8])> = payloads.iter().enumerate().map(|(i, p)| (Zxid::new(epoch, i as u32 + 1), p.as_slice())).collect();
         let mut buf = [0u8; 1024];
-        let (n, count) = encode_proposal(HEADER, TAG_PROPOSAL, (epoch, Zxid::ZERO, Zxid::ZERO), usize::MAX, entries.iter().copied(), &mut buf).unwrap();
+        let (n, count) = encode_proposal(HEADER, TAG_PROPOSAL, (epoch, Zxid::ZERO, Zxid::ZERO), usize::MAX, &mut entries.iter().copied(), &mut buf).unwrap();
         prop_assert_eq!(count, entries.len());
         let (_, m) = decode(&buf[..n], 9, 2, 1024).unwrap();
         let Message::Proposal(p) = m else { panic!("not a proposal") };

@@ -1,0 +1,193 @@
+//! A message passed as a value that its holder owns: what a host keeps in a queue or a
+//! simulated network between [`crate::Node::poll_message`] and [`crate::Node::step_message`].
+
+use alloc::vec::Vec;
+
+use super::message::{Bytes, Entries, Message, PeerState, Proposal, SnapChunk, Vote};
+use crate::{NodeId, Zxid};
+
+/// An owned copy of a [`Message`]: the bytes it carries (entries, a snapshot chunk, a forwarded
+/// payload) are copied once, unencoded: no envelope, no varints, no checksum. [`MessageBuf::set`]
+/// reuses the buffers of an earlier message, so a host that recycles them allocates nothing
+/// per message once they have grown. It owns everything it holds, so it can go to another thread.
+#[derive(Clone, Debug)]
+pub struct MessageBuf {
+    /// The message's fields besides its bytes.
+    fields: Fields,
+    /// Each entry's zxid and payload length (entries held as values).
+    table: Vec<(Zxid, u32)>,
+    /// The bytes: payloads back to back, or the entries' wire encoding, or the chunk or payload.
+    data: Vec<u8>,
+    /// The entries were in their wire encoding, kept as they came (checked when read).
+    wire: bool,
+}
+
+/// A message's fields without its bytes. A `Message` may borrow a node's history, so it does
+/// not own what it refers to; these are plain values, so a `MessageBuf` is `Send` and `Sync`.
+#[derive(Clone, Copy, Debug)]
+enum Fields {
+    Notification { round: u64, state: PeerState, vote: Vote, membership: Zxid },
+    FollowerInfo { accepted_epoch: u32 },
+    LeaderInfo { epoch: u32 },
+    AckEpoch { epoch: u32, current_epoch: u32, last: Zxid, promised: bool },
+    Trunc { epoch: u32, to: Zxid },
+    Proposal { epoch: u32, prev: Zxid, commit: Zxid },
+    NewLeader { epoch: u32, last: Zxid },
+    Ack { epoch: u32, zxid: Zxid },
+    Commit { epoch: u32, zxid: Zxid },
+    Heartbeat { epoch: u32, commit: Zxid },
+    SyncState { epoch: u32, last: Zxid },
+    SnapChunk { epoch: u32, index: u64, zxid: Zxid, offset: u32, total: u32 },
+    SnapAck { epoch: u32, offset: u32 },
+    Forward { incarnation: u32, seq: u32 },
+    Inform { epoch: u32, prev: Zxid, commit: Zxid },
+    ReadRequest { epoch: u32, id: u32, linearizable: bool },
+    ReadReply { epoch: u32, id: u32, zxid: Zxid },
+    ReadProbe { epoch: u32, round: u32 },
+    ReadProbeAck { epoch: u32, round: u32 },
+    Handover { epoch: u32, to: NodeId },
+}
+
+impl MessageBuf {
+    /// A copy of `message`.
+    pub fn new(message: &Message<'_>) -> Self {
+        let mut buf = MessageBuf { fields: Fields::LeaderInfo { epoch: 0 }, table: Vec::new(), data: Vec::new(), wire: false };
+        buf.set(message);
+        buf
+    }
+
+    /// Makes this a copy of `message`, reusing its buffers.
+    pub fn set(&mut self, message: &Message<'_>) {
+        self.table.clear();
+        self.data.clear();
+        self.wire = false;
+        self.fields = match *message {
+            Message::Proposal(Proposal { epoch, prev, commit, entries }) => {
+                self.take_entries(&entries);
+                Fields::Proposal { epoch, prev, commit }
+            }
+            Message::Inform(Proposal { epoch, prev, commit, entries }) => {
+                self.take_entries(&entries);
+                Fields::Inform { epoch, prev, commit }
+            }
+            Message::SnapChunk(SnapChunk { epoch, index, zxid, offset, total, data }) => {
+                self.data.extend_from_slice(data.0);
+                Fields::SnapChunk { epoch, index, zxid, offset, total }
+            }
+            Message::Forward { incarnation, seq, payload } => {
+                self.data.extend_from_slice(payload.0);
+                Fields::Forward { incarnation, seq }
+            }
+            Message::Notification { round, state, vote, membership } => Fields::Notification { round, state, vote, membership },
+            Message::FollowerInfo { accepted_epoch } => Fields::FollowerInfo { accepted_epoch },
+            Message::LeaderInfo { epoch } => Fields::LeaderInfo { epoch },
+            Message::AckEpoch { epoch, current_epoch, last, promised } => Fields::AckEpoch { epoch, current_epoch, last, promised },
+            Message::Trunc { epoch, to } => Fields::Trunc { epoch, to },
+            Message::NewLeader { epoch, last } => Fields::NewLeader { epoch, last },
+            Message::Ack { epoch, zxid } => Fields::Ack { epoch, zxid },
+            Message::Commit { epoch, zxid } => Fields::Commit { epoch, zxid },
+            Message::Heartbeat { epoch, commit } => Fields::Heartbeat { epoch, commit },
+            Message::SyncState { epoch, last } => Fields::SyncState { epoch, last },
+            Message::SnapAck { epoch, offset } => Fields::SnapAck { epoch, offset },
+            Message::ReadRequest { epoch, id, linearizable } => Fields::ReadRequest { epoch, id, linearizable },
+            Message::ReadReply { epoch, id, zxid } => Fields::ReadReply { epoch, id, zxid },
+            Message::ReadProbe { epoch, round } => Fields::ReadProbe { epoch, round },
+            Message::ReadProbeAck { epoch, round } => Fields::ReadProbeAck { epoch, round },
+            Message::Handover { epoch, to } => Fields::Handover { epoch, to },
+        };
+    }
+
+    fn take_entries(&mut self, entries: &Entries<'_>) {
+        if let Some(bytes) = entries.wire_bytes() {
+            self.wire = true;
+            self.data.extend_from_slice(bytes);
+        } else if !entries.copy_into(&mut self.table, &mut self.data) {
+            // A malformed entry is kept as a length past the data, so reading it back fails
+            // the same way.
+            self.table.push((Zxid::ZERO, u32::MAX));
+        }
+    }
+
+    /// The message, borrowing this copy's bytes.
+    pub fn message(&self) -> Message<'_> {
+        let entries = if self.wire { Entries::from_wire(&self.data) } else { Entries::from_packed(&self.table, &self.data) };
+        match self.fields {
+            Fields::Proposal { epoch, prev, commit } => Message::Proposal(Proposal { epoch, prev, commit, entries }),
+            Fields::Inform { epoch, prev, commit } => Message::Inform(Proposal { epoch, prev, commit, entries }),
+            Fields::SnapChunk { epoch, index, zxid, offset, total } => Message::SnapChunk(SnapChunk { epoch, index, zxid, offset, total, data: Bytes(&self.data) }),
+            Fields::Forward { incarnation, seq } => Message::Forward { incarnation, seq, payload: Bytes(&self.data) },
+            Fields::Notification { round, state, vote, membership } => Message::Notification { round, state, vote, membership },
+            Fields::FollowerInfo { accepted_epoch } => Message::FollowerInfo { accepted_epoch },
+            Fields::LeaderInfo { epoch } => Message::LeaderInfo { epoch },
+            Fields::AckEpoch { epoch, current_epoch, last, promised } => Message::AckEpoch { epoch, current_epoch, last, promised },
+            Fields::Trunc { epoch, to } => Message::Trunc { epoch, to },
+            Fields::NewLeader { epoch, last } => Message::NewLeader { epoch, last },
+            Fields::Ack { epoch, zxid } => Message::Ack { epoch, zxid },
+            Fields::Commit { epoch, zxid } => Message::Commit { epoch, zxid },
+            Fields::Heartbeat { epoch, commit } => Message::Heartbeat { epoch, commit },
+            Fields::SyncState { epoch, last } => Message::SyncState { epoch, last },
+            Fields::SnapAck { epoch, offset } => Message::SnapAck { epoch, offset },
+            Fields::ReadRequest { epoch, id, linearizable } => Message::ReadRequest { epoch, id, linearizable },
+            Fields::ReadReply { epoch, id, zxid } => Message::ReadReply { epoch, id, zxid },
+            Fields::ReadProbe { epoch, round } => Message::ReadProbe { epoch, round },
+            Fields::ReadProbeAck { epoch, round } => Message::ReadProbeAck { epoch, round },
+            Fields::Handover { epoch, to } => Message::Handover { epoch, to },
+        }
+    }
+}
+
+impl From<&Message<'_>> for MessageBuf {
+    fn from(message: &Message<'_>) -> Self {
+        MessageBuf::new(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of message comes back from a copy as it went in.
+    #[test]
+    fn every_message_kind_comes_back_from_a_copy() {
+        use crate::wire::{PeerState, Vote};
+        let z = Zxid::new(3, 4);
+        let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
+        let entries = [0x02, 0x05, 0x03, b'a', b'b', b'c'];
+        let mut reused = MessageBuf::new(&Message::LeaderInfo { epoch: 1 });
+        for m in [
+            Message::Notification { round: 7, state: PeerState::Looking, vote, membership: Zxid::new(3, 4) },
+            Message::FollowerInfo { accepted_epoch: 5 },
+            Message::LeaderInfo { epoch: 6 },
+            Message::AckEpoch { epoch: 6, current_epoch: 5, last: z, promised: true },
+            Message::Trunc { epoch: 6, to: z },
+            Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::from_wire(&entries) }),
+            Message::NewLeader { epoch: 6, last: z },
+            Message::Ack { epoch: 6, zxid: z },
+            Message::Commit { epoch: 6, zxid: z },
+            Message::Heartbeat { epoch: 6, commit: z },
+            Message::SyncState { epoch: 6, last: z },
+            Message::SnapChunk(SnapChunk { epoch: 6, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
+            Message::SnapAck { epoch: 6, offset: 3 },
+            Message::Forward { incarnation: 9, seq: 3, payload: Bytes(b"hello") },
+            Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
+            Message::ReadRequest { epoch: 6, id: 4, linearizable: true },
+            Message::ReadReply { epoch: 6, id: 4, zxid: z },
+            Message::ReadProbe { epoch: 6, round: 9 },
+            Message::ReadProbeAck { epoch: 6, round: 9 },
+            Message::Handover { epoch: 6, to: 2 },
+        ] {
+            assert_eq!(MessageBuf::new(&m).message(), m);
+            reused.set(&m);
+            assert_eq!(reused.message(), m);
+            // And so does a copy of a copy.
+            assert_eq!(MessageBuf::new(&MessageBuf::new(&m).message()).message(), m);
+        }
+    }
+
+    /// A host may hand a copy to another thread.
+    #[test]
+    fn a_copy_is_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<MessageBuf>();
+    }
+}
