@@ -99,8 +99,8 @@ fn envelope_checks_refuse_with_typed_errors() {
     assert_eq!(decode(good, 9, 3, 64), Err(WireError::WrongReceiver(2)));
     assert_eq!(decode(good, 9, 2, n - 1), Err(WireError::Oversized(n)));
     let mut v = buf;
-    v[0] = 2;
-    assert_eq!(decode(&v[..n], 9, 2, 64), Err(WireError::UnknownVersion(2)));
+    v[0] = VERSION + 1;
+    assert_eq!(decode(&v[..n], 9, 2, 64), Err(WireError::UnknownVersion(VERSION + 1)));
     let mut c = buf;
     c[n - 1] ^= 0x40;
     assert_eq!(decode(&c[..n], 9, 2, 64), Err(WireError::BadChecksum));
