@@ -61,9 +61,9 @@ struct Progress {
     /// Highest FORWARD sequence number taken per incarnation of this peer (the two
     /// most recent), so a duplicated, replayed or overtaken FORWARD is never proposed twice.
     forwards_seen: [(u32, u32); 2],
-    /// Tick of the last PROPOSAL or INFORM sent: a peer that is being sent entries needs no
-    /// heartbeat (the entries carry the commit point and prove the leader alive).
-    data_sent_at: u64,
+    /// A PROPOSAL or INFORM went out since the last heartbeat: a peer that is being sent
+    /// entries needs no heartbeat (the entries carry the commit point and prove the leader alive).
+    data_sent: bool,
 }
 
 /// A linearizable read waiting for a majority to confirm this leader still leads.
@@ -124,7 +124,7 @@ impl Leader {
             match self.peers.iter_mut().find(|p| p.id == id) {
                 Some(p) => p.voter = voter,
                 None => {
-                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2], data_sent_at: 0 });
+                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2], data_sent: false });
                 }
             }
         }
@@ -670,7 +670,7 @@ impl Leader {
                         peer.next_index = peer.acked_index + 1;
                         peer.last_progress = core.now;
                     }
-                    if core.now.saturating_sub(peer.data_sent_at) >= u64::from(core.config.heartbeat_ticks) {
+                    if !::core::mem::take(&mut peer.data_sent) {
                         core.send(peer.id, Message::Heartbeat { epoch, commit });
                     }
                 }
@@ -749,7 +749,7 @@ impl Leader {
         let (last, payload_bytes) = Self::fit(storage, first, limit.min(first + window.max(1) - 1), budget);
         peer.next_index = last + 1;
         peer.commit_sent = peer.commit_sent.max(core.commit_index.min(last));
-        peer.data_sent_at = core.now;
+        peer.data_sent = true;
         // Observers are sent committed entries only, so the commit point covers all of them.
         let p = Proposal { epoch, prev, commit: core.commit_zxid(), entries: Entries::from_history(storage, first, last, payload_bytes) };
         Some(if inform { Message::Inform(p) } else { Message::Proposal(p) })
