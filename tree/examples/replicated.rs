@@ -94,6 +94,8 @@ impl Cluster {
                         self.last[i] = Some((payload.to_vec(), r));
                     }
                     Apply::Snapshot { data, .. } => self.trees[i] = Tree::restore(*self.trees[i].config(), data).unwrap(),
+                    // The membership never changes here.
+                    Apply::Membership { .. } => {}
                 }
             }
         }

@@ -113,6 +113,8 @@ enum Layout<'a> {
     /// Positions `first..=last` of the sender's history, whose payloads total `payload_bytes`.
     History { history: &'a dyn History, first: u64, last: u64, payload_bytes: usize },
     /// A copy: each entry's zxid and payload length, and the payloads back to back.
+    // Built only by `MessageBuf` (feature `alloc`).
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     Packed { table: &'a [(Zxid, u32)], data: &'a [u8] },
 }
 
@@ -138,6 +140,7 @@ impl<'a> Entries<'a> {
         Entries(Layout::History { history, first, last, payload_bytes })
     }
 
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     pub(crate) fn from_packed(table: &'a [(Zxid, u32)], data: &'a [u8]) -> Self {
         Entries(Layout::Packed { table, data })
     }
