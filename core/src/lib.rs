@@ -44,6 +44,10 @@
 //! with [`Node::durable`] (the node acknowledges nothing before that); give
 //! `poll_transmit` a buffer of at least `message_bytes_max` bytes; drain writes
 //! after each input, before the storage changes again.
+//!
+//! Membership changes at run time with [`Node::change_membership`] (a membership entry that
+//! takes effect when committed; see [`membership`]); the membership is kept in the history and
+//! the snapshot, so a host persists nothing beyond its writes.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 

@@ -109,3 +109,26 @@ fn seed_496_reads_wait_for_the_leaders_read_point() {
 fn seed_426_snap_keeps_the_history_after_a_shared_point() {
     replay(426, 20_000);
 }
+
+/// Membership change: a node restarted with a change pending counted a joint quorum that
+/// needed a node which knew the change committed and no longer voted (both waited forever).
+/// NOTIFICATION now carries the last committed membership zxid.
+#[test]
+fn seed_215_a_committed_change_is_learned_from_peers() {
+    replay(215, 20_000);
+}
+
+/// Membership change: two nodes whose memberships disagreed answered each other's votes
+/// forever within one tick (a message storm); answers are now once a tick per node.
+#[test]
+fn seed_104_votes_are_answered_once_a_tick() {
+    let report = replay(104, 5_000);
+    assert!(report.messages < 2_000_000, "{} messages in 5,000 ticks", report.messages);
+}
+
+/// Membership change: a node added back after a removal (its membership behind) could not
+/// follow the leader its peers named, nor take messages from it.
+#[test]
+fn seed_70_a_node_behind_finds_the_leader() {
+    replay(70, 20_000);
+}
