@@ -239,7 +239,7 @@ impl<S: Storage> Core<S> {
         for index in first..=last {
             if let Some(stored) = self.storage.payload_at(index) {
                 if stored.first() == Some(&TAG_MEMBERSHIP) {
-                    self.note_membership(index);
+                    self.note_membership_entry(index, false);
                 }
             }
         }
@@ -252,13 +252,22 @@ impl<S: Storage> Core<S> {
     }
 
     /// A membership entry was appended at `index`: it is pending, and one pending before
-    /// it is committed.
+    /// it is committed (its leader proposed this one only after that).
     fn note_membership(&mut self, index: u64) {
+        self.note_membership_entry(index, true);
+    }
+
+    /// As `note_membership`; `announce` says whether a change found committed is an event
+    /// (not while a restart rebuilds the membership).
+    fn note_membership_entry(&mut self, index: u64, announce: bool) {
         let Some(membership) = self.storage.payload_at(index).and_then(membership::of_entry) else { return };
         if let Some((at, previous)) = self.membership_pending.take() {
             self.set_committed(previous);
             self.membership_zxid = self.storage.zxid_at(at).unwrap_or(Zxid::ZERO);
             self.membership_changed = true;
+            if announce {
+                self.event(Event::Membership { zxid: self.membership_zxid });
+            }
         }
         self.membership_pending = Some((index, membership));
     }
