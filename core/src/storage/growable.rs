@@ -39,7 +39,8 @@ impl Run {
 }
 
 /// No run yet: its `first` is past every position.
-const NO_RUN: Run = Run { first: u64::MAX, base: 0 };
+const NO_RUN: Run = Run { first: NO_RUN_FIRST, base: 0 };
+const NO_RUN_FIRST: u64 = u64::MAX;
 
 /// Storage on the heap, holding at most `entries_max` entries and `bytes_max` payload bytes.
 /// Payloads share one buffer, so appending allocates only when it grows. An entry costs its
@@ -306,12 +307,20 @@ impl Storage for VecStorage {
             return super::append_each(self, table, data);
         }
         self.data.extend_from_slice(data);
-        let mut run = self.last_run;
-        for (index, &(zxid, _)) in (last_index + 1..).zip(table) {
-            if !(run.first < index && run.continues(index, zxid)) {
-                run = Run::new(index, zxid);
-                self.push_run(run);
+        // The zxids: usually all carry on the last run.
+        let (mut index, mut rest) = (last_index + 1, table);
+        if let (NO_RUN_FIRST, Some((&(zxid, _), tail))) = (self.last_run.first, table.split_first()) {
+            self.push_run(Run::new(index, zxid));
+            (index, rest) = (index + 1, tail);
+        }
+        let mut expected = self.last_run.base.wrapping_add(index);
+        for &(zxid, _) in rest {
+            if zxid.as_u64() != expected {
+                self.push_run(Run::new(index, zxid));
+                expected = zxid.as_u64();
             }
+            expected = expected.wrapping_add(1);
+            index += 1;
         }
         table.len()
     }
