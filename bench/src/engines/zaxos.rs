@@ -143,9 +143,11 @@ impl<const BYTES: bool> Cluster for Zaxos<BYTES> {
         }
         // 3. Apply.
         let applied = &mut self.applied[i];
-        for apply in node.poll_commits().into_iter().flatten() {
-            if let Apply::Entry { payload, .. } = apply {
-                applied.push(payload);
+        if let Some(commits) = node.poll_commits() {
+            for apply in commits {
+                if let Apply::Entry { payload, .. } = apply {
+                    applied.push(payload);
+                }
             }
         }
         while node.poll_event().is_some() {}

@@ -5,16 +5,47 @@ use alloc::vec::Vec;
 use super::{HardState, Storage, StorageError};
 use crate::Zxid;
 
-/// An entry: its zxid and where its payload starts. It ends where the next one starts (or
-/// where the bytes end): 16 bytes an entry, not 24, for the memory a long history takes.
+/// The most payload bytes a `VecStorage` holds at once, whatever `bytes_max` says: entry starts
+/// are 32-bit, and the buffer (live bytes and a dead prefix smaller than them) stays below 4 GiB.
+const BYTES_MAX: usize = (1 << 31) - 4096;
+
+/// A run of entries from position `first` on whose zxids (packed, `Zxid::as_u64`) count up
+/// by one, until the next run starts (or the history ends). A leader numbers its proposals
+/// that way, so an epoch is usually one run, and an entry needs no zxid of its own.
 #[derive(Clone, Copy, Debug)]
-struct Meta {
-    zxid: Zxid,
-    start: u64,
+struct Run {
+    first: u64,
+    /// The packed zxid at position `index` of the run is `base + index` (wrapping).
+    base: u64,
 }
 
+impl Run {
+    #[inline]
+    fn new(index: u64, zxid: Zxid) -> Run {
+        Run { first: index, base: zxid.as_u64().wrapping_sub(index) }
+    }
+
+    /// The zxid at position `index` (at or after `first`, before the next run).
+    #[inline]
+    fn zxid_at(&self, index: u64) -> Zxid {
+        Zxid::from_u64(self.base.wrapping_add(index))
+    }
+
+    /// Whether `zxid` at position `index` (after `first`) carries on this run.
+    #[inline]
+    fn continues(&self, index: u64, zxid: Zxid) -> bool {
+        zxid.as_u64() == self.base.wrapping_add(index)
+    }
+}
+
+/// No run yet: its `first` is past every position.
+const NO_RUN: Run = Run { first: NO_RUN_FIRST, base: 0 };
+const NO_RUN_FIRST: u64 = u64::MAX;
+
 /// Storage on the heap, holding at most `entries_max` entries and `bytes_max` payload bytes.
-/// Payloads share one buffer, so appending allocates only when it grows.
+/// Payloads share one buffer, so appending allocates only when it grows. An entry costs its
+/// payload and 4 bytes (where it starts; it ends where the next one starts), plus a run of
+/// zxids per epoch, for the memory a long history takes.
 #[derive(Clone, Debug)]
 pub struct VecStorage {
     hard: HardState,
@@ -22,12 +53,17 @@ pub struct VecStorage {
     snapshot_zxid: Zxid,
     snapshot: Vec<u8>,
     staging: Vec<u8>,
-    /// Entries, oldest first; `meta[head..]` are live (position `snapshot_index + 1` is
-    /// `meta[head]`). A plain vector with a head index, rather than a ring, keeps a lookup to
+    /// Where each entry's payload starts, oldest first, as the low 32 bits of its absolute
+    /// byte position; `starts[head..]` are live (position `snapshot_index + 1` is
+    /// `starts[head]`). A plain vector with a head index, rather than a ring, keeps a lookup to
     /// a subtraction and one bounds check: lookups by position are the hot path.
-    meta: Vec<Meta>,
+    starts: Vec<u32>,
     /// Entries before it were compacted away; reclaimed in bulk.
     head: usize,
+    /// The zxids, as runs in position order; the last one covers the last entry.
+    runs: Vec<Run>,
+    /// A copy of the last run (`first` is `u64::MAX` if none), for lookups in the hot path.
+    last_run: Run,
     data: Vec<u8>,
     /// Absolute byte position of `data[0]`.
     data_base: u64,
@@ -43,7 +79,7 @@ impl Default for VecStorage {
 }
 
 impl VecStorage {
-    /// Empty storage with the given limits.
+    /// Empty storage with the given limits (`bytes_max` at most 2 GiB less 4 KiB).
     pub fn new(entries_max: usize, bytes_max: usize, snapshot_bytes_max: usize) -> Self {
         VecStorage {
             hard: HardState::default(),
@@ -51,68 +87,109 @@ impl VecStorage {
             snapshot_zxid: Zxid::ZERO,
             snapshot: Vec::new(),
             staging: Vec::new(),
-            meta: Vec::new(),
+            starts: Vec::new(),
             head: 0,
+            runs: Vec::new(),
+            last_run: NO_RUN,
             data: Vec::new(),
             data_base: 0,
             entries_max,
-            bytes_max,
+            bytes_max: bytes_max.min(BYTES_MAX),
             snapshot_bytes_max,
         }
     }
 
     #[inline]
-    fn live(&self) -> &[Meta] {
-        self.meta.get(self.head..).unwrap_or(&[])
+    fn live(&self) -> &[u32] {
+        self.starts.get(self.head..).unwrap_or(&[])
     }
 
-    #[inline]
-    fn meta_at(&self, index: u64) -> Option<&Meta> {
-        self.meta.get(self.slot(index)?)
-    }
-
-    /// Where position `index` is in `meta`, if it is live.
+    /// Where position `index` is in `starts`, if it is live.
     #[inline]
     fn slot(&self, index: u64) -> Option<usize> {
         let live = usize::try_from(index.checked_sub(self.snapshot_index + 1)?).ok()?;
         let slot = self.head.checked_add(live)?;
-        (slot < self.meta.len()).then_some(slot)
+        (slot < self.starts.len()).then_some(slot)
     }
 
-    /// Absolute byte position where the payload at `slot` ends.
+    /// The run holding position `index`; the last one in the hot path.
     #[inline]
-    fn end_of(&self, slot: usize) -> u64 {
-        self.meta.get(slot + 1).map_or(self.data_base + self.data.len() as u64, |m| m.start)
+    fn run_of(&self, index: u64) -> Option<&Run> {
+        if self.last_run.first <= index {
+            return Some(&self.last_run);
+        }
+        self.run_before_last(index)
     }
 
-    /// The bytes from absolute position `start` to `end`.
+    /// Pushes a run (a new epoch, or a gap in the counters).
+    #[inline(never)]
+    fn push_run(&mut self, run: Run) {
+        self.runs.push(run);
+        self.last_run = run;
+    }
+
+    /// The run holding position `index` and the position where the next run starts.
     #[inline]
-    fn bytes(&self, start: u64, end: u64) -> Option<&[u8]> {
-        let from = usize::try_from(start.checked_sub(self.data_base)?).ok()?;
-        let to = usize::try_from(end.checked_sub(self.data_base)?).ok()?;
-        self.data.get(from..to)
+    fn run_span(&self, index: u64) -> Option<(Run, u64)> {
+        match self.runs.last() {
+            Some(run) if run.first <= index => Some((*run, u64::MAX)),
+            _ => {
+                let after = self.runs.partition_point(|run| run.first <= index);
+                Some((*self.runs.get(after.checked_sub(1)?)?, self.runs.get(after)?.first))
+            }
+        }
+    }
+
+    /// The run holding position `index`, searched for: entries of an older epoch.
+    #[cold]
+    #[inline(never)]
+    fn run_before_last(&self, index: u64) -> Option<&Run> {
+        self.runs.get(self.runs.partition_point(|run| run.first <= index).checked_sub(1)?)
+    }
+
+    /// The low 32 bits of the absolute byte position where the payloads end.
+    #[inline]
+    fn start_of_next(&self) -> u32 {
+        (self.data_base + self.data.len() as u64) as u32
+    }
+
+    /// Where in `data` the payload starting at `start` (low 32 bits of a position) is: the
+    /// buffer is shorter than 4 GiB, so the low bits name one place.
+    #[inline]
+    fn at(&self, start: u32) -> usize {
+        start.wrapping_sub(self.data_base as u32) as usize
+    }
+
+    /// Where in `data` the payload at `slot` ends.
+    #[inline]
+    fn end_of(&self, slot: usize) -> usize {
+        self.starts.get(slot + 1).map_or(self.data.len(), |&next| self.at(next))
     }
 
     #[inline]
     fn bytes_used(&self) -> usize {
         match self.live().first() {
-            Some(first) => (self.data_base + self.data.len() as u64 - first.start) as usize,
+            Some(&first) => self.data.len() - self.at(first),
             None => 0,
         }
     }
 
-    /// Drops the dead prefix of the byte buffer once it is at least half of it, and the
-    /// compacted entries once they are at least half of the entry vector.
+    /// Drops the dead prefix of the byte buffer once it is at least half of it, the compacted
+    /// entries once they are at least half of the entry vector, and the runs before them.
     fn reclaim(&mut self) {
-        let live_start = self.live().first().map_or(self.data_base + self.data.len() as u64, |m| m.start);
-        let dead = (live_start - self.data_base) as usize;
+        let dead = self.live().first().map_or(self.data.len(), |&first| self.at(first));
         if dead > 4096 && dead * 2 >= self.data.len() {
             self.data.drain(..dead);
-            self.data_base = live_start;
+            self.data_base += dead as u64;
         }
-        if self.head > 256 && self.head * 2 >= self.meta.len() {
-            self.meta.drain(..self.head);
+        if self.head > 256 && self.head * 2 >= self.starts.len() {
+            self.starts.drain(..self.head);
             self.head = 0;
+        }
+        // The run holding the snapshot point stays: later entries may carry it on.
+        let before = self.runs.partition_point(|run| run.first <= self.snapshot_index).saturating_sub(1);
+        if before > 0 {
+            self.runs.drain(..before);
         }
     }
 }
@@ -138,12 +215,15 @@ impl Storage for VecStorage {
 
     #[inline]
     fn last_index(&self) -> u64 {
-        self.snapshot_index + (self.meta.len() - self.head) as u64
+        self.snapshot_index + (self.starts.len() - self.head) as u64
     }
 
     #[inline]
     fn last_zxid(&self) -> Zxid {
-        self.live().last().map_or(self.snapshot_zxid, |m| m.zxid)
+        if self.starts.len() > self.head {
+            return self.last_run.zxid_at(self.last_index());
+        }
+        self.snapshot_zxid
     }
 
     #[inline]
@@ -151,40 +231,55 @@ impl Storage for VecStorage {
         if index == self.snapshot_index {
             return Some(self.snapshot_zxid);
         }
-        self.meta_at(index).map(|m| m.zxid)
+        self.slot(index)?;
+        self.run_of(index).map(|run| run.zxid_at(index))
     }
 
     #[inline]
     fn payload_at(&self, index: u64) -> Option<&[u8]> {
-        self.entry_at(index).map(|(_, payload)| payload)
+        let slot = self.slot(index)?;
+        self.data.get(self.at(*self.starts.get(slot)?)..self.end_of(slot))
     }
 
     #[inline]
     fn entry_at(&self, index: u64) -> Option<(Zxid, &[u8])> {
         let slot = self.slot(index)?;
-        let m = self.meta.get(slot)?;
-        Some((m.zxid, self.bytes(m.start, self.end_of(slot))?))
+        let start = self.at(*self.starts.get(slot)?);
+        let zxid = self.run_of(index)?.zxid_at(index);
+        Some((zxid, self.data.get(start..self.end_of(slot))?))
     }
 
     #[inline]
     fn payloads(&self, first: u64, last: u64) -> Option<&[u8]> {
         // Payloads are contiguous in position order.
         let (a, b) = (self.slot(first)?, self.slot(last)?);
-        self.bytes(self.meta.get(a)?.start, self.end_of(b))
+        self.data.get(self.at(*self.starts.get(a)?)..self.end_of(b))
     }
 
     fn entry_table(&self, first: u64, last: u64, table: &mut Vec<(Zxid, u32)>) -> bool {
         match (self.slot(first), self.slot(last)) {
             (Some(a), Some(b)) if a <= b => {
-                let Some(metas) = self.meta.get(a..=b) else { return false };
-                // Each entry ends where the next starts; the last where the one after it does.
-                table.reserve(metas.len());
-                table.extend(metas.windows(2).map(|pair| match pair {
-                    [m, next] => (m.zxid, (next.start - m.start) as u32),
-                    _ => (Zxid::ZERO, 0),
-                }));
-                if let Some(m) = metas.last() {
-                    table.push((m.zxid, (self.end_of(b) - m.start) as u32));
+                let Some(starts) = self.starts.get(a..=b) else { return false };
+                let end = self.starts.get(b + 1).copied().unwrap_or_else(|| self.start_of_next());
+                table.reserve(starts.len());
+                // A run at a time: within one, the packed zxids count up by one.
+                let (mut index, mut rest) = (first, starts);
+                while !rest.is_empty() {
+                    let Some((run, next_first)) = self.run_span(index) else { return false };
+                    let (part, after) = rest.split_at(rest.len().min(usize::try_from(next_first - index).unwrap_or(usize::MAX)));
+                    let (Some(&part_last), mut packed) = (part.last(), run.base.wrapping_add(index)) else { return false };
+                    // Each entry ends where the next starts; the last where the one after it does.
+                    table.extend(part.windows(2).map(|pair| match pair {
+                        [start, next] => {
+                            packed = packed.wrapping_add(1);
+                            (Zxid::from_u64(packed.wrapping_sub(1)), next.wrapping_sub(*start))
+                        }
+                        _ => (Zxid::ZERO, 0),
+                    }));
+                    let following = after.first().copied().unwrap_or(end);
+                    table.push((Zxid::from_u64(packed), following.wrapping_sub(part_last)));
+                    index += part.len() as u64;
+                    rest = after;
                 }
                 true
             }
@@ -193,31 +288,46 @@ impl Storage for VecStorage {
     }
 
     fn append_packed(&mut self, table: &[(Zxid, u32)], data: &[u8]) -> usize {
-        let fits = self.meta.len() - self.head + table.len() <= self.entries_max && self.bytes_used() + data.len() <= self.bytes_max;
+        let fits = self.starts.len() - self.head + table.len() <= self.entries_max && self.bytes_used() + data.len() <= self.bytes_max;
         let last = self.last_zxid();
         if !fits || table.first().is_some_and(|(zxid, _)| *zxid <= last) {
             return super::append_each(self, table, data);
         }
         // In one step: one copy of the payloads, one reservation of the entries.
-        let (meta_len, base) = (self.meta.len(), self.data_base + self.data.len() as u64);
+        let (starts_len, last_index, base) = (self.starts.len(), self.last_index(), self.data_base + self.data.len() as u64);
         let mut start = base;
-        self.meta.extend(table.iter().map(|&(zxid, len)| {
-            let meta = Meta { zxid, start };
+        self.starts.extend(table.iter().map(|&(_, len)| {
+            let at = start as u32;
             start += u64::from(len);
-            meta
+            at
         }));
         if start - base != data.len() as u64 {
             // The lengths do not add up to the payloads: take what `data` holds, one by one.
-            self.meta.truncate(meta_len);
+            self.starts.truncate(starts_len);
             return super::append_each(self, table, data);
         }
         self.data.extend_from_slice(data);
+        // The zxids: usually all carry on the last run.
+        let (mut index, mut rest) = (last_index + 1, table);
+        if let (NO_RUN_FIRST, Some((&(zxid, _), tail))) = (self.last_run.first, table.split_first()) {
+            self.push_run(Run::new(index, zxid));
+            (index, rest) = (index + 1, tail);
+        }
+        let mut expected = self.last_run.base.wrapping_add(index);
+        for &(zxid, _) in rest {
+            if zxid.as_u64() != expected {
+                self.push_run(Run::new(index, zxid));
+                expected = zxid.as_u64();
+            }
+            expected = expected.wrapping_add(1);
+            index += 1;
+        }
         table.len()
     }
 
     #[inline]
     fn can_append(&self, payload_len: usize) -> bool {
-        self.meta.len() - self.head < self.entries_max && self.bytes_used() + payload_len <= self.bytes_max
+        self.starts.len() - self.head < self.entries_max && self.bytes_used() + payload_len <= self.bytes_max
     }
 
     #[inline]
@@ -227,11 +337,14 @@ impl Storage for VecStorage {
         if !self.can_append(len) {
             return Err(StorageError::Full);
         }
-        let start = self.data_base + self.data.len() as u64;
+        let index = self.last_index() + 1;
+        if !(self.last_run.first < index && self.last_run.continues(index, zxid)) {
+            self.push_run(Run::new(index, zxid));
+        }
+        self.starts.push(self.start_of_next());
         self.data.extend_from_slice(head);
         self.data.extend_from_slice(body);
-        self.meta.push(Meta { zxid, start });
-        Ok(self.last_index())
+        Ok(index)
     }
 
     fn truncate_after(&mut self, index: u64) -> Result<(), StorageError> {
@@ -243,10 +356,12 @@ impl Storage for VecStorage {
         }
         // Payloads are contiguous in position order: cut at the first dropped entry's start.
         let keep = self.head + (index - self.snapshot_index) as usize;
-        if let Some(first_dropped) = self.meta.get(keep) {
-            self.data.truncate((first_dropped.start - self.data_base) as usize);
+        if let Some(&first_dropped) = self.starts.get(keep) {
+            self.data.truncate(self.at(first_dropped));
         }
-        self.meta.truncate(keep);
+        self.starts.truncate(keep);
+        self.runs.truncate(self.runs.partition_point(|run| run.first <= index));
+        self.last_run = self.runs.last().copied().unwrap_or(NO_RUN);
         Ok(())
     }
 
@@ -293,8 +408,10 @@ impl Storage for VecStorage {
             self.reclaim();
             return Ok(false);
         }
-        self.meta.clear();
+        self.starts.clear();
         self.head = 0;
+        self.runs.clear();
+        self.last_run = NO_RUN;
         self.data_base += self.data.len() as u64;
         self.data.clear();
         self.snapshot_index = index;
@@ -303,7 +420,7 @@ impl Storage for VecStorage {
     }
 
     fn used_percent(&self) -> u8 {
-        let entries = (self.meta.len() - self.head) * 100 / self.entries_max.max(1);
+        let entries = (self.starts.len() - self.head) * 100 / self.entries_max.max(1);
         let bytes = self.bytes_used() * 100 / self.bytes_max.max(1);
         entries.max(bytes).min(100) as u8
     }
@@ -349,6 +466,65 @@ mod tests {
         // Lengths that do not add up to the payloads: only what the payloads hold goes in.
         let mut s = VecStorage::new(100, 1000, 8);
         assert_eq!(s.append_packed(&table, &data[..10]), super::super::append_each(&mut VecStorage::new(100, 1000, 8), &table, &data[..10]));
+    }
+
+    /// Zxids kept as runs: a new epoch, a gap in the counters or a counter rolling into the
+    /// next epoch's zero each read back as appended, one by one and as a table, and survive
+    /// truncation into a run and appends after it.
+    #[test]
+    fn zxid_runs_read_back_as_appended() {
+        let zxids = [(1, 1), (1, 2), (1, 3), (1, 7), (1, 8), (2, 1), (2, 2), (3, u32::MAX), (4, 0), (4, 1), (6, 1)];
+        let zxids: Vec<Zxid> = zxids.iter().map(|&(e, c)| Zxid::new(e, c)).collect();
+        let mut s = VecStorage::new(100, 1000, 8);
+        for (i, z) in zxids.iter().enumerate() {
+            s.append(*z, &[i as u8; 3]).unwrap();
+        }
+        let mut packed = VecStorage::new(100, 1000, 8);
+        let table: Vec<(Zxid, u32)> = zxids.iter().map(|z| (*z, 3)).collect();
+        let data: Vec<u8> = (0..zxids.len()).flat_map(|i| [i as u8; 3]).collect();
+        assert_eq!(packed.append_packed(&table, &data), zxids.len());
+        for storage in [&s, &packed] {
+            for first in 1..=zxids.len() as u64 {
+                for last in first..=zxids.len() as u64 {
+                    let mut read = Vec::new();
+                    assert!(storage.entry_table(first, last, &mut read));
+                    assert_eq!(read, table[first as usize - 1..last as usize]);
+                }
+            }
+            for (i, z) in zxids.iter().enumerate() {
+                assert_eq!(storage.entry_at(i as u64 + 1), Some((*z, &[i as u8; 3][..])));
+                assert_eq!(storage.index_of(*z), Some(i as u64 + 1));
+            }
+        }
+        s.truncate_after(4).unwrap();
+        assert_eq!(s.last_zxid(), Zxid::new(1, 7));
+        s.append(Zxid::new(1, 8), b"x").unwrap();
+        s.append(Zxid::new(5, 1), b"y").unwrap();
+        assert_eq!((s.zxid_at(5), s.zxid_at(6), s.zxid_at(3)), (Some(Zxid::new(1, 8)), Some(Zxid::new(5, 1)), Some(Zxid::new(1, 3))));
+        s.compact_through(6, b"", b"").unwrap();
+        assert_eq!(s.last_zxid(), Zxid::new(5, 1));
+        s.append(Zxid::new(5, 2), b"z").unwrap();
+        assert_eq!(s.entry_at(7), Some((Zxid::new(5, 2), &b"z"[..])));
+    }
+
+    /// Entry starts are the low 32 bits of byte positions: payloads read back across the
+    /// point where those bits wrap.
+    #[test]
+    fn payloads_read_back_across_the_32_bit_wrap() {
+        let mut s = VecStorage::new(100, 1000, 8);
+        s.data_base = (1 << 32) - 7;
+        for c in 1..=6u32 {
+            s.append(Zxid::new(1, c), &[c as u8; 3]).unwrap();
+        }
+        for c in 1..=6u64 {
+            assert_eq!(s.payload_at(c), Some(&[c as u8; 3][..]));
+        }
+        assert_eq!(s.payloads(2, 4), Some(&[2, 2, 2, 3, 3, 3, 4, 4, 4][..]));
+        let mut table = Vec::new();
+        assert!(s.entry_table(1, 6, &mut table));
+        assert!(table.iter().all(|&(_, len)| len == 3));
+        s.truncate_after(3).unwrap();
+        assert_eq!((s.bytes_used(), s.payload_at(3)), (9, Some(&[3u8; 3][..])));
     }
 
     /// Long runs of appends, compactions and truncations agree with a plain list of entries,
