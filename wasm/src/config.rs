@@ -71,7 +71,8 @@ pub(crate) fn parse(object: &JsValue) -> Result<(Config, Capacity), JsValue> {
     config.validate().map_err(errors::config)?;
     let capacity = Capacity {
         entries_max: uint_or(&field("entriesMax")?, 65_536, u32_max, "config.entriesMax")? as usize,
-        bytes_max: uint_or(&field("bytesMax")?, 16 << 20, u32_max, "config.bytesMax")? as usize,
+        // Refused above what the storage can hold (rather than capped without a word).
+        bytes_max: uint_or(&field("bytesMax")?, 16 << 20, VecStorage::BYTES_MAX as u64, "config.bytesMax")? as usize,
         snapshot_bytes_max: uint_or(&field("snapshotBytesMax")?, 16 << 20, u32_max, "config.snapshotBytesMax")? as usize,
     };
     Ok((config, capacity))

@@ -17,7 +17,7 @@ mod machine;
 mod rng;
 mod trace;
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -219,7 +219,8 @@ pub struct Simulation<M: StateMachine = LogHash> {
     initial: Membership,
     memberships: BTreeMap<u64, Membership>,
     /// Nodes that were a voter in some membership proposed so far.
-    ever_voters: BTreeSet<NodeId>,
+    /// (A short list: a B-tree of ids would be one more copy of the B-tree code in wasm.)
+    ever_voters: Vec<NodeId>,
 }
 
 impl Simulation<LogHash> {
@@ -572,7 +573,11 @@ impl<M: StateMachine> Simulation<M> {
         let node = self.members[l].node.as_mut()?;
         let result = node.change_membership(change);
         if let (Ok(_), Some(next)) = (result, node.pending_membership()) {
-            self.ever_voters.extend(next.voters.iter().copied());
+            for voter in next.voters.iter() {
+                if !self.ever_voters.contains(voter) {
+                    self.ever_voters.push(*voter);
+                }
+            }
         }
         if self.options.trace {
             let id = self.members[l].id;

@@ -79,6 +79,9 @@ impl Default for VecStorage {
 }
 
 impl VecStorage {
+    /// The most payload bytes a `VecStorage` holds (`bytes_max` above it is capped to it).
+    pub const BYTES_MAX: usize = BYTES_MAX;
+
     /// Empty storage with the given limits (`bytes_max` at most 2 GiB less 4 KiB).
     pub fn new(entries_max: usize, bytes_max: usize, snapshot_bytes_max: usize) -> Self {
         VecStorage {
