@@ -302,7 +302,7 @@ impl<M: StateMachine> Simulation<M> {
             transfers: 0,
             initial: Membership { voters: voters.iter().copied().collect(), observers: observers.iter().copied().collect() },
             memberships: BTreeMap::new(),
-            ever_voters: voters.iter().copied().collect(),
+            ever_voters: voters.to_vec(),
         };
         for i in 0..n {
             sim.start_node(i);
