@@ -94,7 +94,8 @@ pub(crate) fn bugs(_config: &Config) -> Bugs {
 }
 
 impl Config {
-    /// A placeholder for a node that has not started (no members; never valid).
+    /// A placeholder for a node that has not started (no members; never valid), holding the
+    /// defaults of every other setting.
     pub(crate) const fn idle() -> Self {
         Config {
             id: 0,
@@ -116,20 +117,8 @@ impl Config {
     pub fn new(id: NodeId, voters: &[NodeId], observers: &[NodeId]) -> Result<Self, ConfigError> {
         let voters = Members::from_slice(voters).map_err(|_| ConfigError::TooManyMembers)?;
         let observers = Members::from_slice(observers).map_err(|_| ConfigError::TooManyMembers)?;
-        let config = Config {
-            id,
-            voters,
-            observers,
-            cluster_id: 0,
-            seed: 0,
-            election_timeout_ticks: 10,
-            heartbeat_ticks: 2,
-            message_bytes_max: 1400,
-            inflight_entries_max: 4096,
-            zxid_counter_max: u32::MAX - 1,
-            #[cfg(feature = "sim")]
-            bugs: Bugs::default(),
-        };
+        // The defaults are the idle configuration's.
+        let config = Config { id, voters, observers, ..Config::idle() };
         config.validate()?;
         Ok(config)
     }
