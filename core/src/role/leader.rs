@@ -459,12 +459,7 @@ impl Leader {
         if self.transfer.is_some() {
             return Err(ProposeError::Transferring);
         }
-        let last = core.last_zxid();
-        let counter = if last.epoch == self.epoch { last.counter + 1 } else { 1 };
-        if counter > core.config.zxid_counter_max {
-            return Err(ProposeError::NoLeader);
-        }
-        let zxid = Zxid::new(self.epoch, counter);
+        let zxid = self.next_zxid(core).ok_or(ProposeError::NoLeader)?;
         // Storage checks its room (and changes nothing when full).
         core.append_command(zxid, payload).map_err(|_| ProposeError::Busy)?;
         if Self::alone(core) {
@@ -491,14 +486,9 @@ impl Leader {
                 return Err(MembershipError::NotCaughtUp(id));
             }
         }
-        let last = core.last_zxid();
-        let counter = if last.epoch == self.epoch { last.counter + 1 } else { 1 };
-        if counter > core.config.zxid_counter_max || !core.storage.can_append(crate::limits::MEMBERS_MAX * 2 + 3) {
-            return Err(MembershipError::Busy);
-        }
-        let zxid = Zxid::new(self.epoch, counter);
+        let zxid = self.next_zxid(core).ok_or(MembershipError::Busy)?;
+        // Storage checks its room (and changes nothing when full).
         core.append_membership(zxid, &next).map_err(|_| MembershipError::Busy)?;
-        core.membership_changed = false;
         self.sync_peers(core);
         if Self::alone(core) {
             self.maybe_commit(core);
@@ -621,6 +611,14 @@ impl Leader {
             core.event(crate::core::Event::TransferFailed { to });
         }
         None
+    }
+
+    /// The zxid of the next entry of this epoch; `None` once the counter is used up.
+    #[inline]
+    fn next_zxid<S: Storage>(&self, core: &Core<S>) -> Option<Zxid> {
+        let last = core.last_zxid();
+        let counter = if last.epoch == self.epoch { last.counter + 1 } else { 1 };
+        (counter <= core.config.zxid_counter_max).then(|| Zxid::new(self.epoch, counter))
     }
 
     /// Whether the next proposal would overflow the zxid counter (forcing a new epoch).
