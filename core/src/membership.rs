@@ -184,6 +184,12 @@ pub(crate) fn valid_entry(stored: &[u8]) -> bool {
     }
 }
 
+/// The host's data of a stored snapshot (what follows the membership it opens with; all of
+/// it if it opens with none), as [`crate::Apply::Snapshot`] hands it out.
+pub fn snapshot_host_data(stored: &[u8]) -> &[u8] {
+    split_snapshot(stored).map_or(stored, |(_, data)| data)
+}
+
 /// Splits a stored snapshot into the membership it opens with and the host's data.
 pub(crate) fn split_snapshot(stored: &[u8]) -> Option<(Membership, &[u8])> {
     let (membership, len) = Membership::decode(stored)?;

@@ -125,7 +125,7 @@ fn entry_to_apply(index: u64, zxid: Zxid, stored: &[u8]) -> Apply<'_> {
 fn snapshot_to_apply<S: Storage>(storage: &S) -> Apply<'_> {
     let (index, zxid) = storage.snapshot_point();
     let stored = storage.snapshot_data();
-    let data = crate::membership::split_snapshot(stored).map_or(stored, |(_, data)| data);
+    let data = crate::membership::snapshot_host_data(stored);
     Apply::Snapshot { index, zxid, data }
 }
 

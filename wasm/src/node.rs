@@ -241,7 +241,7 @@ fn snapshot<S: Storage>(object: &JsValue, storage: &S, host_data: bool) {
     set(object, "index", num(index));
     set(object, "zxid", zxid(z));
     let stored = storage.snapshot_data();
-    let data = if host_data { zaxos::Membership::decode(stored).and_then(|(_, len)| stored.get(len..)).unwrap_or(stored) } else { stored };
+    let data = if host_data { zaxos::membership::snapshot_host_data(stored) } else { stored };
     set(object, "data", bytes(data));
 }
 
