@@ -127,14 +127,18 @@ impl Membership {
     }
 
     /// Writes `[voters][ids…][observers][ids…]` (ids little-endian u16) into `out`;
-    /// returns the length. `out` must hold [`MEMBERSHIP_BYTES_MAX`] bytes.
+    /// returns the length. A membership of more than [`MEMBERS_MAX`] members (the fields are
+    /// public; the kernel never builds one) does not fit: its encoding is cut short, and
+    /// [`Membership::decode`] refuses it.
     pub fn encode(&self, out: &mut [u8; MEMBERSHIP_BYTES_MAX]) -> usize {
         let mut at = 0;
         for list in [&self.voters, &self.observers] {
-            out[at] = list.len() as u8;
+            let Some(count) = out.get_mut(at) else { return at };
+            *count = list.len() as u8;
             at += 1;
             for id in list.iter() {
-                out[at..at + 2].copy_from_slice(&id.to_le_bytes());
+                let Some(slot) = out.get_mut(at..at + 2) else { return at };
+                slot.copy_from_slice(&id.to_le_bytes());
                 at += 2;
             }
         }
@@ -233,6 +237,11 @@ mod tests {
         assert_eq!(base.changed(MembershipChange::AddObserver(0)), Err(MembershipError::ReservedId));
         assert_eq!(m(&[1], &[]).changed(MembershipChange::Remove(1)), Err(MembershipError::LastVoter));
         assert_eq!(m(&[1], &[2]).changed(MembershipChange::DemoteToObserver(1)), Err(MembershipError::LastVoter));
+        // Past the limit (public fields): the encoding is cut short and refused, never a panic.
+        let over = Membership { voters: (1..=MEMBERS_MAX as NodeId).collect(), observers: (20..20 + MEMBERS_MAX as NodeId).collect() };
+        let mut buf = [0u8; MEMBERSHIP_BYTES_MAX];
+        let len = over.encode(&mut buf);
+        assert_eq!(Membership::decode(&buf[..len]), None);
         let full = m(&[1, 2, 3, 4, 5], &[6, 7, 8, 9]);
         if MEMBERS_MAX == 9 {
             assert_eq!(full.changed(MembershipChange::AddObserver(10)), Err(MembershipError::TooManyMembers));
