@@ -649,9 +649,9 @@ impl<S: Storage> Core<S> {
         self.commit_index = index;
         self.applied_index = index;
         self.restore_pending = true;
-        let changed = self.config.voters.clone();
+        let before = (self.config.voters.clone(), self.config.observers.clone());
         self.recover_membership();
-        self.membership_changed = changed != self.config.voters || self.membership_pending.is_some();
+        self.membership_changed = before != (self.config.voters.clone(), self.config.observers.clone()) || self.membership_pending.is_some();
         self.snapshot_pending = Some(self.next_seq);
         self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: replaced }, 0)
     }
