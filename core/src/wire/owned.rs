@@ -149,33 +149,9 @@ mod tests {
     /// Every kind of message comes back from a copy as it went in.
     #[test]
     fn every_message_kind_comes_back_from_a_copy() {
-        use crate::wire::{PeerState, Vote};
-        let z = Zxid::new(3, 4);
-        let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
         let entries = [0x02, 0x05, 0x03, b'a', b'b', b'c'];
         let mut reused = MessageBuf::new(&Message::LeaderInfo { epoch: 1 });
-        for m in [
-            Message::Notification { round: 7, state: PeerState::Looking, vote, membership: Zxid::new(3, 4) },
-            Message::FollowerInfo { accepted_epoch: 5 },
-            Message::LeaderInfo { epoch: 6 },
-            Message::AckEpoch { epoch: 6, current_epoch: 5, last: z, promised: true },
-            Message::Trunc { epoch: 6, to: z },
-            Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::from_wire(&entries) }),
-            Message::NewLeader { epoch: 6, last: z },
-            Message::Ack { epoch: 6, zxid: z },
-            Message::Commit { epoch: 6, zxid: z },
-            Message::Heartbeat { epoch: 6, commit: z },
-            Message::SyncState { epoch: 6, last: z },
-            Message::SnapChunk(SnapChunk { epoch: 6, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
-            Message::SnapAck { epoch: 6, offset: 3 },
-            Message::Forward { incarnation: 9, seq: 3, payload: Bytes(b"hello") },
-            Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
-            Message::ReadRequest { epoch: 6, id: 4, linearizable: true },
-            Message::ReadReply { epoch: 6, id: 4, zxid: z },
-            Message::ReadProbe { epoch: 6, round: 9 },
-            Message::ReadProbeAck { epoch: 6, round: 9 },
-            Message::Handover { epoch: 6, to: 2 },
-        ] {
+        for m in crate::wire::tests::one_of_each(Entries::from_wire(&entries)) {
             assert_eq!(MessageBuf::new(&m).message(), m);
             reused.set(&m);
             assert_eq!(reused.message(), m);

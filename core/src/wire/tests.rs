@@ -3,39 +3,18 @@ use proptest::prelude::*;
 
 const HEADER: Header = Header { cluster_id: 9, from: 1, to: 2 };
 
-fn round_trip(message: Message<'_>) {
-    let mut buf = [0u8; 512];
-    let n = encode(HEADER, &message, &mut buf).unwrap();
-    let (header, decoded) = decode(&buf[..n], 9, 2, 512).unwrap();
-    assert_eq!(header, HEADER);
-    assert_eq!(decoded, message);
-}
-
-#[test]
-fn every_message_kind_round_trips() {
+/// One message of every kind (a PROPOSAL carrying `proposal_entries`), for the tests of each
+/// form a message takes.
+pub(super) fn one_of_each(proposal_entries: Entries<'_>) -> [Message<'_>; 20] {
     let z = Zxid::new(3, 4);
     let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
-    let entries_bytes = {
-        let mut b = [0u8; 64];
-        let (n, _) = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), usize::MAX, &mut [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
-        let (_, m) = decode(&b[..n], 9, 2, 64).unwrap();
-        match m {
-            Message::Proposal(p) => {
-                let all: heapless::Vec<_, 4> = p.entries.iter().map(|e| e.unwrap()).collect();
-                assert_eq!(all.as_slice(), &[(z, &b"abc"[..])]);
-            }
-            other => panic!("decoded {other:?}"),
-        }
-        b
-    };
-    let _ = entries_bytes;
-    for m in [
+    [
         Message::Notification { round: 7, state: PeerState::Looking, vote, membership: Zxid::new(2, 5) },
         Message::FollowerInfo { accepted_epoch: 5 },
         Message::LeaderInfo { epoch: 6 },
         Message::AckEpoch { epoch: 6, current_epoch: 5, last: z, promised: true },
         Message::Trunc { epoch: 6, to: z },
-        Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
+        Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: proposal_entries }),
         Message::NewLeader { epoch: 6, last: z },
         Message::Ack { epoch: 6, zxid: z },
         Message::Commit { epoch: 6, zxid: z },
@@ -50,7 +29,35 @@ fn every_message_kind_round_trips() {
         Message::ReadProbe { epoch: 6, round: 9 },
         Message::ReadProbeAck { epoch: 6, round: 9 },
         Message::Handover { epoch: 6, to: 2 },
-    ] {
+    ]
+}
+
+fn round_trip(message: Message<'_>) {
+    let mut buf = [0u8; 512];
+    let n = encode(HEADER, &message, &mut buf).unwrap();
+    let (header, decoded) = decode(&buf[..n], 9, 2, 512).unwrap();
+    assert_eq!(header, HEADER);
+    assert_eq!(decoded, message);
+}
+
+#[test]
+fn every_message_kind_round_trips() {
+    let z = Zxid::new(3, 4);
+    let entries_bytes = {
+        let mut b = [0u8; 64];
+        let (n, _) = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), usize::MAX, &mut [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
+        let (_, m) = decode(&b[..n], 9, 2, 64).unwrap();
+        match m {
+            Message::Proposal(p) => {
+                let all: heapless::Vec<_, 4> = p.entries.iter().map(|e| e.unwrap()).collect();
+                assert_eq!(all.as_slice(), &[(z, &b"abc"[..])]);
+            }
+            other => panic!("decoded {other:?}"),
+        }
+        b
+    };
+    let _ = entries_bytes;
+    for m in one_of_each(Entries::EMPTY) {
         round_trip(m);
     }
 }
