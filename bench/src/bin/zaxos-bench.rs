@@ -108,29 +108,60 @@ fn throughput_json(t: &Throughput, rss: u64) -> Value {
     json!({
         "engine": t.engine, "nodes": t.nodes, "window": t.window, "entries": t.entries,
         "secs": t.secs, "entries_per_s": t.entries_per_s(), "messages": t.messages,
-        "msgs_per_entry": t.msgs_per_entry(),
+        "msgs_per_entry": t.msgs_per_entry(), "bytes": t.bytes,
         "bytes_per_entry": if t.bytes > 0 { json!(t.bytes as f64 / t.entries as f64) } else { Value::Null },
         "rounds": t.rounds, "peak_rss_kib": rss, "agreed": true,
     })
 }
 
-/// Runs the engines in turn, `repeat` rounds interleaved, in this process; the median per engine.
-fn interleaved(nodes: usize, window: usize, entries: u64, repeat: usize) -> BTreeMap<&'static str, Throughput> {
-    let params = Params::throughput(nodes, entries, window);
-    let mut runs: BTreeMap<&'static str, Vec<Throughput>> = BTreeMap::new();
+/// Runs the engines in turn, `repeat` rounds interleaved, each run in a fresh process; the
+/// median per engine, with the peak RSS of the process that ran it.
+///
+/// A fresh process per run puts every engine on the same footing: in one process, a run would
+/// inherit the heap an earlier run (of any engine) grew and freed, and the allocator decides,
+/// by sizes, whether that memory is handed out again (no page faults) or back to the system
+/// (a page fault per page on first touch), which moves a run's time by a third.
+fn interleaved(nodes: usize, window: usize, entries: u64, repeat: usize) -> BTreeMap<&'static str, (Throughput, u64)> {
+    let mut runs: BTreeMap<&'static str, Vec<(Throughput, u64)>> = BTreeMap::new();
     for _ in 0..repeat.max(1) {
         for engine in ENGINES {
-            let t = run(engine, &params);
-            runs.entry(t.engine).or_default().push(t);
+            let run = run_in_child(engine, nodes, window, entries).unwrap_or_else(|e| die(&format!("{engine}: {e}")));
+            runs.entry(engine).or_default().push(run);
         }
     }
     runs.into_iter()
         .map(|(k, mut v)| {
-            v.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+            v.sort_by(|a, b| a.0.secs.total_cmp(&b.0.secs));
             let mid = v.len() / 2;
             (k, v.swap_remove(mid))
         })
         .collect()
+}
+
+/// One throughput run in a fresh process of this binary: the run and that process's peak RSS.
+fn run_in_child(engine: &str, nodes: usize, window: usize, entries: u64) -> Result<(Throughput, u64), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(["throughput", "--engine", engine, "--nodes", &nodes.to_string(), "--window", &window.to_string(), "--entries", &entries.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let v: Value = serde_json::from_slice(out.stdout.trim_ascii()).map_err(|e| format!("unreadable result: {e}"))?;
+    let name = ENGINES.into_iter().find(|e| v["engine"] == *e).ok_or("unknown engine in result")?;
+    let num = |k: &str| v[k].as_u64().ok_or(format!("no {k} in result"));
+    let t = Throughput {
+        engine: name,
+        nodes,
+        window,
+        entries: num("entries")?,
+        secs: v["secs"].as_f64().ok_or("no secs in result")?,
+        messages: num("messages")?,
+        bytes: num("bytes")?,
+        rounds: num("rounds")?,
+    };
+    Ok((t, num("peak_rss_kib")?))
 }
 
 fn cmd_peers(args: &Args) {
@@ -138,10 +169,10 @@ fn cmd_peers(args: &Args) {
     let repeat = args.num("--repeat", 5);
     let results = interleaved(3, 64, entries, repeat);
     println!("### Throughput, 3 nodes, W = 64, {entries} entries of 16 bytes (median of {repeat})\n");
-    let rows: Vec<Throughput> = ENGINES.iter().map(|e| results[e].clone()).collect();
-    println!("{}", throughput_table(&rows, &BTreeMap::new()));
+    let rows: Vec<(Throughput, u64)> = ENGINES.iter().map(|e| results[e].clone()).collect();
+    println!("{}", throughput_table(&rows));
     let fields = ENGINES.map(|e| {
-        let t = &results[e];
+        let t = &results[e].0;
         (e, json!({"entries_per_s": round(t.entries_per_s(), 0), "msgs_per_entry": round(t.msgs_per_entry(), 4)}))
     });
     println!("{}", json_line(&fields));
@@ -170,11 +201,11 @@ fn fmt_int(x: f64) -> String {
     out
 }
 
-fn throughput_table(rows: &[Throughput], rss: &BTreeMap<(String, usize, usize), u64>) -> String {
+fn throughput_table(rows: &[(Throughput, u64)]) -> String {
     let mut s = String::from("| engine | nodes | W | entries/s | msgs/entry | bytes/entry | peak RSS (MiB) |\n|---|---:|---:|---:|---:|---:|---:|\n");
-    for t in rows {
+    for (t, rss_kib) in rows {
         let bytes = if t.bytes > 0 { format!("{:.1}", t.bytes as f64 / t.entries as f64) } else { "n/a".into() };
-        let mem = rss.get(&(t.engine.to_string(), t.nodes, t.window)).map_or("–".into(), |k| format!("{:.1}", *k as f64 / 1024.0));
+        let mem = format!("{:.1}", *rss_kib as f64 / 1024.0);
         s += &format!("| {} | {} | {} | {} | {:.4} | {} | {} |\n", t.engine, t.nodes, t.window, fmt_int(t.entries_per_s()), t.msgs_per_entry(), bytes, mem);
     }
     s
@@ -204,16 +235,6 @@ fn callgrind_per_entry(engine: &str, nodes: usize, window: usize, entries: u64) 
     let small = total(ENTRIES_SMALL)?;
     let big = total(entries)?;
     Some((big.saturating_sub(small)) as f64 / (entries - ENTRIES_SMALL) as f64)
-}
-
-fn child_rss(engine: &str, nodes: usize, window: usize, entries: u64) -> Option<u64> {
-    let exe = std::env::current_exe().ok()?;
-    let out = Command::new(exe)
-        .args(["throughput", "--engine", engine, "--nodes", &nodes.to_string(), "--window", &window.to_string(), "--entries", &entries.to_string()])
-        .output()
-        .ok()?;
-    let v: Value = serde_json::from_slice(out.stdout.trim_ascii()).ok()?;
-    v["peak_rss_kib"].as_u64()
 }
 
 struct FailoverRow {
@@ -331,10 +352,11 @@ fn wasm_vs_native(entries: u64, repeat: usize, kernel_wasm: Option<&str>) -> Str
     s
 }
 
-/// Native zaxos entries/s at W = 64 on 3 nodes, median of `repeat`.
+/// Native zaxos entries/s at W = 64 on 3 nodes, median of `repeat` runs, each in a fresh process.
 fn interleaved_one(engine: &str, entries: u64, repeat: usize) -> f64 {
-    let params = Params::throughput(3, entries, 64);
-    let mut rates: Vec<f64> = (0..repeat.max(1)).map(|_| run(engine, &params).entries_per_s()).collect();
+    let mut rates: Vec<f64> = (0..repeat.max(1))
+        .map(|_| run_in_child(engine, 3, 64, entries).unwrap_or_else(|e| die(&format!("{engine}: {e}"))).0.entries_per_s())
+        .collect();
     rates.sort_by(f64::total_cmp);
     rates[rates.len() / 2]
 }
@@ -355,14 +377,8 @@ fn cmd_all(args: &Args) {
             }
         }
     }
-    let mut rss = BTreeMap::new();
-    for e in ENGINES {
-        if let Some(k) = child_rss(e, 3, 64, entries) {
-            rss.insert((e.to_string(), 3, 64), k);
-        }
-    }
-    println!("### Throughput, {entries} entries of 16 bytes (median of {repeat}; peak RSS of a process running that engine alone)\n");
-    println!("{}", throughput_table(&rows, &rss));
+    println!("### Throughput, {entries} entries of 16 bytes (median of {repeat}, each run in a fresh process; peak RSS of the median run's process)\n");
+    println!("{}", throughput_table(&rows));
 
     let mut instr = BTreeMap::new();
     if !args.flag("--no-callgrind") {
@@ -397,10 +413,10 @@ fn cmd_all(args: &Args) {
 
     // The target: at W = 64 on 3 nodes, zaxos ≥ 2× the best peer's entries/s, ≤ ½ its
     // instructions per entry, and no more messages per entry.
-    let z = &peers["zaxos"];
-    let best_rate = ["raft-rs", "omnipaxos"].iter().map(|e| peers[e].entries_per_s()).fold(0.0, f64::max);
+    let z = &peers["zaxos"].0;
+    let best_rate = ["raft-rs", "omnipaxos"].iter().map(|e| peers[e].0.entries_per_s()).fold(0.0, f64::max);
     let best_instr = ["raft-rs", "omnipaxos"].iter().filter_map(|e| instr.get(e)).copied().fold(f64::INFINITY, f64::min);
-    let best_msgs = ["raft-rs", "omnipaxos"].iter().map(|e| peers[e].msgs_per_entry()).fold(f64::INFINITY, f64::min);
+    let best_msgs = ["raft-rs", "omnipaxos"].iter().map(|e| peers[e].0.msgs_per_entry()).fold(f64::INFINITY, f64::min);
     println!("### Target (3 nodes, W = 64)\n\n| measure | zaxos | best peer | ratio | target | met |\n|---|---:|---:|---:|---:|---|");
     let rate_ratio = z.entries_per_s() / best_rate;
     println!("| entries/s | {} | {} | {:.2} | ≥ 2 | {} |", fmt_int(z.entries_per_s()), fmt_int(best_rate), rate_ratio, yes(rate_ratio >= 2.0));
@@ -412,7 +428,7 @@ fn cmd_all(args: &Args) {
     println!("| msgs/entry | {:.5} | {:.5} | {:.4} | ≤ 1 | {} |\n", z.msgs_per_entry(), best_msgs, mr, yes(mr <= 1.0));
 
     let fields = ENGINES.map(|e| {
-        let t = &peers[e];
+        let t = &peers[e].0;
         let mut v = json!({"entries_per_s": round(t.entries_per_s(), 0), "msgs_per_entry": round(t.msgs_per_entry(), 4)});
         if let Some(i) = instr.get(e) {
             v["instructions_per_entry"] = json!(round(*i, 0));
