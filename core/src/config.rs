@@ -188,8 +188,8 @@ impl Config {
 
     /// Largest payload a proposal may carry with this message size.
     pub fn payload_bytes_max(&self) -> usize {
-        // One byte of each stored entry is the kernel's tag (command or membership).
-        self.message_bytes_max - HEADER_BYTES - PROPOSAL_OVERHEAD_BYTES_MAX - ENTRY_OVERHEAD_BYTES_MAX - 1
+        // A payload that opens with 0xFF is stored behind two bytes of framing.
+        self.message_bytes_max - HEADER_BYTES - PROPOSAL_OVERHEAD_BYTES_MAX - ENTRY_OVERHEAD_BYTES_MAX - crate::stored::FRAMING_BYTES_MAX
     }
 
     /// Whether `id` votes.

@@ -7,7 +7,8 @@ use heapless::Deque;
 use crate::config::Config;
 use crate::error::{Counters, StepError};
 use crate::limits::{CONTROL_QUEUE_MAX, EVENTS_MAX, READS_MAX, WRITES_PENDING_MAX};
-use crate::membership::{self, Membership, TAG_COMMAND, TAG_MEMBERSHIP};
+use crate::membership::{self, Membership};
+use crate::stored;
 use crate::storage::{HardState, Storage};
 use crate::wire::{Message, Vote};
 use crate::{NodeId, Zxid};
@@ -238,7 +239,7 @@ impl<S: Storage> Core<S> {
         let (first, last) = (self.storage.snapshot_point().0 + 1, self.storage.last_index());
         for index in first..=last {
             if let Some(stored) = self.storage.payload_at(index) {
-                if stored.first() == Some(&TAG_MEMBERSHIP) {
+                if stored::is_membership(stored) {
                     self.note_membership_entry(index, false);
                 }
             }
@@ -368,7 +369,7 @@ impl<S: Storage> Core<S> {
         let mut bytes = [0u8; membership::MEMBERSHIP_BYTES_MAX];
         let len = membership.encode(&mut bytes);
         let mut batch = self.begin_appends()?;
-        let index = self.storage.append_parts(zxid, &[TAG_MEMBERSHIP], bytes.get(..len).unwrap_or(&[])).map_err(StepError::Storage)?;
+        let index = self.storage.append_parts(zxid, &stored::MEMBERSHIP_MARK, bytes.get(..len).unwrap_or(&[])).map_err(StepError::Storage)?;
         batch.first = index;
         batch.last = index;
         self.end_appends(batch)?;
@@ -491,7 +492,7 @@ impl<S: Storage> Core<S> {
         if !coalesce && self.pending.is_full() {
             return Err(StepError::Busy);
         }
-        let index = self.storage.append_parts(zxid, &[TAG_COMMAND], payload).map_err(StepError::Storage)?;
+        let index = self.storage.append_parts(zxid, stored::command_head(payload), payload).map_err(StepError::Storage)?;
         match self.pending.back_mut() {
             Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, mark_last }) if coalesce => {
                 *last = index;
@@ -510,14 +511,14 @@ impl<S: Storage> Core<S> {
         Ok(Appends { first: 0, last: 0 })
     }
 
-    /// Appends one received entry (stored bytes, tag first) of a run.
+    /// Appends one received entry (stored bytes, see [`crate::stored`]) of a run.
     pub(crate) fn append_to(&mut self, batch: &mut Appends, zxid: Zxid, stored: &[u8]) -> Result<u64, StepError> {
         let index = self.storage.append(zxid, stored).map_err(StepError::Storage)?;
         if batch.first == 0 {
             batch.first = index;
         }
         batch.last = index;
-        if stored.first() == Some(&TAG_MEMBERSHIP) {
+        if stored::is_membership(stored) {
             self.note_membership(index);
         }
         Ok(index)
@@ -536,12 +537,13 @@ impl<S: Storage> Core<S> {
                 return Err(StepError::Wire(crate::wire::WireError::Malformed));
             }
             previous = zxid;
-            // Every stored entry opens with its tag: a command, or a valid membership.
+            // Every stored entry is a command (usually unframed), or a valid membership.
             let stored = data.get(bytes..bytes + len as usize).ok_or(StepError::Wire(crate::wire::WireError::Malformed))?;
-            match stored.first() {
-                Some(&TAG_COMMAND) => {}
-                _ if membership::valid_entry(stored) => memberships = true,
-                _ => return Err(StepError::Wire(crate::wire::WireError::Malformed)),
+            if stored.first() == Some(&stored::ESCAPE) {
+                if !membership::valid_entry(stored) {
+                    return Err(StepError::Wire(crate::wire::WireError::Malformed));
+                }
+                memberships |= stored::is_membership(stored);
             }
             bytes += len as usize;
         }
@@ -558,7 +560,7 @@ impl<S: Storage> Core<S> {
         }
         if memberships {
             for index in first..first + count as u64 {
-                if self.storage.payload_at(index).and_then(|stored| stored.first().copied()) == Some(TAG_MEMBERSHIP) {
+                if self.storage.payload_at(index).is_some_and(stored::is_membership) {
                     self.note_membership(index);
                 }
             }

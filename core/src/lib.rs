@@ -65,6 +65,7 @@ mod role;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod storage;
+pub mod stored;
 pub mod wire;
 mod zxid;
 

@@ -4,19 +4,13 @@
 //! quorum twice, in the old voters and in the new (joint consensus, implicit), so
 //! no two disjoint quorums can form whoever leads; one change is in flight at a time.
 //!
-//! Entries are stored tagged: the first byte of every stored payload says
-//! whether it is a command for the host's state machine or a membership.
-//! Snapshots open with the membership as of their point, so compaction and SNAP
+//! A membership entry is stored behind a mark that no plain command carries
+//! (see [`crate::stored`]). Snapshots open with the membership as of their point, so compaction and SNAP
 //! never lose it.
 
 use crate::config::Members;
 use crate::limits::MEMBERS_MAX;
 use crate::NodeId;
-
-/// Tag of a stored entry that carries a host command.
-pub(crate) const TAG_COMMAND: u8 = 0;
-/// Tag of a stored entry that carries a membership.
-pub(crate) const TAG_MEMBERSHIP: u8 = 1;
 
 /// Largest encoded membership: two counts and every member's id.
 pub const MEMBERSHIP_BYTES_MAX: usize = 2 + 2 * MEMBERS_MAX;
@@ -173,18 +167,18 @@ impl Membership {
 
 /// The membership a stored entry carries, if it is a membership entry.
 pub(crate) fn of_entry(stored: &[u8]) -> Option<Membership> {
-    match stored.split_first() {
-        Some((&TAG_MEMBERSHIP, rest)) => Membership::decode(rest).map(|(m, _)| m),
+    match crate::stored::decode(stored) {
+        crate::stored::Stored::Membership(encoded) => Membership::decode(encoded).map(|(m, _)| m),
         _ => None,
     }
 }
 
 /// Whether a stored entry received from a leader is well formed: a command, or a valid membership.
 pub(crate) fn valid_entry(stored: &[u8]) -> bool {
-    match stored.first() {
-        Some(&TAG_COMMAND) => true,
-        Some(&TAG_MEMBERSHIP) => of_entry(stored).is_some(),
-        _ => false,
+    match crate::stored::decode(stored) {
+        crate::stored::Stored::Command(_) => true,
+        crate::stored::Stored::Membership(encoded) => Membership::decode(encoded).is_some(),
+        crate::stored::Stored::Unknown => false,
     }
 }
 
@@ -220,7 +214,11 @@ mod tests {
         assert_eq!(Membership::decode(&[2, 1, 0, 1, 0, 0]), None, "id twice");
         assert_eq!(Membership::decode(&[1, 1, 0, 1, 1, 0]), None, "voter and observer");
         assert_eq!(Membership::decode(&[10, 1, 0]), None, "too many");
-        assert!(valid_entry(&[TAG_COMMAND]) && !valid_entry(&[]) && !valid_entry(&[9, 1]) && !valid_entry(&[TAG_MEMBERSHIP, 0, 0]));
+        let mut entry = crate::stored::MEMBERSHIP_MARK.to_vec();
+        entry.extend_from_slice(&buf[..len]);
+        assert!(valid_entry(&entry) && of_entry(&entry) == Some(one));
+        assert!(valid_entry(&[]) && valid_entry(&[9, 1]) && valid_entry(&[0xFF, 0]), "commands");
+        assert!(!valid_entry(&[0xFF, 1, 0, 0]) && !valid_entry(&[0xFF]) && !valid_entry(&[0xFF, 2]));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, Event, Role, Write};
 use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
-use crate::membership::{Membership, MembershipChange, MembershipError, TAG_MEMBERSHIP};
+use crate::membership::{Membership, MembershipChange, MembershipError};
+use crate::stored::{self, Stored};
 use crate::role::election::Election;
 use crate::role::leader::Leader;
 use crate::role::learner::Learner;
@@ -110,13 +111,14 @@ impl<'a, S: Storage> Iterator for Commits<'a, S> {
     }
 }
 
-/// A stored entry as the host applies it: its tag says command or membership.
+/// A stored entry as the host applies it: a command, or a membership.
 #[inline]
 fn entry_to_apply(index: u64, zxid: Zxid, stored: &[u8]) -> Apply<'_> {
-    match stored.split_first() {
-        Some((&TAG_MEMBERSHIP, encoded)) => Apply::Membership { index, zxid, encoded },
-        Some((_, payload)) => Apply::Entry { index, zxid, payload },
-        None => Apply::Entry { index, zxid, payload: stored },
+    match stored::decode(stored) {
+        Stored::Command(payload) => Apply::Entry { index, zxid, payload },
+        Stored::Membership(encoded) => Apply::Membership { index, zxid, encoded },
+        // Every entry was checked when it was appended; none of these is ever stored.
+        Stored::Unknown => Apply::Entry { index, zxid, payload: stored },
     }
 }
 

@@ -2,7 +2,7 @@
 //! backpressure, bad input, and arbitrary input sequences.
 
 use proptest::prelude::*;
-use zaxos::storage::HeaplessStorage;
+use zaxos::storage::{HeaplessStorage, Storage};
 use zaxos::wire::{self, Header, Message};
 use zaxos::{Apply, Config, Counters, Node, ProposeError, StepError, WriteKind, Zxid};
 
@@ -347,6 +347,37 @@ fn writes_say_what_to_store() {
     assert!(matches!(kinds.first(), Some(WriteKind::HardState(h)) if h.accepted_epoch == 1));
     node.durable(w.seq);
     assert!(matches!(node.poll_commit(), Some(Apply::Entry { index: 1, payload: b"p", .. })));
+}
+
+/// Payloads that look like the kernel's framing (the escape byte, a membership mark) travel
+/// and apply as the commands they are; a plain payload is stored without a byte of framing.
+#[test]
+fn payloads_that_look_like_framing_apply_as_proposed() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let payloads: [&[u8]; 6] = [b"plain", &[0xFF], &[0xFF, 1, 1, 0, 1, 0], &[0xFF, 0, 7], &[], &[0, 1]];
+    let mut zxids = Vec::new();
+    for p in payloads {
+        match t.nodes[leader].propose(p) {
+            Ok(zaxos::Proposed::Local(z)) => zxids.push(z),
+            other => panic!("propose {p:?}: {other:?}"),
+        }
+        t.drain(leader);
+    }
+    t.settle(6);
+    for i in 0..3 {
+        assert!(zxids.iter().all(|z| t.applied[i].contains(z)), "node {i} applied {:?}", t.applied[i]);
+        assert_eq!(t.nodes[i].config().voters.len(), 3, "no payload was taken for a membership");
+        let storage = t.nodes[i].storage();
+        let index = |z: &Zxid| storage.index_of(*z).expect("held");
+        for (p, z) in payloads.iter().zip(&zxids) {
+            let stored = storage.payload_at(index(z)).expect("held");
+            assert_eq!(zaxos::stored::decode(stored), zaxos::stored::Stored::Command(p));
+            let framing = if p.first() == Some(&0xFF) { 2 } else { 0 };
+            assert_eq!(stored.len(), p.len() + framing, "stored {stored:?} for {p:?}");
+        }
+    }
 }
 
 #[test]

@@ -223,13 +223,16 @@ fn hard_state(h: zaxos::storage::HardState) -> JsValue {
 }
 
 /// An entry as stored (`proposed` false: what a host persists and hands back at a restart,
-/// the kernel's one-byte tag first) or as proposed.
+/// framed as `zaxos::stored` says) or as proposed.
 fn entry<S: Storage>(storage: &S, index: u64, proposed: bool) -> Option<JsValue> {
     let object = js_sys::Object::new();
     set(&object, "index", num(index));
     set(&object, "zxid", zxid(storage.zxid_at(index)?));
     let stored = storage.payload_at(index)?;
-    let payload = if proposed { stored.get(1..).unwrap_or(stored) } else { stored };
+    let payload = match zaxos::stored::decode(stored) {
+        zaxos::stored::Stored::Command(payload) | zaxos::stored::Stored::Membership(payload) if proposed => payload,
+        _ => stored,
+    };
     set(&object, "payload", bytes(payload));
     Some(object.into())
 }
@@ -690,7 +693,7 @@ impl JsNode {
 
     /// Reads the history entry at position `index` with its payload as proposed (`undefined`
     /// if it is not held: compacted into the snapshot, or not written yet). Persist the
-    /// entries of `append` writes, not these: they are stored bytes, the kernel's tag first.
+    /// entries of `append` writes, not these: those are stored bytes, framed as the kernel stores them.
     #[wasm_bindgen(unchecked_return_type = "Entry | undefined")]
     pub fn entry(&self, #[wasm_bindgen(unchecked_param_type = "number")] index: JsValue) -> Result<JsValue, JsValue> {
         let index = uint(&index, (1u64 << 53) - 1, "index")?;

@@ -66,6 +66,10 @@ impl StateMachine for LogHash {
     }
 
     fn workload(_rng: &mut Rng, seed: u64, _at: NodeId, n: u64, _now: u64) -> Vec<u8> {
-        format!("s{seed}-p{n}").into_bytes()
+        // Every fourth payload opens as a membership entry is stored, so the framing of
+        // commands that open with the escape byte is exercised everywhere (see `stored`).
+        let mut payload = if n % 4 == 3 { crate::stored::MEMBERSHIP_MARK.to_vec() } else { Vec::new() };
+        payload.extend_from_slice(format!("s{seed}-p{n}").as_bytes());
+        payload
     }
 }

@@ -56,7 +56,7 @@ pub trait Storage {
     fn last_index(&self) -> u64;
     /// The zxid at `index`; the snapshot position gives the snapshot's zxid.
     fn zxid_at(&self, index: u64) -> Option<Zxid>;
-    /// The stored bytes at `index` (the kernel's entry tag, then the payload).
+    /// The stored bytes at `index` (a command's payload, or a framed entry: see [`crate::stored`]).
     fn payload_at(&self, index: u64) -> Option<&[u8]>;
     /// Whether an entry of `payload_len` bytes fits now.
     fn can_append(&self, payload_len: usize) -> bool;

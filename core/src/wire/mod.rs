@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! offset  size  field
-//! 0       1     format version (1)
+//! 0       1     format version (`VERSION`)
 //! 1       4     cluster id, little-endian
 //! 5       2     sender node id, little-endian
 //! 7       2     receiver node id, little-endian
@@ -28,7 +28,7 @@ use crate::limits::{HEADER_BYTES, PROPOSAL_OVERHEAD_BYTES_MAX};
 use crate::{NodeId, Zxid};
 
 /// The format version this build speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 /// Why bytes were refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
