@@ -492,7 +492,8 @@ impl<S: Storage> Core<S> {
         if !coalesce && self.pending.is_full() {
             return Err(StepError::Busy);
         }
-        let index = self.storage.append_parts(zxid, stored::command_head(payload), payload).map_err(StepError::Storage)?;
+        let head: &[u8] = if stored::is_plain_command(payload) { &[] } else { &stored::COMMAND_ESCAPED };
+        let index = self.storage.append_parts(zxid, head, payload).map_err(StepError::Storage)?;
         match self.pending.back_mut() {
             Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, mark_last }) if coalesce => {
                 *last = index;
@@ -539,7 +540,7 @@ impl<S: Storage> Core<S> {
             previous = zxid;
             // Every stored entry is a command (usually unframed), or a valid membership.
             let stored = data.get(bytes..bytes + len as usize).ok_or(StepError::Wire(crate::wire::WireError::Malformed))?;
-            if stored.first() == Some(&stored::ESCAPE) {
+            if !stored::is_plain_command(stored) {
                 if !membership::valid_entry(stored) {
                     return Err(StepError::Wire(crate::wire::WireError::Malformed));
                 }

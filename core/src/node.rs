@@ -95,7 +95,8 @@ pub struct Commits<'a, S: Storage> {
 impl<'a, S: Storage> Iterator for Commits<'a, S> {
     type Item = Apply<'a>;
 
-    #[inline]
+    // Always inlined: a host's apply loop then never builds an `Apply` it matches at once.
+    #[inline(always)]
     fn next(&mut self) -> Option<Apply<'a>> {
         if core::mem::take(&mut self.snapshot) {
             return Some(snapshot_to_apply(self.storage));
@@ -112,8 +113,18 @@ impl<'a, S: Storage> Iterator for Commits<'a, S> {
 }
 
 /// A stored entry as the host applies it: a command, or a membership.
-#[inline]
+#[inline(always)]
 fn entry_to_apply(index: u64, zxid: Zxid, stored: &[u8]) -> Apply<'_> {
+    if stored::is_plain_command(stored) {
+        return Apply::Entry { index, zxid, payload: stored };
+    }
+    framed_entry_to_apply(index, zxid, stored)
+}
+
+/// [`entry_to_apply`] for an entry stored behind the escape byte (off the usual path).
+#[cold]
+#[inline(never)]
+fn framed_entry_to_apply(index: u64, zxid: Zxid, stored: &[u8]) -> Apply<'_> {
     match stored::decode(stored) {
         Stored::Command(payload) => Apply::Entry { index, zxid, payload },
         Stored::Membership(encoded) => Apply::Membership { index, zxid, encoded },

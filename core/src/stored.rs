@@ -40,13 +40,19 @@ pub fn decode(stored: &[u8]) -> Stored<'_> {
     }
 }
 
-/// The framing stored ahead of `payload` when it is a command (none, usually).
+/// Whether `stored` is a command stored as it was proposed (the usual entry: one comparison).
 #[inline]
-pub(crate) fn command_head(payload: &[u8]) -> &'static [u8] {
-    if payload.first() == Some(&ESCAPE) {
-        &COMMAND_ESCAPED
-    } else {
+pub(crate) fn is_plain_command(stored: &[u8]) -> bool {
+    stored.first() != Some(&ESCAPE)
+}
+
+/// The framing stored ahead of `payload` when it is a command (none, usually).
+#[cfg(test)]
+fn command_head(payload: &[u8]) -> &'static [u8] {
+    if is_plain_command(payload) {
         &[]
+    } else {
+        &COMMAND_ESCAPED
     }
 }
 

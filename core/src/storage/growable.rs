@@ -345,7 +345,9 @@ impl Storage for VecStorage {
             self.push_run(Run::new(index, zxid));
         }
         self.starts.push(self.start_of_next());
-        self.data.extend_from_slice(head);
+        if !head.is_empty() {
+            self.data.extend_from_slice(head);
+        }
         self.data.extend_from_slice(body);
         Ok(index)
     }
