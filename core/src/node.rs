@@ -94,7 +94,7 @@ pub struct Commits<'a, S: Storage> {
 impl<'a, S: Storage> Iterator for Commits<'a, S> {
     type Item = Apply<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Apply<'a>> {
         if core::mem::take(&mut self.snapshot) {
             return Some(snapshot_to_apply(self.storage));
