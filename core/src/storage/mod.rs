@@ -6,6 +6,8 @@
 //! durable; after a crash the host rebuilds a `Storage` from what it had made
 //! durable and hands it to [`crate::Node::new`].
 
+#[cfg(feature = "alloc")]
+mod extents;
 mod fixed;
 #[cfg(feature = "alloc")]
 mod growable;
