@@ -182,6 +182,22 @@ impl Extents {
         self.bounds_within(self.records.get(self.search_back(index)?)?, index)
     }
 
+    /// If position `index` is held in a uniform extent: the stored length of its entries,
+    /// where the stored bytes of `index` start, and the position after that extent's last.
+    pub(super) fn uniform_from(&self, index: u64) -> Option<(u32, u32, u64)> {
+        if !self.holds(index) {
+            return None;
+        }
+        let at = self.holder(index)?;
+        let extent = self.records.get(at)?;
+        if extent.is_irregular() {
+            return None;
+        }
+        let end = self.records.get(at + 1).map_or(self.next, |next| next.first);
+        let (start, _) = self.bounds_within(extent, index)?;
+        Some((extent.len, start, end))
+    }
+
     /// `bounds_before_last` out of line, so that `bounds` stays small where it is inlined.
     #[inline(never)]
     fn bounds_searched(&self, index: u64) -> Option<(u32, u32)> {

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::extents::Extents;
-use super::{HardState, Storage, StorageError};
+use super::{HardState, Span, Storage, StorageError};
 use crate::Zxid;
 
 /// The most payload bytes a `VecStorage` holds at once, whatever `bytes_max` says: entry starts
@@ -266,6 +266,16 @@ impl Storage for VecStorage {
             }
             _ => self.entry_elsewhere(index),
         }
+    }
+
+    fn span(&self, first: u64, last: u64) -> Option<Span<'_>> {
+        let (stride, start, extent_end) = self.extents.uniform_from(first)?;
+        let (run, run_end) = self.run_span(first)?;
+        let count = extent_end.min(run_end).min(last.checked_add(1)?).checked_sub(first)?;
+        let stride = stride as usize;
+        let len = usize::try_from(count).ok()?.checked_mul(stride)?;
+        let bytes = self.data.get(self.at(start)..)?.get(..len)?;
+        Some(Span { count, stride, bytes, zxid: run.zxid_at(first) })
     }
 
     #[inline]
@@ -718,6 +728,24 @@ mod tests {
             assert_eq!(s.zxid_at(index), Some(*zxid), "{context}: zxid at {index}");
             assert_eq!(s.payload_at(index), Some(&payload[..]), "{context}: payload at {index}");
             assert_eq!(s.entry_at(index), Some((*zxid, &payload[..])), "{context}: entry at {index}");
+        }
+        // Read in spans where there are (one lookup where not), every entry is the model's,
+        // and no span runs past `until`.
+        let until = last.saturating_sub(rng.below(3));
+        let mut index = snap + 1;
+        while index <= until {
+            let Some(span) = s.span(index, until) else {
+                index += 1;
+                continue;
+            };
+            assert!(span.count >= 1 && index + span.count - 1 <= until, "{context}: span at {index}: {span:?}");
+            assert_eq!(span.bytes.len() as u64, span.count * span.stride as u64, "{context}: span at {index}");
+            for (k, stored) in span.bytes.chunks(span.stride.max(1)).enumerate().take(span.count as usize) {
+                let (zxid, payload) = m.get(index + k as u64).unwrap();
+                let packed = span.zxid.as_u64() + k as u64;
+                assert_eq!((Zxid::from_u64(packed), stored), (*zxid, &payload[..]), "{context}: span entry {}", index + k as u64);
+            }
+            index += span.count;
         }
         for _ in 0..4 {
             let first = snap + rng.below(last - snap + 2);
