@@ -5,7 +5,7 @@
 use heapless::Deque;
 
 use crate::config::Config;
-use crate::error::{Counters, StepError};
+use crate::error::{Counters, ProposeError, StepError};
 use crate::limits::{CONTROL_QUEUE_MAX, EVENTS_MAX, READS_MAX, WRITES_PENDING_MAX};
 use crate::membership::{self, Membership};
 use crate::stored;
@@ -504,6 +504,60 @@ impl<S: Storage> Core<S> {
         Ok(index)
     }
 
+    /// Appends host commands under consecutive zxids from `first` (at most up to counter
+    /// `counter_last`) as one write, coalesced like [`Core::append_command`]. Stops at the
+    /// first payload longer than `payload_bytes_max` or that storage has no room for, and
+    /// returns how many it appended with the reason it stopped early, if any.
+    pub(crate) fn append_commands<I>(&mut self, first: Zxid, counter_last: u32, payloads: I, payload_bytes_max: usize) -> (u32, Option<ProposeError>)
+    where
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let coalesce = self.can_coalesce();
+        if !coalesce && self.pending.is_full() {
+            return (0, Some(ProposeError::Busy));
+        }
+        let (mut taken, mut stopped) = (0u32, None);
+        let mut last = 0;
+        for payload in payloads {
+            let payload = payload.as_ref();
+            let counter = first.counter.wrapping_add(taken);
+            if counter > counter_last || counter < first.counter {
+                break;
+            }
+            if payload.len() > payload_bytes_max {
+                stopped = Some(ProposeError::TooLarge { len: payload.len(), max: payload_bytes_max });
+                break;
+            }
+            let head: &[u8] = if stored::is_plain_command(payload) { &[] } else { &stored::COMMAND_ESCAPED };
+            match self.storage.append_parts(Zxid::new(first.epoch, counter), head, payload) {
+                Ok(index) => last = index,
+                Err(_) => {
+                    stopped = Some(ProposeError::Busy);
+                    break;
+                }
+            }
+            taken += 1;
+        }
+        if taken == 0 {
+            return (0, stopped);
+        }
+        let first_index = last + 1 - u64::from(taken);
+        match self.pending.back_mut() {
+            Some(Pending { write: Write { kind: WriteKind::Append { last: open, .. }, .. }, mark_last }) if coalesce => {
+                *open = last;
+                *mark_last = last;
+            }
+            // Cannot fail: a write was free when the run began.
+            _ => {
+                if self.push_write(WriteKind::Append { first: first_index, last }, last).is_err() {
+                    stopped = Some(ProposeError::Busy);
+                }
+            }
+        }
+        (taken, stopped)
+    }
+
     /// Starts a run of appends that becomes one write: refuses (busy) when no write can be queued.
     pub(crate) fn begin_appends(&mut self) -> Result<Appends, StepError> {
         if self.pending.is_full() && !self.can_coalesce() {
@@ -553,6 +607,42 @@ impl<S: Storage> Core<S> {
         }
         let first = self.storage.last_index() + 1;
         let count = self.storage.append_packed(table, data);
+        self.appended_run(batch, first, count, memberships);
+        Ok(count)
+    }
+
+    /// Appends a batch of consecutive zxids from `first`, `stride` stored bytes each (see
+    /// `Storage::append_uniform`), to a run, after checking all of it: `first` above `prev`,
+    /// counters that stay in `first`'s epoch, a whole number of valid entries. Returns how
+    /// many entries storage took (fewer when it is full).
+    pub(crate) fn append_uniform_to(&mut self, batch: &mut Appends, prev: Zxid, first: Zxid, stride: u32, data: &[u8]) -> Result<usize, StepError> {
+        let malformed = StepError::Wire(crate::wire::WireError::Malformed);
+        let stride = stride as usize;
+        if stride == 0 || data.len() % stride != 0 || first.as_u64() <= prev.as_u64() {
+            return Err(malformed);
+        }
+        let count = data.len() / stride;
+        if u64::from(first.counter) + count as u64 > u64::from(u32::MAX) + 1 {
+            return Err(malformed);
+        }
+        // Every stored entry is a command (usually unframed), or a valid membership.
+        let mut memberships = false;
+        for stored in data.chunks_exact(stride) {
+            if !stored::is_plain_command(stored) {
+                if !membership::valid_entry(stored) {
+                    return Err(malformed);
+                }
+                memberships |= stored::is_membership(stored);
+            }
+        }
+        let first_index = self.storage.last_index() + 1;
+        let taken = self.storage.append_uniform(first, stride, data);
+        self.appended_run(batch, first_index, taken, memberships);
+        Ok(taken)
+    }
+
+    /// Records `count` entries appended from `first` in a run (and any membership among them).
+    fn appended_run(&mut self, batch: &mut Appends, first: u64, count: usize, memberships: bool) {
         if count > 0 {
             if batch.first == 0 {
                 batch.first = first;
@@ -566,7 +656,6 @@ impl<S: Storage> Core<S> {
                 }
             }
         }
-        Ok(count)
     }
 
     /// Queues the write for a run of appends (nothing if it was empty).

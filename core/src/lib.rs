@@ -75,7 +75,7 @@ pub use crate::config::Bugs;
 pub use crate::core::{Event, Role, Write, WriteKind};
 pub use crate::membership::{Membership, MembershipChange, MembershipError};
 pub use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
-pub use crate::node::{Apply, Commits, Node, Proposed, ReadKind, Transmit};
+pub use crate::node::{Apply, Commits, Node, Proposed, ProposedBatch, ReadKind, Transmit};
 pub use crate::zxid::Zxid;
 
 /// A node's id in the cluster. 0 means "nobody" and is never a member.

@@ -49,6 +49,16 @@ pub enum Proposed {
     },
 }
 
+/// What [`Node::propose_batch`] took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProposedBatch {
+    /// How many payloads were proposed, from the first; the rest were not.
+    pub taken: usize,
+    /// Where the first went (`None` only when there was nothing to propose). At the leader
+    /// the others follow its zxid counter by counter; forwarded ones all went to one leader.
+    pub first: Option<Proposed>,
+}
+
 /// Something committed, to apply to the state machine in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Apply<'a> {
@@ -114,6 +124,27 @@ impl<'a, S: Storage> Iterator for Commits<'a, S> {
         let (index, zxid) = (self.next, Zxid::from_u64(self.span_zxid));
         (self.span, self.span_left, self.next, self.span_zxid) = (rest, self.span_left - 1, index + 1, self.span_zxid.wrapping_add(1));
         Some(entry_to_apply(index, zxid, stored))
+    }
+
+    // Internal iteration (`for_each`, `fold`, …) walks a stretch of equal-length entries
+    // as chunks, with no per-entry bookkeeping in between.
+    #[inline]
+    fn fold<B, F: FnMut(B, Apply<'a>) -> B>(mut self, init: B, mut f: F) -> B {
+        let mut acc = init;
+        loop {
+            if self.span_left > 0 {
+                let (mut index, mut zxid) = (self.next, self.span_zxid);
+                for stored in self.span.chunks_exact(self.stride) {
+                    acc = f(acc, entry_to_apply(index, Zxid::from_u64(zxid), stored));
+                    (index, zxid) = (index + 1, zxid.wrapping_add(1));
+                }
+                (self.next, self.span_zxid, self.span_left, self.span) = (index, zxid, 0, &[]);
+            }
+            match self.next() {
+                Some(apply) => acc = f(acc, apply),
+                None => return acc,
+            }
+        }
     }
 }
 
@@ -492,6 +523,47 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             return self.proposed_at_leader(result);
         }
         self.propose_at_learner(payload)
+    }
+
+    /// Proposes payloads in order, as [`Node::propose`] would one at a time, in one call:
+    /// at the leader the checks are made once, the zxids are consecutive and the appends
+    /// become one write. Stops at the first payload refused; the ones after it are not
+    /// proposed (propose them again later, from `taken`). Refuses with the first payload's
+    /// error when none was taken.
+    pub fn propose_batch<I>(&mut self, payloads: I) -> Result<ProposedBatch, ProposeError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let mut payloads = payloads.into_iter();
+        let mut batch = ProposedBatch { taken: 0, first: None };
+        if let RoleState::Leading(l) = &mut self.role {
+            if !Leader::alone(&self.core) {
+                let (first, taken, stopped) = l.propose_batch(&mut self.core, payloads.by_ref());
+                if taken > 0 {
+                    batch = ProposedBatch { taken: taken as usize, first: Some(Proposed::Local(first)) };
+                }
+                if let Some(e) = stopped {
+                    if e == ProposeError::Busy {
+                        self.core.counters.propose_busy += 1;
+                    }
+                    return if taken > 0 { Ok(batch) } else { Err(e) };
+                }
+            }
+        }
+        // The rest one at a time: at a learner (forwarded), at a lone voter, and at the
+        // last counter of an epoch (which `propose` turns into a new epoch).
+        for payload in payloads {
+            match self.propose(payload.as_ref()) {
+                Ok(proposed) => {
+                    batch.first.get_or_insert(proposed);
+                    batch.taken += 1;
+                }
+                Err(e) if batch.taken == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(batch)
     }
 
     /// The rest of `propose` at a leader, off the usual path: a refusal, or a counter about

@@ -167,6 +167,87 @@ fn an_oversized_proposal_is_refused() {
     assert_eq!(t.nodes[follower].propose(&vec![0; max + 1]), Err(ProposeError::TooLarge { len: max + 1, max }));
 }
 
+#[test]
+fn a_batch_proposal_takes_payloads_in_order_up_to_the_first_refused() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let max = t.nodes[leader].config().payload_bytes_max();
+    let before = t.nodes[leader].last_zxid();
+    let too_large = vec![1u8; max + 1];
+    let payloads: [&[u8]; 4] = [b"a", b"b", &too_large, b"d"];
+    let batch = t.nodes[leader].propose_batch(payloads).unwrap();
+    let epoch = t.nodes[leader].epoch();
+    let first = Zxid::new(epoch, if before.epoch == epoch { before.counter + 1 } else { 1 });
+    assert_eq!(batch, zaxos::ProposedBatch { taken: 2, first: Some(zaxos::Proposed::Local(first)) });
+    assert_eq!(t.nodes[leader].last_zxid(), Zxid::new(first.epoch, first.counter + 1), "consecutive zxids, nothing after the refusal");
+    // Refused at the first payload: its error, and nothing proposed.
+    assert_eq!(t.nodes[leader].propose_batch([&too_large[..], b"e"]), Err(ProposeError::TooLarge { len: max + 1, max }));
+    let empty: [&[u8]; 0] = [];
+    assert_eq!(t.nodes[leader].propose_batch(empty), Ok(zaxos::ProposedBatch { taken: 0, first: None }));
+    t.drain(leader);
+    t.settle(10);
+    for log in &t.applied {
+        assert_eq!(log.iter().filter(|z| **z > before).count(), 2, "exactly the two taken were applied: {log:?}");
+    }
+    // At a follower the batch is forwarded, and applied everywhere.
+    let follower = (leader + 1) % 3;
+    let batch = t.nodes[follower].propose_batch([b"f", b"g", b"h"]).unwrap();
+    assert_eq!(batch, zaxos::ProposedBatch { taken: 3, first: Some(zaxos::Proposed::Forwarded { leader: leader as u16 + 1 }) });
+    t.drain(follower);
+    t.settle(10);
+    for log in &t.applied {
+        assert_eq!(log.iter().filter(|z| **z > before).count(), 5, "the forwarded batch was applied: {log:?}");
+    }
+}
+
+#[test]
+fn a_batch_proposal_into_a_full_history_takes_what_fits_and_loses_nothing() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let held = t.nodes[leader].storage().last_index();
+    let payloads: Vec<[u8; 40]> = (0..40u8).map(|k| [k; 40]).collect();
+    let batch = t.nodes[leader].propose_batch(&payloads).unwrap();
+    assert!(batch.taken > 0 && batch.taken < 40, "took {} of 40 into a history of 32", batch.taken);
+    assert_eq!(t.nodes[leader].storage().last_index(), held + batch.taken as u64);
+    assert_eq!(t.nodes[leader].counters().propose_busy, 1);
+    t.drain(leader);
+    assert_eq!(t.nodes[leader].propose_batch(&payloads[batch.taken..]), Err(ProposeError::Busy));
+    assert_eq!(t.nodes[leader].counters().propose_busy, 2);
+    t.settle(20);
+    let applied = t.applied[leader].clone();
+    for log in &t.applied {
+        assert_eq!(log, &applied, "every node applied the same");
+    }
+    assert!(applied.len() >= batch.taken, "every payload taken was applied");
+}
+
+#[test]
+fn a_batch_proposal_that_reaches_the_last_zxid_counter_forces_a_new_epoch() {
+    let ids = [1u16, 2, 3];
+    let mut t = Trio::new();
+    for (i, node) in t.nodes.iter_mut().enumerate() {
+        let mut config = Config::new(ids[i], &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER);
+        config.zxid_counter_max = 5;
+        *node = Node::new(config, Store::new()).unwrap();
+    }
+    t.settle(40);
+    let first = t.leader();
+    let epoch = t.nodes[first].epoch();
+    let batch = t.nodes[first].propose_batch([b"1", b"2", b"3", b"4", b"5", b"6", b"7"]).unwrap();
+    // Counters 1 to 5, then the leader steps down; the last two wait for the next leader.
+    assert_eq!(batch, zaxos::ProposedBatch { taken: 5, first: Some(zaxos::Proposed::Local(Zxid::new(epoch, 1))) });
+    assert!(!t.nodes[first].is_established_leader(), "the leader stepped down instead of overflowing");
+    t.drain(first);
+    t.settle(80);
+    let next = t.leader();
+    assert!(t.nodes[next].epoch() > epoch);
+    for log in &t.applied {
+        assert!(log.contains(&Zxid::new(epoch, 5)), "nothing taken before the rollover was lost: {log:?}");
+    }
+}
+
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     role: zaxos::Role,

@@ -145,7 +145,7 @@ impl Leader {
     /// Whether this node is the only voter (its proposals commit once durable here).
     /// (A cheap test on the proposal path: `maybe_commit` counts exactly.)
     #[inline]
-    fn alone<S: Storage>(core: &Core<S>) -> bool {
+    pub(crate) fn alone<S: Storage>(core: &Core<S>) -> bool {
         core.config.voters.len() <= 1 && core.membership_pending.as_ref().map_or(true, |(_, m)| m.voters.len() <= 1)
     }
 
@@ -466,6 +466,32 @@ impl Leader {
             self.maybe_commit(core);
         }
         Ok(zxid)
+    }
+
+    /// Proposes payloads in order under consecutive zxids, as one write. Returns the first
+    /// zxid and how many were taken, and why it stopped early if it did. The rare cases
+    /// (a lone voter, which commits as it appends) are left to [`Leader::propose`].
+    pub(crate) fn propose_batch<S: Storage, I>(&mut self, core: &mut Core<S>, payloads: I) -> (Zxid, u32, Option<ProposeError>)
+    where
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let next = self.next_zxid(core).unwrap_or(Zxid::new(self.epoch, 0));
+        if self.phase != Phase::Broadcast {
+            return (next, 0, Some(ProposeError::NoLeader));
+        }
+        if self.transfer.is_some() {
+            return (next, 0, Some(ProposeError::Transferring));
+        }
+        if next.counter == 0 {
+            // The counter is used up: `propose` turns that into a new epoch.
+            return (next, 0, None);
+        }
+        let max = core.config.payload_bytes_max();
+        // Keep the last counter for `propose`, which turns it into a new epoch.
+        let counter_last = core.config.zxid_counter_max.saturating_sub(1);
+        let (taken, stopped) = core.append_commands(next, counter_last, payloads, max);
+        (next, taken, stopped)
     }
 
     /// Proposes a membership change as an entry; it takes effect when committed. Until

@@ -296,17 +296,23 @@ impl Learner {
         let mut result = Ok(());
         // One write for the whole batch (a conflict closes the run before truncating).
         let mut run = core.begin_appends()?;
-        let packed = p.entries.packed().filter(|_| index == core.storage.last_index());
-        if let Some((table, data)) = packed {
-            // Nothing held after `prev` (the usual case): the batch goes in as one.
+        // Nothing held after `prev` (the usual case): a batch held as values goes in as one.
+        let at_end = index == core.storage.last_index();
+        let mut whole = false;
+        if let Some(u) = p.entries.uniform().filter(|_| at_end) {
+            let count = core.append_uniform_to(&mut run, p.prev, u.first, u.stride, u.data)?;
+            (index, appended, whole) = (index + count as u64, count > 0, true);
+            if count < u.data.len() / (u.stride as usize).max(1) {
+                result = Err(StepError::Storage(crate::storage::StorageError::Full));
+            }
+        } else if let Some((table, data)) = p.entries.packed().filter(|_| at_end) {
             let count = core.append_packed_to(&mut run, p.prev, table, data)?;
-            index += count as u64;
-            appended = count > 0;
+            (index, appended, whole) = (index + count as u64, count > 0, true);
             if count < table.len() {
                 result = Err(StepError::Storage(crate::storage::StorageError::Full));
             }
         }
-        for entry in p.entries.iter().take(if packed.is_some() { 0 } else { usize::MAX }) {
+        for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
             if zxid <= previous || !crate::membership::valid_entry(payload) {
                 core.end_appends(run)?;

@@ -317,6 +317,23 @@ impl Storage for VecStorage {
         true
     }
 
+    fn append_uniform(&mut self, first: Zxid, stride: usize, data: &[u8]) -> usize {
+        let count = data.len() / stride.max(1);
+        let fits = self.entries() + count <= self.entries_max && self.bytes_used() + data.len() <= self.bytes_max;
+        let len = u32::try_from(stride).unwrap_or(u32::MAX);
+        if !fits || first <= self.last_zxid() || count * stride != data.len() || len >= u32::MAX / 2 {
+            return super::append_uniform_each(self, first, stride, data);
+        }
+        // In one step: one copy, one extent, and the zxids carry on the last run or start one.
+        let index = self.last_index() + 1;
+        self.data.extend_from_slice(data);
+        self.extents.push_equal(count as u64, len);
+        if !(self.last_run.first < index && self.last_run.continues(index, first)) {
+            self.push_run(Run::new(index, first));
+        }
+        count
+    }
+
     fn append_packed(&mut self, table: &[(Zxid, u32)], data: &[u8]) -> usize {
         let fits = self.entries() + table.len() <= self.entries_max && self.bytes_used() + data.len() <= self.bytes_max;
         let last = self.last_zxid();
@@ -788,7 +805,27 @@ mod tests {
                 }
                 "append"
             }
-            45..=72 => {
+            62..=72 => {
+                // A batch of consecutive zxids and one length, as a leader's usual batch.
+                let first = m.next_zxid(m.last_zxid(), rng);
+                let len = pattern.next_len(rng, *serial + 1).max(1);
+                let most = if rng.chance(50) { 8 } else { 120 };
+                let count = 1 + rng.below(most);
+                let mut data = Vec::new();
+                let mut fit = 0;
+                for i in 0..count {
+                    *serial += 1;
+                    let entry = payload(*serial, len);
+                    data.extend_from_slice(&entry);
+                    if fit == i as usize && m.fits(len as usize) {
+                        m.entries.push((Zxid::from_u64(first.as_u64() + i), entry));
+                        fit += 1;
+                    }
+                }
+                assert_eq!(s.append_uniform(first, len as usize, &data), fit);
+                "append_uniform"
+            }
+            45..=61 => {
                 let mut batch: Vec<(Zxid, Vec<u8>)> = Vec::new();
                 let most = if rng.chance(50) { 8 } else { 120 };
                 for _ in 0..1 + rng.below(most) {

@@ -138,6 +138,14 @@ pub trait Storage {
         append_each(self, table, data)
     }
 
+    /// Appends the entries of `data`, `stride` bytes each, under consecutive zxids from
+    /// `first` (each next one's counter one more), in order, as many as fit; returns how
+    /// many. The caller has checked that `first` follows the last zxid, that `stride` is not
+    /// zero and that `data` is a whole number of entries.
+    fn append_uniform(&mut self, first: Zxid, stride: usize, data: &[u8]) -> usize {
+        append_uniform_each(self, first, stride, data)
+    }
+
     /// The last zxid (the snapshot's when the history is empty).
     #[inline]
     fn last_zxid(&self) -> Zxid {
@@ -214,6 +222,19 @@ pub(crate) fn append_each<S: Storage + ?Sized>(storage: &mut S, table: &[(Zxid, 
         }
     }
     table.len()
+}
+
+/// [`Storage::append_uniform`] one entry at a time.
+pub(crate) fn append_uniform_each<S: Storage + ?Sized>(storage: &mut S, first: Zxid, stride: usize, data: &[u8]) -> usize {
+    let mut zxid = first.as_u64();
+    let mut count = 0;
+    for entry in data.chunks_exact(stride.max(1)) {
+        if storage.append(Zxid::from_u64(zxid), entry).is_err() {
+            break;
+        }
+        (zxid, count) = (zxid.wrapping_add(1), count + 1);
+    }
+    count
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub(crate) trait History {
     /// Copies positions `first..=last` into `table` (zxid and payload length of each) and
     /// `data` (the payloads back to back); false if one is missing.
     #[cfg(feature = "alloc")]
-    fn history_copy(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> bool;
+    fn history_copy(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> Copied;
 }
 
 impl<S: crate::storage::Storage> History for S {
@@ -79,24 +79,32 @@ impl<S: crate::storage::Storage> History for S {
     }
 
     #[cfg(feature = "alloc")]
-    fn history_copy(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> bool {
+    fn history_copy(&self, first: u64, last: u64, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> Copied {
         if last < first {
-            return true;
+            return Copied::Table;
         }
-        match self.payloads(first, last) {
+        // The usual batch: one stretch of consecutive zxids and equal lengths, copied in one.
+        if let Some(span) = self.span(first, last).filter(|span| span.count == last - first + 1 && span.stride > 0) {
+            if let Ok(stride) = u32::try_from(span.stride) {
+                data.extend_from_slice(span.bytes);
+                return Copied::Uniform { first: span.zxid, stride };
+            }
+        }
+        let copied = match self.payloads(first, last) {
             Some(bytes) => {
                 data.extend_from_slice(bytes);
                 self.entry_table(first, last, table)
             }
-            None => {
-                for index in first..=last {
-                    let Some((zxid, payload)) = self.entry_at(index) else { return false };
+            None => (first..=last).all(|index| match self.entry_at(index) {
+                Some((zxid, payload)) => {
                     table.push((zxid, payload.len() as u32));
                     data.extend_from_slice(payload);
+                    true
                 }
-                true
-            }
-        }
+                None => false,
+            }),
+        };
+        if copied { Copied::Table } else { Copied::Malformed }
     }
 }
 
@@ -116,6 +124,31 @@ enum Layout<'a> {
     // Built only by `MessageBuf` (feature `alloc`).
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     Packed { table: &'a [(Zxid, u32)], data: &'a [u8] },
+    /// A copy of a stretch of consecutive zxids from `first` whose entries are `stride`
+    /// bytes each, back to back: the usual batch, held without a table.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    Uniform { first: Zxid, stride: u32, data: &'a [u8] },
+}
+
+/// A batch of consecutive zxids from the first, each entry `stride` stored bytes, the
+/// entries back to back (see [`Entries::uniform`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Uniform<'a> {
+    pub first: Zxid,
+    pub stride: u32,
+    pub data: &'a [u8],
+}
+
+/// How [`Entries::copy_into`] held the copy.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Copied {
+    /// A table of zxids and lengths, and the entries.
+    Table,
+    /// Consecutive zxids from the first, entries of one length: the table is left empty.
+    Uniform { first: Zxid, stride: u32 },
+    /// An entry was missing or malformed.
+    Malformed,
 }
 
 /// A batch held as a table (zxid and payload length of each entry) and the payloads.
@@ -145,12 +178,20 @@ impl<'a> Entries<'a> {
         Entries(Layout::Packed { table, data })
     }
 
+    /// Consecutive zxids from `first`, each entry `stride` bytes of `data` (a `stride` of
+    /// zero, or a `data` that is not a whole number of entries, reads as malformed).
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    pub(crate) fn from_uniform(first: Zxid, stride: u32, data: &'a [u8]) -> Self {
+        Entries(Layout::Uniform { first, stride, data })
+    }
+
     /// An iterator that checks every bound as it goes; it yields an error once and stops.
     pub fn iter(&self) -> EntriesIter<'a> {
         EntriesIter(match self.0 {
             Layout::Wire(bytes) => IterState::Wire { bytes, at: 0 },
             Layout::History { history, first, last, .. } => IterState::History { history, next: first, last },
             Layout::Packed { table, data } => IterState::Packed { table: table.iter(), data, at: 0 },
+            Layout::Uniform { first, stride, data } => IterState::Uniform { next: first.as_u64(), stride: stride as usize, data },
         })
     }
 
@@ -160,6 +201,7 @@ impl<'a> Entries<'a> {
             Layout::Wire(bytes) => bytes.is_empty(),
             Layout::History { first, last, .. } => last < first,
             Layout::Packed { table, .. } => table.is_empty(),
+            Layout::Uniform { data, .. } => data.is_empty(),
         }
     }
 
@@ -180,23 +222,40 @@ impl<'a> Entries<'a> {
                 (last.saturating_sub(first).saturating_add(1) as usize).saturating_mul(per_entry).saturating_add(payload_bytes)
             }
             Layout::Packed { table, data } => table.len().saturating_mul(per_entry).saturating_add(data.len()),
+            Layout::Uniform { stride, data, .. } => {
+                (data.len() / (stride as usize).max(1)).saturating_mul(per_entry).saturating_add(data.len())
+            }
         }
     }
 
     /// Copies the entries held as values into `table` and `data` (see [`History::history_copy`]);
     /// false if one is malformed.
     #[cfg(feature = "alloc")]
-    pub(crate) fn copy_into(&self, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> bool {
+    pub(crate) fn copy_into(&self, table: &mut alloc::vec::Vec<(Zxid, u32)>, data: &mut alloc::vec::Vec<u8>) -> Copied {
         match self.0 {
             Layout::History { history, first, last, .. } => history.history_copy(first, last, table, data),
+            Layout::Uniform { first, stride, data: bytes } if stride > 0 && bytes.len() % stride as usize == 0 => {
+                data.extend_from_slice(bytes);
+                Copied::Uniform { first, stride }
+            }
             _ => {
                 for entry in self.iter() {
-                    let Ok((zxid, payload)) = entry else { return false };
+                    let Ok((zxid, payload)) = entry else { return Copied::Malformed };
                     table.push((zxid, payload.len() as u32));
                     data.extend_from_slice(payload);
                 }
-                true
+                Copied::Table
             }
+        }
+    }
+
+    /// The batch as consecutive zxids of entries of one length, if it is held so (see
+    /// [`Entries::from_uniform`]).
+    #[inline]
+    pub(crate) fn uniform(&self) -> Option<Uniform<'a>> {
+        match self.0 {
+            Layout::Uniform { first, stride, data } => Some(Uniform { first, stride, data }),
+            _ => None,
         }
     }
 
@@ -269,6 +328,7 @@ enum IterState<'a> {
     Wire { bytes: &'a [u8], at: usize },
     History { history: &'a dyn History, next: u64, last: u64 },
     Packed { table: core::slice::Iter<'a, (Zxid, u32)>, data: &'a [u8], at: usize },
+    Uniform { next: u64, stride: usize, data: &'a [u8] },
 }
 
 impl<'a> Iterator for EntriesIter<'a> {
@@ -299,6 +359,22 @@ impl<'a> Iterator for EntriesIter<'a> {
                     }
                     None => {
                         *table = [].iter();
+                        Some(Err(MalformedEntries))
+                    }
+                }
+            }
+            IterState::Uniform { next, stride, data } => {
+                if data.is_empty() {
+                    return None;
+                }
+                match data.split_at_checked(*stride).filter(|_| *stride > 0) {
+                    Some((entry, rest)) => {
+                        let zxid = Zxid::from_u64(*next);
+                        (*next, *data) = (next.wrapping_add(1), rest);
+                        Some(Ok((zxid, entry)))
+                    }
+                    None => {
+                        *data = &[];
                         Some(Err(MalformedEntries))
                     }
                 }

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::message::{Bytes, Entries, Message, PeerState, Proposal, SnapChunk, Vote};
+use super::message::{Bytes, Copied, Entries, Message, PeerState, Proposal, SnapChunk, Vote};
 use crate::{NodeId, Zxid};
 
 /// An owned copy of a [`Message`]: the bytes it carries (entries, a snapshot chunk, a forwarded
@@ -20,6 +20,8 @@ pub struct MessageBuf {
     data: Vec<u8>,
     /// The entries were in their wire encoding, kept as they came (checked when read).
     wire: bool,
+    /// The entries are consecutive zxids from this one, of this many bytes each (no table).
+    uniform: Option<(Zxid, u32)>,
 }
 
 /// A message's fields without its bytes. A `Message` may borrow a node's history, so it does
@@ -51,7 +53,7 @@ enum Fields {
 impl MessageBuf {
     /// A copy of `message`.
     pub fn new(message: &Message<'_>) -> Self {
-        let mut buf = MessageBuf { fields: Fields::LeaderInfo { epoch: 0 }, table: Vec::new(), data: Vec::new(), wire: false };
+        let mut buf = MessageBuf { fields: Fields::LeaderInfo { epoch: 0 }, table: Vec::new(), data: Vec::new(), wire: false, uniform: None };
         buf.set(message);
         buf
     }
@@ -61,6 +63,7 @@ impl MessageBuf {
         self.table.clear();
         self.data.clear();
         self.wire = false;
+        self.uniform = None;
         self.fields = match *message {
             Message::Proposal(Proposal { epoch, prev, commit, entries }) => {
                 self.take_entries(&entries);
@@ -101,16 +104,24 @@ impl MessageBuf {
         if let Some(bytes) = entries.wire_bytes() {
             self.wire = true;
             self.data.extend_from_slice(bytes);
-        } else if !entries.copy_into(&mut self.table, &mut self.data) {
-            // A malformed entry is kept as a length past the data, so reading it back fails
-            // the same way.
-            self.table.push((Zxid::ZERO, u32::MAX));
+        } else {
+            match entries.copy_into(&mut self.table, &mut self.data) {
+                Copied::Table => {}
+                Copied::Uniform { first, stride } => self.uniform = Some((first, stride)),
+                // A malformed entry is kept as a length past the data, so reading it back
+                // fails the same way.
+                Copied::Malformed => self.table.push((Zxid::ZERO, u32::MAX)),
+            }
         }
     }
 
     /// The message, borrowing this copy's bytes.
     pub fn message(&self) -> Message<'_> {
-        let entries = if self.wire { Entries::from_wire(&self.data) } else { Entries::from_packed(&self.table, &self.data) };
+        let entries = match (self.wire, self.uniform) {
+            (true, _) => Entries::from_wire(&self.data),
+            (false, Some((first, stride))) => Entries::from_uniform(first, stride, &self.data),
+            (false, None) => Entries::from_packed(&self.table, &self.data),
+        };
         match self.fields {
             Fields::Proposal { epoch, prev, commit } => Message::Proposal(Proposal { epoch, prev, commit, entries }),
             Fields::Inform { epoch, prev, commit } => Message::Inform(Proposal { epoch, prev, commit, entries }),
