@@ -5,6 +5,7 @@
 #   make demo-terminal           terminal demo of a simulated cluster
 #   make test                    every suite; ends with "N passed, N failed"
 #   make sim SEEDS=N TICKS=T     the deterministic simulator over N seeds; last line is JSON
+#                                (SIM_FLAGS=--batch-proposals: half the proposals in batches)
 #   make nostd                   bare-metal images under QEMU with their footprint; last line is JSON
 #   make wasm / test-wasm        the npm package in wasm/pkg/ / its tests
 #   make bench / bench-peers     benchmarks; last line is JSON
@@ -23,6 +24,7 @@ SHELL := /bin/bash
 INSTALL := scripts/install.sh
 SEEDS ?= 100
 TICKS ?= 20000
+SIM_FLAGS ?=
 
 .PHONY: help install demo demo-terminal test sim nostd
 
@@ -49,7 +51,7 @@ test:
 
 sim:
 	@test -d core || { echo "not built yet: core missing" >&2; exit 1; }
-	@cargo run --release -q -p zaxos --features sim --bin zaxos-sim -- --seeds $(SEEDS) --ticks $(TICKS)
+	@cargo run --release -q -p zaxos --features sim --bin zaxos-sim -- --seeds $(SEEDS) --ticks $(TICKS) $(SIM_FLAGS)
 
 nostd:
 	@test -d nostd-tests || { echo "not built yet: nostd-tests missing" >&2; exit 1; }

@@ -3,6 +3,7 @@
 //! ```text
 //! zaxos-sim --seeds 300 --ticks 20000          # seeds 0..300
 //! zaxos-sim --seed 17 --ticks 20000 --trace    # replay one seed, with a readable trace
+//! zaxos-sim --seeds 100 --batch-proposals      # half the proposals in batches
 //! ```
 
 use std::process::ExitCode;
@@ -21,10 +22,11 @@ struct Args {
     observers: usize,
     compact_every: u64,
     jobs: u64,
+    batch_proposals: bool,
 }
 
 fn parse() -> Result<Args, String> {
-    let mut args = Args { seeds: 100, start: 0, ticks: 20_000, one: None, trace: false, voters: 0, observers: 0, compact_every: 0, jobs: 2 };
+    let mut args = Args { seeds: 100, start: 0, ticks: 20_000, one: None, trace: false, voters: 0, observers: 0, compact_every: 0, jobs: 2, batch_proposals: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| -> Result<u64, String> {
@@ -40,7 +42,8 @@ fn parse() -> Result<Args, String> {
             "--compact-every" => args.compact_every = value("--compact-every")?,
             "--jobs" => args.jobs = value("--jobs")?.max(1),
             "--trace" => args.trace = true,
-            "-h" | "--help" => return Err(String::from("usage: zaxos-sim [--seeds N] [--start S] [--ticks T] [--seed S --trace] [--voters V] [--observers O] [--compact-every N] [--jobs J]")),
+            "--batch-proposals" => args.batch_proposals = true,
+            "-h" | "--help" => return Err(String::from("usage: zaxos-sim [--seeds N] [--start S] [--ticks T] [--seed S --trace] [--voters V] [--observers O] [--compact-every N] [--jobs J] [--batch-proposals]")),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -52,11 +55,20 @@ fn options(args: &Args, seed: u64) -> Options {
     if args.compact_every > 0 {
         options.compact_every = args.compact_every;
     }
-    Options { voters: args.voters, observers: args.observers, trace: args.trace, ..options }
+    Options { voters: args.voters, observers: args.observers, trace: args.trace, batch_proposals: args.batch_proposals, ..options }
 }
 
 fn replay(args: &Args, seed: u64) -> String {
-    format!("cargo run --release -p zaxos --features sim --bin zaxos-sim -- --seed {seed} --ticks {} --trace", args.ticks)
+    let mut extra = String::new();
+    for (flag, value) in [("--voters", args.voters as u64), ("--observers", args.observers as u64), ("--compact-every", args.compact_every)] {
+        if value > 0 {
+            extra.push_str(&format!(" {flag} {value}"));
+        }
+    }
+    if args.batch_proposals {
+        extra.push_str(" --batch-proposals");
+    }
+    format!("cargo run --release -p zaxos --features sim --bin zaxos-sim -- --seed {seed} --ticks {}{extra} --trace", args.ticks)
 }
 
 fn main() -> ExitCode {

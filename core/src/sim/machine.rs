@@ -25,6 +25,11 @@ pub trait StateMachine {
 
     /// The `n`th client payload of the run of `seed`, proposed at node `at` at tick `now`.
     fn workload(rng: &mut Rng, seed: u64, at: NodeId, n: u64, now: u64) -> Vec<u8>;
+
+    /// Payloads `n..n + count` proposed together (see `Options::batch_proposals`).
+    fn workload_batch(rng: &mut Rng, seed: u64, at: NodeId, n: u64, now: u64, count: u64) -> Vec<Vec<u8>> {
+        (n..n + count).map(|k| Self::workload(rng, seed, at, k, now)).collect()
+    }
 }
 
 /// The default machine: a count of entries and a running hash over them.
@@ -71,5 +76,17 @@ impl StateMachine for LogHash {
         let mut payload = if n % 4 == 3 { crate::stored::MEMBERSHIP_MARK.to_vec() } else { Vec::new() };
         payload.extend_from_slice(format!("s{seed}-p{n}").as_bytes());
         payload
+    }
+
+    fn workload_batch(_rng: &mut Rng, seed: u64, _at: NodeId, n: u64, _now: u64, count: u64) -> Vec<Vec<u8>> {
+        // Stretches of 32 framed or unframed payloads, so that batches are often stretches
+        // of one stored length (which a leader copies, and a learner appends, as one).
+        (n..n + count)
+            .map(|k| {
+                let mut payload = if k / 32 % 4 == 3 { crate::stored::MEMBERSHIP_MARK.to_vec() } else { Vec::new() };
+                payload.extend_from_slice(format!("s{seed}-b{k}").as_bytes());
+                payload
+            })
+            .collect()
     }
 }

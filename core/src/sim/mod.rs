@@ -62,6 +62,10 @@ pub struct Options {
     /// Spare nodes, outside the membership until a change adds them (ids after the
     /// observers); `None` draws one or two when the seed's rates change memberships.
     pub spares: Option<usize>,
+    /// Half the proposals go in as batches (`Node::propose_batch`) of up to 32 payloads of
+    /// `StateMachine::workload_batch`. Off by default, so that seeds replay as they always did.
+    /// With it, a seed that does not compact compacts every `BATCH_COMPACT_EVERY` entries.
+    pub batch_proposals: bool,
 }
 
 impl Options {
@@ -73,9 +77,12 @@ impl Options {
     }
 }
 
+/// How often a seed with batch proposals compacts when it would not otherwise (entries).
+pub const BATCH_COMPACT_EVERY: u64 = 1_000;
+
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default(), spares: None }
+        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default(), spares: None, batch_proposals: false }
     }
 }
 
@@ -233,6 +240,12 @@ impl Simulation<LogHash> {
 impl<M: StateMachine> Simulation<M> {
     /// A cluster for `options` whose nodes apply committed entries to `M::new(id)`.
     pub fn with_machine(mut options: Options) -> Self {
+        if options.batch_proposals && options.compact_every == 0 {
+            // Batches grow the history about 16 times as fast: a host with that load takes
+            // snapshots, and a learner cut off for thousands of ticks is sent one (SNAP)
+            // rather than tens of thousands of entries by DIFF.
+            options.compact_every = BATCH_COMPACT_EVERY;
+        }
         let mut rng = Rng::new(options.seed);
         if options.voters == 0 {
             options.voters = [3, 3, 5, 5, 7][rng.below(5) as usize];
@@ -590,6 +603,9 @@ impl<M: StateMachine> Simulation<M> {
 
     /// Proposes a fresh payload at node `i` (forwarded if it does not lead).
     pub fn propose_at(&mut self, i: usize) -> bool {
+        if self.options.batch_proposals && self.rng.chance(0.5) {
+            return self.propose_batch_at(i);
+        }
         let id = self.members.get(i).map_or(0, |m| m.id);
         let payload = M::workload(&mut self.rng, self.options.seed, id, self.proposals, self.now);
         let Some(node) = self.members.get_mut(i).and_then(|m| m.node.as_mut()) else { return false };
@@ -597,6 +613,18 @@ impl<M: StateMachine> Simulation<M> {
         self.proposals += u64::from(ok);
         self.drain(i);
         ok
+    }
+
+    /// Proposes up to 32 fresh payloads at node `i` in one call; true if any was taken.
+    fn propose_batch_at(&mut self, i: usize) -> bool {
+        let id = self.members.get(i).map_or(0, |m| m.id);
+        let count = 1 + self.rng.below(32);
+        let payloads = M::workload_batch(&mut self.rng, self.options.seed, id, self.proposals, self.now, count);
+        let Some(node) = self.members.get_mut(i).and_then(|m| m.node.as_mut()) else { return false };
+        let taken = node.propose_batch(&payloads).map_or(0, |batch| batch.taken);
+        self.proposals += taken as u64;
+        self.drain(i);
+        taken > 0
     }
 
     fn send(&mut self, from: usize, to: NodeId, bytes: &Sent) {
