@@ -34,8 +34,11 @@ enum Stage {
     Discovering,
     /// ACKEPOCH received, waiting for the leader to establish its epoch.
     Promised { current_epoch: u32, last: Zxid },
-    /// Sending DIFF from `next_index`, then NEWLEADER.
-    Syncing,
+    /// Sending DIFF from `next_index` up to at least position `target` (the leader's last when
+    /// the sync began), then NEWLEADER. A fixed target lets a learner finish syncing under a
+    /// load that grows the history faster than one window per round trip; what follows
+    /// `target` goes out as PROPOSALs once it is synced.
+    Syncing { target: u64 },
     /// Sending the snapshot at `index`, `offset` bytes acknowledged.
     Snap { index: u64, offset: u32, sent: bool },
     /// NEWLEADER sent; waiting for its ACK.
@@ -328,7 +331,12 @@ impl Leader {
         // Our last entry at or before the learner's last: the common point, if the learner has it.
         let keep = storage.index_at_or_before(last).unwrap_or(snap_index);
         let keep_zxid = storage.zxid_at(keep).unwrap_or(Zxid::ZERO);
-        peer.stage = Stage::Syncing;
+        // A learner that reports while syncing keeps its target (reports are its flow control).
+        let target = match peer.stage {
+            Stage::Syncing { target } => target,
+            _ => storage.last_index(),
+        };
+        peer.stage = Stage::Syncing { target };
         peer.next_index = keep + 1;
         // Flow control only: while syncing, the window counts from what the learner reported.
         peer.acked_index = keep;
@@ -357,7 +365,18 @@ impl Leader {
                 }
                 Self::begin_sync(core, peer, last, epoch);
             }
-            Stage::Syncing | Stage::AwaitingAck | Stage::Snap { .. } => Self::begin_sync(core, peer, last, epoch),
+            Stage::Syncing { .. } => match core.storage.index_of(last) {
+                // Progress within what was sent: the window moves on, and the DIFFs still in
+                // flight are not sent again.
+                Some(index) if index > peer.acked_index && index < peer.next_index => {
+                    peer.acked_index = index;
+                    peer.last_progress = core.now;
+                }
+                // No progress (a DIFF lost or overtaken, a delayed report, a truncation):
+                // the DIFF starts over from where the learner is.
+                _ => Self::begin_sync(core, peer, last, epoch),
+            },
+            Stage::AwaitingAck | Stage::Snap { .. } => Self::begin_sync(core, peer, last, epoch),
             _ => {}
         }
     }
@@ -367,7 +386,7 @@ impl Leader {
         let Some(peer) = self.peer(from) else { return };
         let Some(index) = core.storage.index_at_or_before(zxid) else {
             // The learner holds less than our snapshot covers: only SNAP can bring it up.
-            if matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing | Stage::Broadcast) {
+            if matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Broadcast) {
                 peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
             }
             return;
@@ -381,7 +400,7 @@ impl Leader {
             }
             // Still behind the snapshot: the ACK is older than the SNAP under way.
             Stage::Snap { index: snap, .. } if index < snap => return,
-            Stage::AwaitingAck | Stage::Syncing | Stage::Snap { .. } => {
+            Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Snap { .. } => {
                 // The first ACK of the epoch: from now on `acked_index` is what is durable there.
                 peer.stage = Stage::Broadcast;
                 peer.commit_sent = 0;
@@ -411,7 +430,7 @@ impl Leader {
         }
         peer.last_progress = core.now;
         if offset as usize >= core.storage.snapshot_data().len() {
-            peer.stage = Stage::Syncing;
+            peer.stage = Stage::Syncing { target: core.storage.last_index() };
             peer.next_index = index + 1;
         } else {
             peer.stage = Stage::Snap { index, offset, sent: false };
@@ -687,7 +706,7 @@ impl Leader {
                 Stage::Idle | Stage::Promised { .. } => {}
                 Stage::Discovering => core.send(peer.id, Message::LeaderInfo { epoch }),
                 Stage::Snap { index, offset, .. } => peer.stage = Stage::Snap { index, offset, sent: false },
-                Stage::Syncing | Stage::AwaitingAck => core.send(peer.id, Message::Heartbeat { epoch, commit }),
+                Stage::Syncing { .. } | Stage::AwaitingAck => core.send(peer.id, Message::Heartbeat { epoch, commit }),
                 Stage::Broadcast => {
                     if peer.next_index > peer.acked_index + 1 && core.now.saturating_sub(peer.last_progress) >= stall {
                         // Go back N: the window stalled, something was lost.
@@ -732,16 +751,21 @@ impl Leader {
                 let end = (start + room).min(data.len());
                 Some(Message::SnapChunk(SnapChunk { epoch, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) }))
             }
-            Stage::Syncing => {
+            Stage::Syncing { target } => {
                 let inflight = peer.next_index.saturating_sub(peer.acked_index + 1);
                 if inflight >= u64::from(core.config.inflight_entries_max) {
                     return None;
                 }
-                if peer.next_index <= core.storage.last_index() {
+                if peer.next_index <= target {
                     return Self::batch(epoch, core, peer, message_bytes, false, core.storage.last_index());
                 }
+                // NEWLEADER names the last entry sent: the learner holds exactly up to it.
+                let Some(last) = core.storage.zxid_at(peer.next_index - 1) else {
+                    peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
+                    return None;
+                };
                 peer.stage = Stage::AwaitingAck;
-                Some(Message::NewLeader { epoch, last: core.last_zxid() })
+                Some(Message::NewLeader { epoch, last })
             }
             Stage::Broadcast => {
                 let (inform, limit) = if peer.voter { (false, core.storage.last_index()) } else { (true, core.commit_index) };
