@@ -147,3 +147,12 @@ fn seed_25_batch_a_syncing_learner_is_not_sent_its_diffs_twice() {
     assert!(report.violations.is_empty(), "seed 25: {:?}", report.violations);
     assert!(report.liveness_ok, "seed 25: no commit on every node after faults stopped");
 }
+
+/// A leader that crashed before its last proposal was durable came back behind its followers.
+/// They still named it as their leader, so it joined itself, found a promiser's newer history
+/// in discovery, stepped aside, and joined itself again, for ever. A looking node no longer
+/// takes its old followers' word that it leads.
+#[test]
+fn seed_392_a_node_that_stepped_aside_does_not_rejoin_itself() {
+    replay(392, 20_000);
+}

@@ -230,7 +230,9 @@ impl Election {
         let mut best: Option<NodeId> = None;
         for (_, vote, _) in self.claims.iter() {
             let leader = vote.leader;
-            let leading = leader == core.me() || self.claims.iter().any(|(id, _, s)| *id == leader && *s == PeerState::Leading);
+            // Not this node: it is looking, so it leads nothing, whatever its old followers say
+            // (it may have just stepped aside for a promiser's newer history).
+            let leading = leader != core.me() && self.claims.iter().any(|(id, _, s)| *id == leader && *s == PeerState::Leading);
             if !leading {
                 continue;
             }
@@ -246,12 +248,6 @@ impl Election {
         let best = best.or_else(|| {
             self.claims.iter().filter(|(id, v, s)| *s == PeerState::Leading && v.leader == *id && *id != core.me()).max_by_key(|(_, v, _)| v.epoch).map(|(id, _, _)| *id)
         });
-        match best {
-            // Followers of this node's old reign may still name it; without a vote it cannot lead.
-            Some(leader) if leader == core.me() && !core.is_voter_any(leader) => None,
-            Some(leader) if leader == core.me() => Some(Transition::Lead),
-            Some(leader) => Some(Transition::Follow(leader)),
-            None => None,
-        }
+        best.map(Transition::Follow)
     }
 }
