@@ -29,6 +29,18 @@ impl Trio {
         Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new() }
     }
 
+    /// Three nodes whose zxid counter tops out at `max`.
+    fn with_zxid_counter_max(max: u32) -> Trio {
+        let ids = [1u16, 2, 3];
+        let mut t = Trio::new();
+        for (i, node) in t.nodes.iter_mut().enumerate() {
+            let mut config = Config::new(ids[i], &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER);
+            config.zxid_counter_max = max;
+            *node = Node::new(config, Store::new()).unwrap();
+        }
+        t
+    }
+
     fn drain(&mut self, i: usize) {
         let mut buf = [0u8; 1400];
         let node = &mut self.nodes[i];
@@ -225,13 +237,7 @@ fn a_batch_proposal_into_a_full_history_takes_what_fits_and_loses_nothing() {
 
 #[test]
 fn a_batch_proposal_that_reaches_the_last_zxid_counter_forces_a_new_epoch() {
-    let ids = [1u16, 2, 3];
-    let mut t = Trio::new();
-    for (i, node) in t.nodes.iter_mut().enumerate() {
-        let mut config = Config::new(ids[i], &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER);
-        config.zxid_counter_max = 5;
-        *node = Node::new(config, Store::new()).unwrap();
-    }
+    let mut t = Trio::with_zxid_counter_max(5);
     t.settle(40);
     let first = t.leader();
     let epoch = t.nodes[first].epoch();
@@ -463,13 +469,7 @@ fn payloads_that_look_like_framing_apply_as_proposed() {
 
 #[test]
 fn a_zxid_counter_about_to_overflow_forces_a_new_epoch() {
-    let ids = [1u16, 2, 3];
-    let mut t = Trio::new();
-    for (i, node) in t.nodes.iter_mut().enumerate() {
-        let mut config = Config::new(ids[i], &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER);
-        config.zxid_counter_max = 5;
-        *node = Node::new(config, Store::new()).unwrap();
-    }
+    let mut t = Trio::with_zxid_counter_max(5);
     t.settle(40);
     let first = t.leader();
     let epoch = t.nodes[first].epoch();
