@@ -133,12 +133,14 @@ pub struct Params {
     pub heartbeat_ticks: u32,
     /// Keep every applied sequence number (scenarios and tests); throughput keeps a hash only.
     pub keep_logs: bool,
+    /// Propose one entry per call (`Cluster::propose`) even where the engine takes a batch.
+    pub singly: bool,
 }
 
 impl Params {
     /// The throughput configuration for `nodes` nodes, `entries` entries and window `window`.
     pub fn throughput(nodes: usize, entries: u64, window: usize) -> Self {
-        Params { nodes, entries, window, seed: 1, election_ticks: 10, heartbeat_ticks: 2, keep_logs: false }
+        Params { nodes, entries, window, seed: 1, election_ticks: 10, heartbeat_ticks: 2, keep_logs: false, singly: false }
     }
 }
 
@@ -166,6 +168,13 @@ pub trait Cluster {
 
     /// Proposes at node `i`; false if it refused (not leader, busy).
     fn propose(&mut self, i: usize, payload: &[u8; ENTRY_BYTES]) -> bool;
+
+    /// Proposes the payloads of sequence numbers `first..first + count` at node `i`, in
+    /// order: one call where the engine has a batch proposal, one `propose` each where it
+    /// has not. False if any was refused.
+    fn propose_run(&mut self, i: usize, first: u64, count: u64) -> bool {
+        (first..first + count).all(|seq| self.propose(i, &payload(seq)))
+    }
 
     /// Whether node `i` leads and accepts proposals.
     fn is_leader(&self, i: usize) -> bool;

@@ -142,7 +142,7 @@ pub fn throughput<C: Cluster>(params: &Params) -> Result<Throughput, RunError> {
     }
     let (messages0, bytes0) = (h.cluster.messages(), h.cluster.bytes());
     let start = Instant::now();
-    let rounds = load(&mut h, leader, params.entries, params.window)?;
+    let rounds = load(&mut h, leader, params.entries, params.window, params.singly)?;
     let secs = start.elapsed().as_secs_f64();
     let messages = h.cluster.messages() - messages0;
     let bytes = h.cluster.bytes() - bytes0;
@@ -152,7 +152,7 @@ pub fn throughput<C: Cluster>(params: &Params) -> Result<Throughput, RunError> {
 
 /// The measured loop. Not inlined, so that a profile shows it as one frame.
 #[inline(never)]
-pub fn load<C: Cluster>(h: &mut Harness<C>, leader: usize, entries: u64, window: usize) -> Result<u64, RunError> {
+pub fn load<C: Cluster>(h: &mut Harness<C>, leader: usize, entries: u64, window: usize, singly: bool) -> Result<u64, RunError> {
     let n = h.live.len();
     let mut proposed = 0u64;
     let mut rounds = 0u64;
@@ -161,13 +161,14 @@ pub fn load<C: Cluster>(h: &mut Harness<C>, leader: usize, entries: u64, window:
         let delivered = h.cluster.deliver(&h.links);
         // Top up the window at the leader: proposals not yet applied there.
         let in_flight = proposed - h.cluster.applied(leader).count;
-        let mut room = (window as u64).saturating_sub(in_flight).min(entries - proposed);
-        while room > 0 {
-            if !h.cluster.propose(leader, &payload(proposed + 1)) {
-                return Err(RunError(format!("{}: the leader refused proposal {}", C::NAME, proposed + 1)));
+        let room = (window as u64).saturating_sub(in_flight).min(entries - proposed);
+        if room > 0 {
+            let first = proposed + 1;
+            let taken = if singly { (first..first + room).all(|seq| h.cluster.propose(leader, &payload(seq))) } else { h.cluster.propose_run(leader, first, room) };
+            if !taken {
+                return Err(RunError(format!("{}: the leader refused proposals {}..={}", C::NAME, proposed + 1, proposed + room)));
             }
-            proposed += 1;
-            room -= 1;
+            proposed += room;
         }
         h.drain_all();
         rounds += 1;

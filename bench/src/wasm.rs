@@ -37,7 +37,7 @@ pub extern "C" fn prepare(entries: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn load() -> u32 {
     RUN.with(|r| match r.borrow_mut().as_mut() {
-        Some(run) => scenario::load(&mut run.harness, run.leader, run.entries, 64).map_or(0, |rounds| rounds as u32),
+        Some(run) => scenario::load(&mut run.harness, run.leader, run.entries, 64, false).map_or(0, |rounds| rounds as u32),
         None => 0,
     })
 }

@@ -7,9 +7,10 @@ use zaxos_bench::scenario::{self, Partial};
 use zaxos_bench::{Cluster, Params};
 
 fn commits_and_agrees<C: Cluster>() {
-    for (nodes, window) in [(3, 1), (3, 64), (5, 16)] {
-        let params = Params { keep_logs: true, ..Params::throughput(nodes, 300, window) };
-        let t = scenario::throughput::<C>(&params).unwrap_or_else(|e| panic!("{} {nodes} nodes W={window}: {}", C::NAME, e.0));
+    // Batch proposals where the engine has them, and one proposal per call.
+    for (nodes, window, singly) in [(3, 1, false), (3, 64, false), (5, 16, false), (3, 64, true)] {
+        let params = Params { keep_logs: true, singly, ..Params::throughput(nodes, 300, window) };
+        let t = scenario::throughput::<C>(&params).unwrap_or_else(|e| panic!("{} {nodes} nodes W={window} singly={singly}: {}", C::NAME, e.0));
         assert_eq!(t.entries, 300);
         assert!(t.messages > 0, "{}: messages are counted", C::NAME);
         assert_eq!(t.bytes > 0, C::COUNTS_BYTES, "{}: bytes are counted when the engine can", C::NAME);
@@ -36,7 +37,7 @@ fn a_disagreeing_log_fails_the_check() {
     let params = Params { keep_logs: true, ..Params::throughput(3, 50, 8) };
     let mut h = scenario::Harness::<Zaxos>::new(&params);
     let leader = h.elect(1000).expect("a leader");
-    let rounds = scenario::load(&mut h, leader, 50, 8).expect("load");
+    let rounds = scenario::load(&mut h, leader, 50, 8, false).expect("load");
     assert!(rounds > 0);
     assert!(scenario::check_applied(&h.cluster, 3, 50).is_ok());
     // The check compares against the proposed sequence: asking for one entry more fails.

@@ -97,7 +97,7 @@ fn cmd_throughput(args: &Args) {
     let window = args.num("--window", 64);
     let entries = args.num("--entries", ENTRIES);
     let repeat = args.num("--repeat", 1usize).max(1);
-    let params = Params::throughput(nodes, entries, window);
+    let params = Params { singly: args.flag("--singly"), ..Params::throughput(nodes, entries, window) };
     let mut runs: Vec<Throughput> = (0..repeat).map(|_| run(engine, &params)).collect();
     runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
     let t = &runs[runs.len() / 2];
@@ -247,7 +247,7 @@ struct FailoverRow {
 fn failover_for<C: Cluster>(trials: u64) -> FailoverRow {
     let mut row = FailoverRow { engine: C::NAME, ticks: Vec::new(), failed: 0, disagreed: 0 };
     for seed in 1..=trials {
-        let params = Params { nodes: 3, entries: 1000, window: 1, seed, election_ticks: ELECTION_TICKS, heartbeat_ticks: HEARTBEAT_TICKS, keep_logs: true };
+        let params = Params { nodes: 3, entries: 1000, window: 1, seed, election_ticks: ELECTION_TICKS, heartbeat_ticks: HEARTBEAT_TICKS, keep_logs: true, singly: false };
         match scenario::failover::<C>(&params, 500) {
             Ok(f) => {
                 match f.ticks {
@@ -288,7 +288,7 @@ const PARTIAL_TICKS: u64 = 1000;
 
 fn partial_for<C: Cluster>(rows: &mut Vec<PartialRow>) {
     for s in Partial::ALL {
-        let params = Params { nodes: s.nodes(), entries: 10_000, window: 1, seed: 3, election_ticks: ELECTION_TICKS, heartbeat_ticks: HEARTBEAT_TICKS, keep_logs: true };
+        let params = Params { nodes: s.nodes(), entries: 10_000, window: 1, seed: 3, election_ticks: ELECTION_TICKS, heartbeat_ticks: HEARTBEAT_TICKS, keep_logs: true, singly: false };
         let outcome = scenario::partial::<C>(s, &params, PARTIAL_TICKS).map_err(|e| e.0);
         rows.push(PartialRow { engine: C::NAME, scenario: s, outcome });
     }

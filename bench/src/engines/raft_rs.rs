@@ -6,12 +6,12 @@
 //! protobuf size is counted as the bytes they would take on the wire.
 
 use protobuf::Message as _;
-use raft::eraftpb::{Entry, EntryType, Message};
+use raft::eraftpb::{Entry, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use slog::o;
 
-use crate::cluster::{Applied, Cluster, Links, Params, ENTRY_BYTES};
+use crate::cluster::{payload, Applied, Cluster, Links, Params, ENTRY_BYTES};
 
 /// A raft-rs cluster.
 pub struct RaftRs {
@@ -130,6 +130,23 @@ impl Cluster for RaftRs {
     fn propose(&mut self, i: usize, payload: &[u8; ENTRY_BYTES]) -> bool {
         let node = &mut self.nodes[i];
         node.raft.state == StateRole::Leader && node.propose(vec![], payload.to_vec()).is_ok()
+    }
+
+    // raft-rs takes several entries in one proposal: a MsgPropose that carries them all, which
+    // `RawNode::step` hands to the leader as `RawNode::propose` does its one entry.
+    fn propose_run(&mut self, i: usize, first: u64, count: u64) -> bool {
+        let node = &mut self.nodes[i];
+        if node.raft.state != StateRole::Leader {
+            return false;
+        }
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgPropose);
+        m.from = node.raft.id;
+        let entries: Vec<Entry> = (first..first + count)
+            .map(|seq| Entry { data: payload(seq).to_vec().into(), ..Default::default() })
+            .collect();
+        m.set_entries(entries.into());
+        node.step(m).is_ok()
     }
 
     fn is_leader(&self, i: usize) -> bool {

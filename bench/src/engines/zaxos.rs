@@ -12,7 +12,7 @@ use zaxos::storage::VecStorage;
 use zaxos::wire::MessageBuf;
 use zaxos::{Apply, Config, Node};
 
-use crate::cluster::{Applied, Cluster, Links, Params, ENTRY_BYTES};
+use crate::cluster::{payload, Applied, Cluster, Links, Params, ENTRY_BYTES};
 
 /// The largest envelope; a PROPOSAL batch carries as many entries as fit (batching on).
 pub const MESSAGE_BYTES_MAX: usize = 64 * 1024;
@@ -144,17 +144,23 @@ impl<const BYTES: bool> Cluster for Zaxos<BYTES> {
         // 3. Apply.
         let applied = &mut self.applied[i];
         if let Some(commits) = node.poll_commits() {
-            for apply in commits {
+            commits.for_each(|apply| {
                 if let Apply::Entry { payload, .. } = apply {
                     applied.push(payload);
                 }
-            }
+            });
         }
         while node.poll_event().is_some() {}
     }
 
     fn propose(&mut self, i: usize, payload: &[u8; ENTRY_BYTES]) -> bool {
         self.nodes[i].is_established_leader() && self.nodes[i].propose(payload).is_ok()
+    }
+
+    fn propose_run(&mut self, i: usize, first: u64, count: u64) -> bool {
+        let node = &mut self.nodes[i];
+        node.is_established_leader()
+            && node.propose_batch((first..first + count).map(payload)).is_ok_and(|batch| batch.taken as u64 == count)
     }
 
     fn is_leader(&self, i: usize) -> bool {
