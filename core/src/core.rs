@@ -492,16 +492,24 @@ impl<S: Storage> Core<S> {
         if !coalesce && self.pending.is_full() {
             return Err(StepError::Busy);
         }
-        let head: &[u8] = if stored::is_plain_command(payload) { &[] } else { &stored::COMMAND_ESCAPED };
-        let index = self.storage.append_parts(zxid, head, payload).map_err(StepError::Storage)?;
-        match self.pending.back_mut() {
-            Some(Pending { write: Write { kind: WriteKind::Append { last, .. }, .. }, mark_last }) if coalesce => {
-                *last = index;
-                *mark_last = index;
-            }
-            _ => self.push_write(WriteKind::Append { first: index, last: index }, index)?,
-        }
+        let index = self.storage.append_parts(zxid, stored::command_head(payload), payload).map_err(StepError::Storage)?;
+        self.note_appended(coalesce, index, index)?;
         Ok(index)
+    }
+
+    /// Records positions `first..=last`, just appended, as an append to make durable: into
+    /// the open append when `coalesce` (from [`Core::can_coalesce`] before appending), else
+    /// as a write of its own.
+    #[inline]
+    fn note_appended(&mut self, coalesce: bool, first: u64, last: u64) -> Result<(), StepError> {
+        match self.pending.back_mut() {
+            Some(Pending { write: Write { kind: WriteKind::Append { last: open, .. }, .. }, mark_last }) if coalesce => {
+                *open = last;
+                *mark_last = last;
+                Ok(())
+            }
+            _ => self.push_write(WriteKind::Append { first, last }, last),
+        }
     }
 
     /// Appends host commands under consecutive zxids from `first` (at most up to counter
@@ -529,8 +537,7 @@ impl<S: Storage> Core<S> {
                 stopped = Some(ProposeError::TooLarge { len: payload.len(), max: payload_bytes_max });
                 break;
             }
-            let head: &[u8] = if stored::is_plain_command(payload) { &[] } else { &stored::COMMAND_ESCAPED };
-            match self.storage.append_parts(Zxid::new(first.epoch, counter), head, payload) {
+            match self.storage.append_parts(Zxid::new(first.epoch, counter), stored::command_head(payload), payload) {
                 Ok(index) => last = index,
                 Err(_) => {
                     stopped = Some(ProposeError::Busy);
@@ -542,18 +549,9 @@ impl<S: Storage> Core<S> {
         if taken == 0 {
             return (0, stopped);
         }
-        let first_index = last + 1 - u64::from(taken);
-        match self.pending.back_mut() {
-            Some(Pending { write: Write { kind: WriteKind::Append { last: open, .. }, .. }, mark_last }) if coalesce => {
-                *open = last;
-                *mark_last = last;
-            }
-            // Cannot fail: a write was free when the run began.
-            _ => {
-                if self.push_write(WriteKind::Append { first: first_index, last }, last).is_err() {
-                    stopped = Some(ProposeError::Busy);
-                }
-            }
+        // Cannot fail: a write was free when the run began.
+        if self.note_appended(coalesce, last + 1 - u64::from(taken), last).is_err() {
+            stopped = Some(ProposeError::Busy);
         }
         (taken, stopped)
     }

@@ -47,8 +47,8 @@ pub(crate) fn is_plain_command(stored: &[u8]) -> bool {
 }
 
 /// The framing stored ahead of `payload` when it is a command (none, usually).
-#[cfg(test)]
-fn command_head(payload: &[u8]) -> &'static [u8] {
+#[inline]
+pub(crate) fn command_head(payload: &[u8]) -> &'static [u8] {
     if is_plain_command(payload) {
         &[]
     } else {

@@ -471,13 +471,20 @@ impl Leader {
         t
     }
 
-    pub(crate) fn propose<S: Storage>(&mut self, core: &mut Core<S>, payload: &[u8]) -> Result<Zxid, ProposeError> {
+    /// Whether this leader takes proposals now: established, and not handing over.
+    #[inline]
+    fn taking_proposals(&self) -> Result<(), ProposeError> {
         if self.phase != Phase::Broadcast {
             return Err(ProposeError::NoLeader);
         }
         if self.transfer.is_some() {
             return Err(ProposeError::Transferring);
         }
+        Ok(())
+    }
+
+    pub(crate) fn propose<S: Storage>(&mut self, core: &mut Core<S>, payload: &[u8]) -> Result<Zxid, ProposeError> {
+        self.taking_proposals()?;
         let zxid = self.next_zxid(core).ok_or(ProposeError::NoLeader)?;
         // Storage checks its room (and changes nothing when full).
         core.append_command(zxid, payload).map_err(|_| ProposeError::Busy)?;
@@ -496,11 +503,8 @@ impl Leader {
         I::Item: AsRef<[u8]>,
     {
         let next = self.next_zxid(core).unwrap_or(Zxid::new(self.epoch, 0));
-        if self.phase != Phase::Broadcast {
-            return (next, 0, Some(ProposeError::NoLeader));
-        }
-        if self.transfer.is_some() {
-            return (next, 0, Some(ProposeError::Transferring));
+        if let Err(e) = self.taking_proposals() {
+            return (next, 0, Some(e));
         }
         if next.counter == 0 {
             // The counter is used up: `propose` turns that into a new epoch.
