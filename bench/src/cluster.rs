@@ -173,6 +173,11 @@ pub trait Cluster {
     /// order: one call where the engine has a batch proposal, one `propose` each where it
     /// has not. False if any was refused.
     fn propose_run(&mut self, i: usize, first: u64, count: u64) -> bool {
+        self.propose_each(i, first, count)
+    }
+
+    /// As `propose_run`, one `propose` per payload whatever the engine offers.
+    fn propose_each(&mut self, i: usize, first: u64, count: u64) -> bool {
         (first..first + count).all(|seq| self.propose(i, &payload(seq)))
     }
 

@@ -164,7 +164,7 @@ pub fn load<C: Cluster>(h: &mut Harness<C>, leader: usize, entries: u64, window:
         let room = (window as u64).saturating_sub(in_flight).min(entries - proposed);
         if room > 0 {
             let first = proposed + 1;
-            let taken = if singly { (first..first + room).all(|seq| h.cluster.propose(leader, &payload(seq))) } else { h.cluster.propose_run(leader, first, room) };
+            let taken = if singly { h.cluster.propose_each(leader, first, room) } else { h.cluster.propose_run(leader, first, room) };
             if !taken {
                 return Err(RunError(format!("{}: the leader refused proposals {}..={}", C::NAME, proposed + 1, proposed + room)));
             }
