@@ -163,6 +163,10 @@ pub(crate) struct Core<S: Storage> {
     pub(crate) membership_zxid: Zxid,
     /// The committed membership changed since the node last looked.
     pub(crate) membership_changed: bool,
+    /// Learner handshakes begun since this start (the low half of their ids).
+    exchanges: u32,
+    /// The commit point the last commit-floor write named (a position).
+    floor_written: u64,
 }
 
 impl<S: Storage> Core<S> {
@@ -179,7 +183,7 @@ impl<S: Storage> Core<S> {
             handed: 0,
             open_append: false,
             durable_index: 0,
-            durable_hard: HardState { accepted_epoch: 0, promised_leader: 0, current_epoch: 0 },
+            durable_hard: HardState::ZERO,
             snapshot_pending: None,
             commit_index: 0,
             applied_index: 0,
@@ -194,6 +198,8 @@ impl<S: Storage> Core<S> {
             membership_pending: None,
             membership_zxid: Zxid::ZERO,
             membership_changed: false,
+            exchanges: 0,
+            floor_written: 0,
         }
     }
 
@@ -202,7 +208,11 @@ impl<S: Storage> Core<S> {
     pub(crate) fn restart(&mut self, config: Config) {
         // Everything the host hands over at start is durable by definition.
         let (snapshot_index, _) = self.storage.snapshot_point();
-        self.rng = config.seed ^ (u64::from(config.id) << 48) ^ 0x9e37_79b9_7f4a_7c15;
+        let hard = self.storage.hard_state();
+        // A new incarnation at every start: fresh randomness without a fresh seed, and
+        // handshake ids that never repeat (see `Message::FollowerInfo`).
+        let incarnation = hard.incarnation.wrapping_add(1);
+        self.rng = config.seed ^ (u64::from(config.id) << 48) ^ 0x9e37_79b9_7f4a_7c15 ^ u64::from(incarnation).rotate_left(23);
         self.config = config;
         self.now = 0;
         self.round = 0;
@@ -211,9 +221,12 @@ impl<S: Storage> Core<S> {
         self.handed = 0;
         self.open_append = false;
         self.durable_index = self.storage.last_index();
-        self.durable_hard = self.storage.hard_state();
+        self.durable_hard = hard;
         self.snapshot_pending = None;
-        self.commit_index = snapshot_index;
+        // What was known committed before the crash still is: never truncated, applied again.
+        let floor = self.storage.index_at_or_before(hard.commit_floor).unwrap_or(snapshot_index);
+        self.commit_index = floor.clamp(snapshot_index, self.storage.last_index());
+        self.floor_written = self.commit_index;
         self.applied_index = snapshot_index;
         self.restore_pending = snapshot_index > 0;
         self.control.clear();
@@ -224,6 +237,46 @@ impl<S: Storage> Core<S> {
         self.reads_waiting.clear();
         self.base = Membership::of(&self.config.voters, &self.config.observers);
         self.recover_membership();
+        self.activate_membership();
+        self.membership_changed = false;
+        self.exchanges = 0;
+        // The queue was just emptied: there is room.
+        let _ = self.set_hard_state(HardState { incarnation, ..hard });
+    }
+
+    /// The id of a new learner handshake: this start's incarnation, then a count. When the
+    /// count runs out, a new incarnation is written (ids wait until it is durable).
+    pub(crate) fn next_exchange(&mut self) -> u64 {
+        let mut hard = self.storage.hard_state();
+        if self.exchanges == u32::MAX && self.set_hard_state(HardState { incarnation: hard.incarnation.wrapping_add(1), ..hard }).is_ok() {
+            self.exchanges = 0;
+            hard = self.storage.hard_state();
+        }
+        self.exchanges = self.exchanges.saturating_add(1);
+        u64::from(hard.incarnation) << 32 | u64::from(self.exchanges)
+    }
+
+    /// Whether handshake ids may be used: the incarnation they carry is durable.
+    pub(crate) fn exchange_ready(&self) -> bool {
+        self.durable_hard.incarnation == self.storage.hard_state().incarnation
+    }
+
+    /// Writes that can still be queued.
+    pub(crate) fn writes_free(&self) -> usize {
+        WRITES_PENDING_MAX - self.pending.len()
+    }
+
+    /// Makes the commit point a floor that survives a restart, now and then: at most one
+    /// write per call (the node calls it once a tick), and only with room to spare.
+    pub(crate) fn write_commit_floor(&mut self) {
+        if self.commit_index <= self.floor_written || self.writes_free() < WRITES_PENDING_MAX / 2 {
+            return;
+        }
+        let Some(floor) = self.storage.zxid_at(self.commit_index) else { return };
+        let hard = self.storage.hard_state();
+        if self.set_hard_state(HardState { commit_floor: floor, ..hard }).is_ok() {
+            self.floor_written = self.commit_index;
+        }
     }
 
     /// Rebuilds the membership from the snapshot and the history: the snapshot opens with
@@ -395,6 +448,10 @@ impl<S: Storage> Core<S> {
     }
 
     fn release_waiting_reads(&mut self) {
+        if self.snapshot_pending.is_some() || self.restore_pending {
+            // The host has not restored the snapshot received by SNAP yet.
+            return;
+        }
         let applied = self.storage.zxid_at(self.applied_index).unwrap_or(Zxid::ZERO);
         while let Some(&(id, zxid)) = self.reads_waiting.front() {
             if zxid > applied {
@@ -527,12 +584,13 @@ impl<S: Storage> Core<S> {
         }
         let (mut taken, mut stopped) = (0u32, None);
         let mut last = 0;
-        for payload in payloads {
+        // Never draw a payload there is no counter for: it would be neither proposed nor
+        // left for the caller.
+        let room = counter_last.saturating_sub(first.counter).saturating_add(1);
+        let room = if first.counter > counter_last { 0 } else { room };
+        for payload in payloads.take(room as usize) {
             let payload = payload.as_ref();
-            let counter = first.counter.wrapping_add(taken);
-            if counter > counter_last || counter < first.counter {
-                break;
-            }
+            let counter = first.counter + taken;
             if payload.len() > payload_bytes_max {
                 stopped = Some(ProposeError::TooLarge { len: payload.len(), max: payload_bytes_max });
                 break;
@@ -580,14 +638,13 @@ impl<S: Storage> Core<S> {
     /// Appends a batch held as a table and payloads (see `Storage::append_packed`) to a run,
     /// after checking all of it: zxids above `prev` and growing, lengths that add up to the
     /// payloads. Returns how many entries storage took (fewer when it is full).
-    pub(crate) fn append_packed_to(&mut self, batch: &mut Appends, prev: Zxid, table: &[(Zxid, u32)], data: &[u8]) -> Result<usize, StepError> {
+    pub(crate) fn append_packed_to(&mut self, batch: &mut Appends, prev: Zxid, epoch: u32, table: &[(Zxid, u32)], data: &[u8]) -> Result<usize, StepError> {
         let mut previous = prev;
         let mut bytes = 0usize;
         let mut memberships = false;
         for &(zxid, len) in table {
-            // One comparison: the packed form orders as zxids do.
-            if zxid.as_u64() <= previous.as_u64() {
-                return Err(StepError::Wire(crate::wire::WireError::Malformed));
+            if !zxid.follows(previous, epoch) {
+                return Err(StepError::Implausible("an entry that does not follow its predecessor in this epoch"));
             }
             previous = zxid;
             // Every stored entry is a command (usually unframed), or a valid membership.
@@ -610,14 +667,17 @@ impl<S: Storage> Core<S> {
     }
 
     /// Appends a batch of consecutive zxids from `first`, `stride` stored bytes each (see
-    /// `Storage::append_uniform`), to a run, after checking all of it: `first` above `prev`,
-    /// counters that stay in `first`'s epoch, a whole number of valid entries. Returns how
-    /// many entries storage took (fewer when it is full).
-    pub(crate) fn append_uniform_to(&mut self, batch: &mut Appends, prev: Zxid, first: Zxid, stride: u32, data: &[u8]) -> Result<usize, StepError> {
+    /// `Storage::append_uniform`), to a run, after checking all of it: `first` following
+    /// `prev` in the leader's `epoch`, counters that stay in `first`'s epoch, a whole number
+    /// of valid entries. Returns how many entries storage took (fewer when it is full).
+    pub(crate) fn append_uniform_to(&mut self, batch: &mut Appends, prev: Zxid, epoch: u32, first: Zxid, stride: u32, data: &[u8]) -> Result<usize, StepError> {
         let malformed = StepError::Wire(crate::wire::WireError::Malformed);
         let stride = stride as usize;
-        if stride == 0 || data.len() % stride != 0 || first.as_u64() <= prev.as_u64() {
+        if stride == 0 || data.len() % stride != 0 {
             return Err(malformed);
+        }
+        if !first.follows(prev, epoch) {
+            return Err(StepError::Implausible("an entry that does not follow its predecessor in this epoch"));
         }
         let count = data.len() / stride;
         if u64::from(first.counter) + count as u64 > u64::from(u32::MAX) + 1 {
@@ -734,11 +794,14 @@ impl<S: Storage> Core<S> {
                 }
             }
         }
-        // Covered by the snapshot, whose write is pending: no ACK goes out until it is durable.
-        self.durable_index = if replaced { index } else { self.durable_index.max(index) };
+        // Covered by the snapshot once its write is durable (see `durable`): until then
+        // nothing it holds is advertised (votes, ACKEPOCH), acknowledged or applied.
+        if replaced {
+            self.durable_index = 0;
+        }
         self.commit_index = index;
         self.applied_index = index;
-        self.restore_pending = true;
+        self.restore_pending = false;
         let before = (self.config.voters.clone(), self.config.observers.clone());
         self.recover_membership();
         self.membership_changed = before != (self.config.voters.clone(), self.config.observers.clone()) || self.membership_pending.is_some();
@@ -789,9 +852,13 @@ impl<S: Storage> Core<S> {
                 WriteKind::HardState(hard) => self.durable_hard = hard,
                 WriteKind::Append { .. } => self.durable_index = self.durable_index.max(p.mark_last),
                 WriteKind::Truncate { .. } => {}
-                WriteKind::Snapshot { .. } => {
+                WriteKind::Snapshot { index, .. } => {
                     if self.snapshot_pending == Some(p.write.seq) {
+                        // A snapshot received by SNAP, durable now: it may be advertised
+                        // and handed to the host.
                         self.snapshot_pending = None;
+                        self.durable_index = self.durable_index.max(index);
+                        self.restore_pending = true;
                     }
                 }
             }

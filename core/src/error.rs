@@ -28,6 +28,13 @@ pub enum StepError {
     Conflict,
     /// Storage refused a change.
     Storage(StorageError),
+    /// A message of another learner handshake than the one under way (late, duplicated or
+    /// replayed from before a restart of either end): see `Message::FollowerInfo`.
+    OtherExchange,
+    /// A field no correct peer sends: an acknowledgement beyond what was sent, an entry
+    /// outside the epoch that carries it or not following its predecessor, an election
+    /// round near the end of its range. Only a forged or corrupted message gets here.
+    Implausible(&'static str),
 }
 
 impl From<WireError> for StepError {
@@ -119,6 +126,10 @@ pub struct Counters {
     pub forward_dropped: u64,
     /// Events dropped because the host did not drain them.
     pub events_dropped: u64,
+    /// Messages of another learner handshake (late, duplicated or replayed).
+    pub other_exchange: u64,
+    /// Messages with fields no correct peer sends (forged or corrupted).
+    pub implausible: u64,
 }
 
 impl Counters {
@@ -138,6 +149,8 @@ impl Counters {
         propose_busy: 0,
         forward_dropped: 0,
         events_dropped: 0,
+        other_exchange: 0,
+        implausible: 0,
     };
 
     pub(crate) fn count(&mut self, error: &StepError) {
@@ -154,6 +167,8 @@ impl Counters {
             StepError::Busy | StepError::Storage(StorageError::Full) => &mut self.busy,
             StepError::Conflict => &mut self.conflict,
             StepError::Storage(_) => &mut self.unexpected,
+            StepError::OtherExchange => &mut self.other_exchange,
+            StepError::Implausible(_) => &mut self.implausible,
         };
         *slot += 1;
     }
@@ -161,6 +176,6 @@ impl Counters {
     /// Every refused message, whatever the reason.
     pub fn rejected_total(&self) -> u64 {
         self.undecodable + self.bad_version + self.wrong_cluster + self.wrong_receiver + self.oversized + self.unknown_sender
-            + self.stale_epoch + self.unexpected + self.duplicate + self.busy + self.conflict
+            + self.stale_epoch + self.unexpected + self.duplicate + self.busy + self.conflict + self.other_exchange + self.implausible
     }
 }

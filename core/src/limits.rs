@@ -40,3 +40,6 @@ const _: () = assert!(MEMBERS_MAX >= 3 && MEMBERS_MAX <= 255);
 const _: () = assert!(MESSAGE_BYTES_MIN > HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX + ENTRY_OVERHEAD_BYTES_MAX);
 const _: () = assert!(WRITES_PENDING_MAX >= 4);
 const _: () = assert!(CONTROL_QUEUE_MAX >= MEMBERS_MAX);
+/// The highest election round a node adopts from a peer: a round counts elections, one at a
+/// time, and never gets near here; a NOTIFICATION above it is refused as implausible.
+pub const ROUND_MAX: u64 = u64::MAX / 2;

@@ -274,6 +274,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// Advances logical time by one tick.
     pub fn tick(&mut self) {
         self.core.now += 1;
+        self.core.write_commit_floor();
         let transition = match &mut self.role {
             RoleState::Looking(e) => e.tick(&mut self.core),
             RoleState::Learning(l) => l.tick(&mut self.core),
@@ -336,6 +337,10 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     }
 
     fn step_value(&mut self, from: NodeId, message: Message<'_>) -> Result<(), StepError> {
+        if matches!(message, Message::Notification { round, .. } if round > crate::limits::ROUND_MAX) {
+            // Adopted, it would leave no rounds to count up to.
+            return Err(StepError::Implausible("an election round near the end of its range"));
+        }
         let config = &self.core.config;
         // A learner's leader may be unknown to its membership (a node joining, or behind):
         // the leader's own messages bring the membership up to date.
@@ -707,6 +712,10 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// The next committed entry (or snapshot) to apply.
     pub fn poll_commit(&mut self) -> Option<Apply<'_>> {
         let core = &mut self.core;
+        if core.snapshot_pending.is_some() {
+            // A snapshot received by SNAP comes first, once durable.
+            return None;
+        }
         if core.restore_pending {
             core.restore_pending = false;
             return Some(snapshot_to_apply(&core.storage));
@@ -729,6 +738,10 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// `poll_commit`; so a read waiting for these entries is ready at the next call of either.
     pub fn poll_commits(&mut self) -> Option<Commits<'_, S>> {
         let core = &mut self.core;
+        if core.snapshot_pending.is_some() {
+            // A snapshot received by SNAP comes first, once durable.
+            return None;
+        }
         core.release_reads();
         let snapshot = core::mem::take(&mut core.restore_pending);
         if !snapshot && core.applied_index >= core.commit_index {

@@ -31,6 +31,22 @@ impl Zxid {
     pub const fn from_u64(packed: u64) -> Self {
         Zxid { epoch: (packed >> 32) as u32, counter: packed as u32 }
     }
+
+    /// Whether `self` may follow `prev` in a history sent by the leader of `epoch`: a leader
+    /// numbers its proposals 1, 2, 3, … in its own epoch, so the next entry is either the
+    /// next counter of the same epoch or the first of a later one, never past `epoch`.
+    /// (ZooKeeper refuses the same since ZOOKEEPER-4925.)
+    #[inline]
+    pub(crate) const fn follows(self, prev: Zxid, epoch: u32) -> bool {
+        if self.epoch > epoch {
+            return false;
+        }
+        if self.epoch == prev.epoch {
+            prev.counter != u32::MAX && self.counter == prev.counter + 1
+        } else {
+            self.epoch > prev.epoch && self.counter == 1
+        }
+    }
 }
 
 impl core::fmt::Display for Zxid {

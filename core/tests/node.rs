@@ -304,8 +304,13 @@ fn bad_input_gets_a_typed_error_a_count_and_no_state_change() {
         ("unknown sender", encode(9, me, CLUSTER, &Message::Commit { epoch, zxid: commit }), |e| matches!(e, StepError::UnknownSender(9)), |c| c.unknown_sender),
         ("oversized", oversized, |e| matches!(e, StepError::Wire(wire::WireError::Oversized(1401))), |c| c.oversized),
         ("stale epoch", encode(l, me, CLUSTER, &Message::Commit { epoch: epoch - 1, zxid: Zxid::new(epoch - 1, 1) }), |e| matches!(e, StepError::StaleEpoch { .. }), |c| c.stale_epoch),
-        ("replayed LEADERINFO", encode(l, me, CLUSTER, &Message::LeaderInfo { epoch }), |e| matches!(e, StepError::Duplicate), |c| c.duplicate),
-        ("ACK at a follower", encode(l, me, CLUSTER, &Message::Ack { epoch, zxid: commit }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
+        ("LEADERINFO of another handshake", encode(l, me, CLUSTER, &Message::LeaderInfo { epoch, exchange: 0 }), |e| matches!(e, StepError::OtherExchange), |c| c.other_exchange),
+        ("NEWLEADER of another handshake", encode(l, me, CLUSTER, &Message::NewLeader { epoch, exchange: 1, last: Zxid::ZERO }), |e| matches!(e, StepError::OtherExchange), |c| c.other_exchange),
+        ("TRUNC of another handshake", encode(l, me, CLUSTER, &Message::Trunc { epoch, exchange: u64::MAX, to: Zxid::ZERO }), |e| matches!(e, StepError::OtherExchange), |c| c.other_exchange),
+        ("a round at the end of its range", encode(l, me, CLUSTER, &Message::Notification { round: u64::MAX, state: wire::PeerState::Looking, vote: wire::Vote { leader: l, zxid: commit, epoch, connected: true }, membership: Zxid::ZERO }), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("an entry of a later epoch", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[epoch as u8 + 5, 1, 1, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("an entry skipping a counter", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[epoch as u8, t.nodes[f].last_zxid().counter as u8 + 2, 1, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("ACK at a follower", encode(l, me, CLUSTER, &Message::Ack { epoch, exchange: 0, zxid: commit }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
         ("a vote for a stranger", encode(l, me, CLUSTER, &Message::Notification { round: 99, state: wire::PeerState::Looking, vote: wire::Vote { leader: 77, zxid: Zxid::new(99, 9), epoch: 99, connected: true }, membership: Zxid::ZERO }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
         ("malformed entries", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[1, 9, 200]) })), |e| matches!(e, StepError::Wire(wire::WireError::Malformed)), |c| c.undecodable),
     ];
@@ -393,7 +398,7 @@ proptest! {
                         let header = Header { cluster_id: CLUSTER, from: u16::from_le_bytes([bytes[5], bytes[6]]), to: *to };
                         let body = bytes[13..].to_vec();
                         let mut fixed = vec![0u8; bytes.len() + 16];
-                        if let Ok(n) = wire::encode(header, &Message::LeaderInfo { epoch: 0 }, &mut fixed) { let _ = n; }
+                        if let Ok(n) = wire::encode(header, &Message::LeaderInfo { epoch: 0, exchange: 0 }, &mut fixed) { let _ = n; }
                         let init = { let mut p = [0u8; 8]; p[..4].copy_from_slice(&CLUSTER.to_le_bytes()); p[4..6].copy_from_slice(&header.from.to_le_bytes()); p[6..8].copy_from_slice(&to.to_le_bytes()); u64::from_le_bytes(p) ^ 1 };
                         let sum = wire::checksum(init, &body);
                         bytes[9..13].copy_from_slice(&sum.to_le_bytes());
@@ -431,7 +436,9 @@ fn writes_say_what_to_store() {
     node.propose(b"p").unwrap();
     let w = node.poll_write().unwrap();
     assert_eq!(w.kind, WriteKind::Append { first: 1, last: 1 });
-    assert!(matches!(kinds.first(), Some(WriteKind::HardState(h)) if h.accepted_epoch == 1));
+    // A start writes its incarnation first; the promise of epoch 1 follows.
+    assert!(matches!(kinds.first(), Some(WriteKind::HardState(h)) if h.incarnation == 1 && h.accepted_epoch == 0));
+    assert!(matches!(kinds.get(1), Some(WriteKind::HardState(h)) if h.incarnation == 1 && h.accepted_epoch == 1));
     node.durable(w.seq);
     assert!(matches!(node.poll_commit(), Some(Apply::Entry { index: 1, payload: b"p", .. })));
 }

@@ -332,10 +332,10 @@ fn bad_values_get_the_typed_errors_and_counts_of_the_bytes_path() {
         ("unknown sender", 9, MessageBuf::new(&Message::Commit { epoch, zxid: commit }), |e| matches!(e, StepError::UnknownSender(9)), |c| c.unknown_sender),
         ("from itself", nodes[f].id(), MessageBuf::new(&Message::Commit { epoch, zxid: commit }), |e| matches!(e, StepError::UnknownSender(_)), |c| c.unknown_sender),
         ("stale epoch", leader, MessageBuf::new(&Message::Commit { epoch: epoch - 1, zxid: Zxid::new(epoch - 1, 1) }), |e| matches!(e, StepError::StaleEpoch { .. }), |c| c.stale_epoch),
-        ("ACK at a follower", leader, MessageBuf::new(&Message::Ack { epoch, zxid: commit }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
+        ("ACK at a follower", leader, MessageBuf::new(&Message::Ack { epoch, exchange: 0, zxid: commit }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
         ("malformed entries", leader, MessageBuf::new(&proposal(wire::Entries::from_wire(&[1, 9, 200]))), |e| matches!(e, StepError::Wire(wire::WireError::Malformed)), |c| c.undecodable),
         ("oversized", leader, oversized, |e| matches!(e, StepError::Wire(wire::WireError::Oversized(_))), |c| c.oversized),
-        ("oversized chunk", leader, MessageBuf::new(&Message::SnapChunk(wire::SnapChunk { epoch, index: 1, zxid: commit, offset: 0, total: big.len() as u32, data: wire::Bytes(&big) })), |e| matches!(e, StepError::Wire(wire::WireError::Oversized(_))), |c| c.oversized),
+        ("oversized chunk", leader, MessageBuf::new(&Message::SnapChunk(wire::SnapChunk { epoch, exchange: 0, index: 1, zxid: commit, offset: 0, total: big.len() as u32, data: wire::Bytes(&big) })), |e| matches!(e, StepError::Wire(wire::WireError::Oversized(_))), |c| c.oversized),
     ];
     for (name, from, message, is_expected, counter) in table {
         let node = &mut nodes[f];

@@ -50,7 +50,8 @@ impl Election {
 
     /// Starts a new round with this node's own vote and tells the voters.
     pub(crate) fn begin<S: Storage>(&mut self, core: &mut Core<S>) {
-        core.round += 1;
+        // Saturating: a round is never near the end of its range (see `ROUND_MAX`).
+        core.round = core.round.saturating_add(1);
         *self = Election::idle();
         // Nobody heard yet: connected only if this node alone is a majority.
         let vote = self.own(core);

@@ -54,6 +54,11 @@ struct Progress {
     stage: Stage,
     /// The accepted epoch the peer reported in FOLLOWERINFO.
     accepted_epoch: u32,
+    /// The handshake under way with this peer (see `Message::FollowerInfo`); 0: none yet.
+    exchange: u64,
+    /// The highest position sent to (or found held by) this peer in this handshake: an
+    /// ACK beyond it acknowledges what was never sent.
+    sent_index: u64,
     acked_index: u64,
     next_index: u64,
     commit_sent: u64,
@@ -127,7 +132,7 @@ impl Leader {
             match self.peers.iter_mut().find(|p| p.id == id) {
                 Some(p) => p.voter = voter,
                 None => {
-                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2], data_sent: false });
+                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, exchange: 0, sent_index: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2], data_sent: false });
                 }
             }
         }
@@ -174,7 +179,7 @@ impl Leader {
         self.epoch = epoch;
         for p in self.peers.iter_mut().filter(|p| p.stage != Stage::Idle) {
             p.stage = Stage::Discovering;
-            core.send(p.id, Message::LeaderInfo { epoch });
+            core.send(p.id, Message::LeaderInfo { epoch, exchange: p.exchange });
         }
         None
     }
@@ -191,20 +196,31 @@ impl Leader {
         }
         let now = core.now;
         let Some(peer) = self.peer(from) else { return Err(StepError::UnknownSender(from)) };
+        match message {
+            Message::FollowerInfo { exchange, .. } if exchange < peer.exchange => return Err(StepError::OtherExchange),
+            Message::FollowerInfo { exchange, .. } if exchange == peer.exchange && !matches!(peer.stage, Stage::Idle | Stage::Discovering) => {
+                // This handshake got past LEADERINFO: a copy of its opening message.
+                return Err(StepError::Duplicate);
+            }
+            Message::FollowerInfo { .. } => {}
+            // Of an earlier handshake with this peer: a late ACK must not finish this one.
+            _ if message.exchange().is_some_and(|exchange| exchange != peer.exchange) => return Err(StepError::OtherExchange),
+            _ => {}
+        }
         peer.last_heard = now;
         match message {
-            Message::FollowerInfo { accepted_epoch } => Ok(self.on_follower_info(core, from, accepted_epoch)),
+            Message::FollowerInfo { accepted_epoch, exchange } => Ok(self.on_follower_info(core, from, accepted_epoch, exchange)),
             Message::AckEpoch { current_epoch, last, promised, .. } => self.on_ack_epoch(core, from, current_epoch, last, promised),
             Message::SyncState { last, .. } => {
                 self.on_sync_state(core, from, last);
                 Ok(None)
             }
             Message::Ack { zxid, .. } => {
-                self.on_ack(core, from, zxid);
+                self.on_ack(core, from, zxid)?;
                 Ok(None)
             }
-            Message::SnapAck { offset, .. } => {
-                self.on_snap_ack(core, from, offset);
+            Message::SnapAck { index, offset, .. } => {
+                self.on_snap_ack(core, from, index, offset)?;
                 Ok(None)
             }
             Message::ReadRequest { id, linearizable, .. } => match self.read(core, from, id, linearizable) {
@@ -246,7 +262,7 @@ impl Leader {
         }
     }
 
-    fn on_follower_info<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, accepted_epoch: u32) -> Option<Transition> {
+    fn on_follower_info<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, accepted_epoch: u32, exchange: u64) -> Option<Transition> {
         let epoch = self.epoch;
         if self.phase != Phase::Discovery && accepted_epoch > epoch {
             // A candidate with a majority's attention proposed a newer epoch; this
@@ -256,11 +272,13 @@ impl Leader {
         let peer = self.peer(from)?;
         // A (re)connecting learner starts over.
         peer.stage = Stage::Discovering;
+        peer.exchange = exchange;
         peer.acked_index = 0;
+        peer.sent_index = 0;
         peer.commit_sent = 0;
         peer.accepted_epoch = accepted_epoch;
         if epoch != 0 {
-            core.send(from, Message::LeaderInfo { epoch });
+            core.send(from, Message::LeaderInfo { epoch, exchange });
             return None;
         }
         self.try_choose_epoch(core)
@@ -338,12 +356,13 @@ impl Leader {
         };
         peer.stage = Stage::Syncing { target };
         peer.next_index = keep + 1;
+        peer.sent_index = peer.sent_index.max(keep);
         // Flow control only: while syncing, the window counts from what the learner reported.
         peer.acked_index = keep;
         if keep_zxid != last && keep_zxid.epoch == last.epoch && keep_zxid != Zxid::ZERO {
             // Within one epoch histories are prefixes of the same leader's proposals, so
             // the learner holds `keep_zxid` too and what follows it there was skipped.
-            core.send(peer.id, Message::Trunc { epoch, to: keep_zxid });
+            core.send(peer.id, Message::Trunc { epoch, exchange: peer.exchange, to: keep_zxid });
         }
         // Otherwise DIFF from `keep` probes: a learner without it reports how far it
         // agrees with us, and conflicting entries are replaced as the DIFF reaches them.
@@ -381,15 +400,22 @@ impl Leader {
         }
     }
 
-    fn on_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, zxid: Zxid) {
+    fn on_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, zxid: Zxid) -> Result<(), StepError> {
         let now = core.now;
-        let Some(peer) = self.peer(from) else { return };
+        let Some(peer) = self.peer(from) else { return Ok(()) };
+        // Never more than was sent: one forged ACK must not count a peer as holding
+        // entries durable only here.
+        let (snap_index, snap_zxid) = core.storage.snapshot_point();
+        let sent = if peer.sent_index <= snap_index { Some(snap_zxid) } else { core.storage.zxid_at(peer.sent_index) };
+        if sent.is_none_or(|sent| zxid > sent) {
+            return Err(StepError::Implausible("an ACK beyond what was sent"));
+        }
         let Some(index) = core.storage.index_at_or_before(zxid) else {
             // The learner holds less than our snapshot covers: only SNAP can bring it up.
             if matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Broadcast) {
                 peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
             }
-            return;
+            return Ok(());
         };
         match peer.stage {
             Stage::Broadcast => {
@@ -399,7 +425,7 @@ impl Leader {
                 }
             }
             // Still behind the snapshot: the ACK is older than the SNAP under way.
-            Stage::Snap { index: snap, .. } if index < snap => return,
+            Stage::Snap { index: snap, .. } if index < snap => return Ok(()),
             Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Snap { .. } => {
                 // The first ACK of the epoch: from now on `acked_index` is what is durable there.
                 peer.stage = Stage::Broadcast;
@@ -407,7 +433,7 @@ impl Leader {
                 peer.acked_index = index;
                 peer.last_progress = now;
             }
-            _ => return,
+            _ => return Ok(()),
         }
         peer.next_index = peer.next_index.max(index + 1);
         if self.phase != Phase::Broadcast {
@@ -415,26 +441,33 @@ impl Leader {
             self.started_at = now;
         }
         self.maybe_commit(core);
+        Ok(())
     }
 
-    fn on_snap_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, offset: u32) {
-        let Some(peer) = self.peer(from) else { return };
-        let Stage::Snap { index, offset: sent_from, .. } = peer.stage else { return };
+    fn on_snap_ack<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, acked: u64, offset: u32) -> Result<(), StepError> {
+        let Some(peer) = self.peer(from) else { return Ok(()) };
+        let Stage::Snap { index, offset: sent_from, .. } = peer.stage else { return Err(StepError::Duplicate) };
+        if acked != index {
+            // Of a snapshot this transfer no longer sends (the host compacted meanwhile).
+            return Err(StepError::Duplicate);
+        }
         if index != core.storage.snapshot_point().0 {
             peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
-            return;
+            return Ok(());
         }
         if offset != 0 && offset < sent_from {
             // A delayed acknowledgement of an earlier chunk: the transfer is past it.
-            return;
+            return Err(StepError::Duplicate);
         }
         peer.last_progress = core.now;
         if offset as usize >= core.storage.snapshot_data().len() {
             peer.stage = Stage::Syncing { target: core.storage.last_index() };
             peer.next_index = index + 1;
+            peer.sent_index = peer.sent_index.max(index);
         } else {
             peer.stage = Stage::Snap { index, offset, sent: false };
         }
+        Ok(())
     }
 
     /// Commits what a majority of voters acknowledged in this epoch.
@@ -708,7 +741,7 @@ impl Leader {
         for peer in self.peers.iter_mut() {
             match peer.stage {
                 Stage::Idle | Stage::Promised { .. } => {}
-                Stage::Discovering => core.send(peer.id, Message::LeaderInfo { epoch }),
+                Stage::Discovering => core.send(peer.id, Message::LeaderInfo { epoch, exchange: peer.exchange }),
                 Stage::Snap { index, offset, .. } => peer.stage = Stage::Snap { index, offset, sent: false },
                 Stage::Syncing { .. } | Stage::AwaitingAck => core.send(peer.id, Message::Heartbeat { epoch, commit }),
                 Stage::Broadcast => {
@@ -753,7 +786,7 @@ impl Leader {
                 let room = core.config.message_bytes_max.saturating_sub(HEADER_BYTES + 64).min(SNAP_CHUNK_BYTES_MAX);
                 let start = (offset as usize).min(data.len());
                 let end = (start + room).min(data.len());
-                Some(Message::SnapChunk(SnapChunk { epoch, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) }))
+                Some(Message::SnapChunk(SnapChunk { epoch, exchange: peer.exchange, index, zxid, offset: start as u32, total: data.len() as u32, data: Bytes(data.get(start..end)?) }))
             }
             Stage::Syncing { target } => {
                 let inflight = peer.next_index.saturating_sub(peer.acked_index + 1);
@@ -769,7 +802,7 @@ impl Leader {
                     return None;
                 };
                 peer.stage = Stage::AwaitingAck;
-                Some(Message::NewLeader { epoch, last })
+                Some(Message::NewLeader { epoch, exchange: peer.exchange, last })
             }
             Stage::Broadcast => {
                 let (inform, limit) = if peer.voter { (false, core.storage.last_index()) } else { (true, core.commit_index) };
@@ -800,6 +833,7 @@ impl Leader {
         let first = peer.next_index;
         let (last, payload_bytes) = Self::fit(storage, first, limit.min(first + window.max(1) - 1), budget);
         peer.next_index = last + 1;
+        peer.sent_index = peer.sent_index.max(last);
         peer.commit_sent = peer.commit_sent.max(core.commit_index.min(last));
         peer.data_sent = true;
         // Observers are sent committed entries only, so the commit point covers all of them.

@@ -27,6 +27,10 @@ pub(crate) enum Stage {
 pub(crate) struct Learner {
     pub(crate) leader: NodeId,
     pub(crate) epoch: u32,
+    /// This handshake's id (see `Message::FollowerInfo`): messages of another are refused.
+    exchange: u64,
+    /// FOLLOWERINFO went out (it waits until this start's incarnation is durable).
+    connected: bool,
     pub(crate) stage: Stage,
     /// Last position known to equal the leader's history.
     matched_index: u64,
@@ -51,9 +55,12 @@ pub(crate) struct Learner {
 impl Learner {
     pub(crate) fn start<S: Storage>(core: &mut Core<S>, leader: NodeId) -> Self {
         let timeout_ticks = core.election_timeout();
+        let exchange = core.next_exchange();
         let mut learner = Learner {
             leader,
             epoch: 0,
+            exchange,
+            connected: false,
             stage: Stage::Connecting,
             // The committed prefix is in every leader's history.
             matched_index: core.commit_index,
@@ -80,7 +87,12 @@ impl Learner {
     }
 
     fn connect<S: Storage>(&mut self, core: &mut Core<S>) {
-        core.send(self.leader, Message::FollowerInfo { accepted_epoch: core.storage.hard_state().accepted_epoch });
+        // An id is only unique once the incarnation it carries is durable.
+        if !core.exchange_ready() {
+            return;
+        }
+        self.connected = true;
+        core.send(self.leader, Message::FollowerInfo { accepted_epoch: core.storage.hard_state().accepted_epoch, exchange: self.exchange });
         self.resend_at = core.now + u64::from(core.config.heartbeat_ticks) * 2;
     }
 
@@ -107,13 +119,21 @@ impl Learner {
         let early = crate::config::bugs(&core.config).ack_before_durable;
         let hard = if early { core.storage.hard_state() } else { core.durable_hard };
         let promised = hard.accepted_epoch == self.epoch && hard.promised_leader == self.leader;
+        if self.stage == Stage::Connecting && !self.connected {
+            self.connect(core);
+        }
         if self.stage == Stage::Promising && (promised || !self.promise) {
             self.stage = Stage::Syncing;
-            core.send(self.leader, Message::AckEpoch { epoch: self.epoch, current_epoch: hard.current_epoch, last: core.durable_zxid(), promised: self.promise });
+            self.send_ack_epoch(core, hard.current_epoch);
         }
         if self.stage == Stage::Broadcast {
             self.ack_due = true;
         }
+    }
+
+    fn send_ack_epoch<S: Storage>(&self, core: &mut Core<S>, current_epoch: u32) {
+        let (epoch, exchange) = (self.epoch, self.exchange);
+        core.send(self.leader, Message::AckEpoch { epoch, exchange, current_epoch, last: core.durable_zxid(), promised: self.promise });
     }
 
     /// The cumulative ACK, if one may be sent now: only for durable state, in this epoch.
@@ -129,7 +149,7 @@ impl Learner {
         }
         let index = durable.min(self.matched_index);
         let zxid = core.storage.zxid_at(index)?;
-        Some(Message::Ack { epoch: self.epoch, zxid })
+        Some(Message::Ack { epoch: self.epoch, exchange: self.exchange, zxid })
     }
 
     /// Sends a read to the leader for its read point.
@@ -161,6 +181,12 @@ impl Learner {
         if self.epoch != 0 && epoch < self.epoch {
             return Err(StepError::StaleEpoch { message: epoch, current: self.epoch });
         }
+        let handshake = matches!(message, Message::LeaderInfo { .. } | Message::Trunc { .. } | Message::NewLeader { .. } | Message::SnapChunk(_));
+        if handshake && message.exchange().is_some_and(|exchange| exchange != self.exchange) {
+            // Of an earlier handshake (before a restart of either end, or a re-sync): a
+            // late NEWLEADER or TRUNC would truncate what this one acknowledged.
+            return Err(StepError::OtherExchange);
+        }
         if !matches!(message, Message::LeaderInfo { .. }) && epoch != self.epoch {
             return Err(StepError::Unexpected("message before LEADERINFO"));
         }
@@ -168,7 +194,7 @@ impl Learner {
         // took the other for leader must not keep each other waiting).
         self.last_heard = core.now;
         match message {
-            Message::LeaderInfo { epoch } => return self.on_leader_info(core, epoch),
+            Message::LeaderInfo { epoch, .. } => return self.on_leader_info(core, epoch),
             Message::Trunc { to, .. } => self.on_trunc(core, to)?,
             Message::Proposal(p) | Message::Inform(p) => self.on_proposal(core, p)?,
             Message::NewLeader { last, .. } => self.on_new_leader(core, last)?,
@@ -224,18 +250,19 @@ impl Learner {
             }
             // The leader did not get our ACKEPOCH: say it again (once the promise is durable).
             if self.stage > Stage::Promising {
-                let hard = core.durable_hard;
-                core.send(self.leader, Message::AckEpoch { epoch, current_epoch: hard.current_epoch, last: core.durable_zxid(), promised: self.promise });
+                self.send_ack_epoch(core, core.durable_hard.current_epoch);
             }
             return Err(StepError::Duplicate);
         }
-        self.epoch = epoch;
-        self.stage = Stage::Promising;
         // The same epoch promised to another candidate: join without a promise.
-        self.promise = epoch > hard.accepted_epoch || same_promise;
-        if self.promise && !same_promise {
+        let promise = epoch > hard.accepted_epoch || same_promise;
+        if promise && !same_promise {
+            // First, so that a refusal (busy) leaves this learner as it was.
             core.set_hard_state(HardState { accepted_epoch: epoch, promised_leader: self.leader, ..hard })?;
         }
+        self.epoch = epoch;
+        self.stage = Stage::Promising;
+        self.promise = promise;
         self.on_durable(core);
         Ok(None)
     }
@@ -254,7 +281,7 @@ impl Learner {
             return;
         }
         self.reported_at = Some(core.now);
-        core.send(self.leader, Message::SyncState { epoch: self.epoch, last });
+        core.send(self.leader, Message::SyncState { epoch: self.epoch, exchange: self.exchange, last });
     }
 
     fn on_trunc<S: Storage>(&mut self, core: &mut Core<S>, to: Zxid) -> Result<(), StepError> {
@@ -300,13 +327,13 @@ impl Learner {
         let at_end = index == core.storage.last_index();
         let mut whole = false;
         if let Some(u) = p.entries.uniform().filter(|_| at_end) {
-            let count = core.append_uniform_to(&mut run, p.prev, u.first, u.stride, u.data)?;
+            let count = core.append_uniform_to(&mut run, p.prev, p.epoch, u.first, u.stride, u.data)?;
             (index, appended, whole) = (index + count as u64, count > 0, true);
             if count < u.data.len() / (u.stride as usize).max(1) {
                 result = Err(StepError::Storage(crate::storage::StorageError::Full));
             }
         } else if let Some((table, data)) = p.entries.packed().filter(|_| at_end) {
-            let count = core.append_packed_to(&mut run, p.prev, table, data)?;
+            let count = core.append_packed_to(&mut run, p.prev, p.epoch, table, data)?;
             (index, appended, whole) = (index + count as u64, count > 0, true);
             if count < table.len() {
                 result = Err(StepError::Storage(crate::storage::StorageError::Full));
@@ -314,7 +341,11 @@ impl Learner {
         }
         for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
-            if zxid <= previous || !crate::membership::valid_entry(payload) {
+            if !zxid.follows(previous, p.epoch) {
+                core.end_appends(run)?;
+                return Err(StepError::Implausible("an entry that does not follow its predecessor in this epoch"));
+            }
+            if !crate::membership::valid_entry(payload) {
                 core.end_appends(run)?;
                 return Err(StepError::Wire(crate::wire::WireError::Malformed));
             }
@@ -367,6 +398,10 @@ impl Learner {
             Stage::Syncing => {}
             _ => return Err(StepError::Unexpected("NEWLEADER before ACKEPOCH")),
         }
+        // A truncation and the epoch: both writes or neither (a busy step changes nothing).
+        if core.writes_free() < 2 {
+            return Err(StepError::Busy);
+        }
         let skip_trunc = crate::config::bugs(&core.config).skip_trunc;
         match core.storage.index_of(last) {
             // Our history holds the leader's last zxid: up to it, they are the same;
@@ -417,8 +452,8 @@ impl Learner {
             self.ack_due = true;
             return Err(StepError::Duplicate);
         }
-        let (leader, epoch) = (self.leader, self.epoch);
-        let ack = |core: &mut Core<S>, offset: u32| core.send(leader, Message::SnapAck { epoch, offset });
+        let (leader, epoch, exchange, index) = (self.leader, self.epoch, self.exchange, chunk.index);
+        let ack = |core: &mut Core<S>, offset: u32| core.send(leader, Message::SnapAck { epoch, exchange, index, offset });
         if chunk.index < core.commit_index {
             // We hold more than this snapshot, all of it committed and so in the
             // leader's history: tell the leader where we agree, so it sends a DIFF.
@@ -435,6 +470,11 @@ impl Learner {
             // which asks the leader to start over): say how far we are.
             ack(core, received);
             return Err(StepError::Duplicate);
+        }
+        let completes = u64::from(chunk.offset) + chunk.data.0.len() as u64 >= u64::from(chunk.total);
+        if completes && core.writes_free() == 0 {
+            // Installing needs a write: refuse before taking anything (the leader resends).
+            return Err(StepError::Busy);
         }
         if let Err(e) = core.storage.receive_snapshot_chunk(chunk.offset, chunk.data.0) {
             self.receiving = None;

@@ -7,7 +7,7 @@ pub(crate) fn check<S: Storage>(s: &mut S) {
     assert_eq!(s.last_index(), 0);
     assert_eq!(s.last_zxid(), Zxid::ZERO);
     assert_eq!(s.index_of(Zxid::ZERO), Some(0));
-    let hard = HardState { accepted_epoch: 3, promised_leader: 2, current_epoch: 2 };
+    let hard = HardState { accepted_epoch: 3, promised_leader: 2, current_epoch: 2, incarnation: 4, commit_floor: Zxid::new(2, 1) };
     s.set_hard_state(hard);
     assert_eq!(s.hard_state(), hard);
 

@@ -39,7 +39,7 @@ impl<const ENTRIES: usize, const BYTES: usize, const SNAPSHOT_BYTES: usize> Heap
         #[allow(clippy::let_unit_value)]
         let () = Self::CAPACITY_OK;
         HeaplessStorage {
-            hard: HardState { accepted_epoch: 0, promised_leader: 0, current_epoch: 0 },
+            hard: HardState::ZERO,
             snapshot_index: 0,
             snapshot_zxid: Zxid::ZERO,
             snapshot: heapless::Vec::new(),

@@ -28,6 +28,18 @@ pub struct HardState {
     pub promised_leader: NodeId,
     /// The epoch of the last NEWLEADER accepted: whose history this node holds.
     pub current_epoch: u32,
+    /// How many times this node started; one more, durable, at every start. It makes the
+    /// ids of a learner's handshakes unique across restarts (see `Message::FollowerInfo`)
+    /// and reseeds the node's randomness, so a host needs no fresh seed per start.
+    pub incarnation: u32,
+    /// Everything up to this zxid is known committed here: a floor that survives a restart,
+    /// below which nothing is ever truncated. Written lazily (it may lag the commit point).
+    pub commit_floor: Zxid,
+}
+
+impl HardState {
+    /// The hard state of a node that never started.
+    pub const ZERO: HardState = HardState { accepted_epoch: 0, promised_leader: 0, current_epoch: 0, incarnation: 0, commit_floor: Zxid::ZERO };
 }
 
 /// Why storage refused a change.

@@ -427,6 +427,8 @@ pub struct Proposal<'a> {
 pub struct SnapChunk<'a> {
     /// The leader's epoch.
     pub epoch: u32,
+    /// The handshake this chunk belongs to (see [`Message::FollowerInfo`]).
+    pub exchange: u64,
     /// Log position the snapshot covers up to.
     pub index: u64,
     /// Zxid the snapshot covers up to.
@@ -458,19 +460,30 @@ pub enum Message<'a> {
         membership: Zxid,
     },
     /// FOLLOWERINFO / OBSERVERINFO: a learner's accepted epoch, sent to the elected leader.
+    /// It opens a handshake: every message from here to the acknowledgement of NEWLEADER,
+    /// both ways (SNAP chunks and acknowledgements included), carries its `exchange`, and
+    /// one of another handshake is refused (`StepError::OtherExchange`). The id never
+    /// repeats: the learner's incarnation (one more, durable, at every start) in the high
+    /// 32 bits, a count of this start's handshakes in the low 32.
     FollowerInfo {
         /// The learner's accepted epoch (highest epoch promised).
         accepted_epoch: u32,
+        /// The handshake's id.
+        exchange: u64,
     },
     /// LEADERINFO / NEWEPOCH (Paxos prepare): the epoch the leader proposes.
     LeaderInfo {
         /// The new epoch.
         epoch: u32,
+        /// The handshake answered.
+        exchange: u64,
     },
     /// ACKEPOCH (Paxos promise), sent once the promise is durable.
     AckEpoch {
         /// The epoch promised.
         epoch: u32,
+        /// The handshake.
+        exchange: u64,
         /// The learner's current epoch (of the last history it accepted).
         current_epoch: u32,
         /// The learner's last durable zxid.
@@ -485,6 +498,8 @@ pub enum Message<'a> {
     Trunc {
         /// The leader's epoch.
         epoch: u32,
+        /// The handshake.
+        exchange: u64,
         /// Last zxid to keep.
         to: Zxid,
     },
@@ -494,6 +509,8 @@ pub enum Message<'a> {
     NewLeader {
         /// The new epoch.
         epoch: u32,
+        /// The handshake.
+        exchange: u64,
         /// The leader's last zxid when sync of this learner ended.
         last: Zxid,
     },
@@ -501,6 +518,9 @@ pub enum Message<'a> {
     Ack {
         /// The epoch acknowledged.
         epoch: u32,
+        /// The handshake that synced this learner: an ACK of an earlier one (late, or
+        /// replayed) neither finishes a sync nor counts.
+        exchange: u64,
         /// Durable up to here.
         zxid: Zxid,
     },
@@ -522,15 +542,21 @@ pub enum Message<'a> {
     SyncState {
         /// The leader's epoch.
         epoch: u32,
+        /// The handshake.
+        exchange: u64,
         /// The learner's last zxid.
         last: Zxid,
     },
     /// SNAP chunk.
     SnapChunk(#[serde(borrow)] SnapChunk<'a>),
-    /// The learner holds the snapshot up to `offset`.
+    /// The learner holds the snapshot at `index` up to `offset`.
     SnapAck {
         /// The leader's epoch.
         epoch: u32,
+        /// The handshake.
+        exchange: u64,
+        /// The position the snapshot covers up to (which snapshot is acknowledged).
+        index: u64,
         /// Bytes received so far.
         offset: u32,
     },
@@ -599,7 +625,7 @@ impl Message<'_> {
     pub fn epoch(&self) -> Option<u32> {
         match *self {
             Message::Notification { .. } | Message::FollowerInfo { .. } | Message::Forward { .. } => None,
-            Message::LeaderInfo { epoch }
+            Message::LeaderInfo { epoch, .. }
             | Message::AckEpoch { epoch, .. }
             | Message::Trunc { epoch, .. }
             | Message::NewLeader { epoch, .. }
@@ -615,6 +641,22 @@ impl Message<'_> {
             | Message::Handover { epoch, .. } => Some(epoch),
             Message::Proposal(p) | Message::Inform(p) => Some(p.epoch),
             Message::SnapChunk(c) => Some(c.epoch),
+        }
+    }
+
+    /// The learner handshake a message belongs to, if it is part of one.
+    pub fn exchange(&self) -> Option<u64> {
+        match *self {
+            Message::FollowerInfo { exchange, .. }
+            | Message::LeaderInfo { exchange, .. }
+            | Message::AckEpoch { exchange, .. }
+            | Message::Trunc { exchange, .. }
+            | Message::NewLeader { exchange, .. }
+            | Message::Ack { exchange, .. }
+            | Message::SyncState { exchange, .. }
+            | Message::SnapAck { exchange, .. } => Some(exchange),
+            Message::SnapChunk(c) => Some(c.exchange),
+            _ => None,
         }
     }
 

@@ -28,7 +28,7 @@ use crate::limits::{HEADER_BYTES, PROPOSAL_OVERHEAD_BYTES_MAX};
 use crate::{NodeId, Zxid};
 
 /// The format version this build speaks.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 
 /// Why bytes were refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,18 +29,18 @@ pub struct MessageBuf {
 #[derive(Clone, Copy, Debug)]
 enum Fields {
     Notification { round: u64, state: PeerState, vote: Vote, membership: Zxid },
-    FollowerInfo { accepted_epoch: u32 },
-    LeaderInfo { epoch: u32 },
-    AckEpoch { epoch: u32, current_epoch: u32, last: Zxid, promised: bool },
-    Trunc { epoch: u32, to: Zxid },
+    FollowerInfo { accepted_epoch: u32, exchange: u64 },
+    LeaderInfo { epoch: u32, exchange: u64 },
+    AckEpoch { epoch: u32, exchange: u64, current_epoch: u32, last: Zxid, promised: bool },
+    Trunc { epoch: u32, exchange: u64, to: Zxid },
     Proposal { epoch: u32, prev: Zxid, commit: Zxid },
-    NewLeader { epoch: u32, last: Zxid },
-    Ack { epoch: u32, zxid: Zxid },
+    NewLeader { epoch: u32, exchange: u64, last: Zxid },
+    Ack { epoch: u32, exchange: u64, zxid: Zxid },
     Commit { epoch: u32, zxid: Zxid },
     Heartbeat { epoch: u32, commit: Zxid },
-    SyncState { epoch: u32, last: Zxid },
-    SnapChunk { epoch: u32, index: u64, zxid: Zxid, offset: u32, total: u32 },
-    SnapAck { epoch: u32, offset: u32 },
+    SyncState { epoch: u32, exchange: u64, last: Zxid },
+    SnapChunk { epoch: u32, exchange: u64, index: u64, zxid: Zxid, offset: u32, total: u32 },
+    SnapAck { epoch: u32, exchange: u64, index: u64, offset: u32 },
     Forward { incarnation: u32, seq: u32 },
     Inform { epoch: u32, prev: Zxid, commit: Zxid },
     ReadRequest { epoch: u32, id: u32, linearizable: bool },
@@ -53,7 +53,7 @@ enum Fields {
 impl MessageBuf {
     /// A copy of `message`.
     pub fn new(message: &Message<'_>) -> Self {
-        let mut buf = MessageBuf { fields: Fields::LeaderInfo { epoch: 0 }, table: Vec::new(), data: Vec::new(), wire: false, uniform: None };
+        let mut buf = MessageBuf { fields: Fields::LeaderInfo { epoch: 0, exchange: 0 }, table: Vec::new(), data: Vec::new(), wire: false, uniform: None };
         buf.set(message);
         buf
     }
@@ -73,25 +73,25 @@ impl MessageBuf {
                 self.take_entries(&entries);
                 Fields::Inform { epoch, prev, commit }
             }
-            Message::SnapChunk(SnapChunk { epoch, index, zxid, offset, total, data }) => {
+            Message::SnapChunk(SnapChunk { epoch, exchange, index, zxid, offset, total, data }) => {
                 self.data.extend_from_slice(data.0);
-                Fields::SnapChunk { epoch, index, zxid, offset, total }
+                Fields::SnapChunk { epoch, exchange, index, zxid, offset, total }
             }
             Message::Forward { incarnation, seq, payload } => {
                 self.data.extend_from_slice(payload.0);
                 Fields::Forward { incarnation, seq }
             }
             Message::Notification { round, state, vote, membership } => Fields::Notification { round, state, vote, membership },
-            Message::FollowerInfo { accepted_epoch } => Fields::FollowerInfo { accepted_epoch },
-            Message::LeaderInfo { epoch } => Fields::LeaderInfo { epoch },
-            Message::AckEpoch { epoch, current_epoch, last, promised } => Fields::AckEpoch { epoch, current_epoch, last, promised },
-            Message::Trunc { epoch, to } => Fields::Trunc { epoch, to },
-            Message::NewLeader { epoch, last } => Fields::NewLeader { epoch, last },
-            Message::Ack { epoch, zxid } => Fields::Ack { epoch, zxid },
+            Message::FollowerInfo { accepted_epoch, exchange } => Fields::FollowerInfo { accepted_epoch, exchange },
+            Message::LeaderInfo { epoch, exchange } => Fields::LeaderInfo { epoch, exchange },
+            Message::AckEpoch { epoch, exchange, current_epoch, last, promised } => Fields::AckEpoch { epoch, exchange, current_epoch, last, promised },
+            Message::Trunc { epoch, exchange, to } => Fields::Trunc { epoch, exchange, to },
+            Message::NewLeader { epoch, exchange, last } => Fields::NewLeader { epoch, exchange, last },
+            Message::Ack { epoch, exchange, zxid } => Fields::Ack { epoch, exchange, zxid },
             Message::Commit { epoch, zxid } => Fields::Commit { epoch, zxid },
             Message::Heartbeat { epoch, commit } => Fields::Heartbeat { epoch, commit },
-            Message::SyncState { epoch, last } => Fields::SyncState { epoch, last },
-            Message::SnapAck { epoch, offset } => Fields::SnapAck { epoch, offset },
+            Message::SyncState { epoch, exchange, last } => Fields::SyncState { epoch, exchange, last },
+            Message::SnapAck { epoch, exchange, index, offset } => Fields::SnapAck { epoch, exchange, index, offset },
             Message::ReadRequest { epoch, id, linearizable } => Fields::ReadRequest { epoch, id, linearizable },
             Message::ReadReply { epoch, id, zxid } => Fields::ReadReply { epoch, id, zxid },
             Message::ReadProbe { epoch, round } => Fields::ReadProbe { epoch, round },
@@ -125,19 +125,19 @@ impl MessageBuf {
         match self.fields {
             Fields::Proposal { epoch, prev, commit } => Message::Proposal(Proposal { epoch, prev, commit, entries }),
             Fields::Inform { epoch, prev, commit } => Message::Inform(Proposal { epoch, prev, commit, entries }),
-            Fields::SnapChunk { epoch, index, zxid, offset, total } => Message::SnapChunk(SnapChunk { epoch, index, zxid, offset, total, data: Bytes(&self.data) }),
+            Fields::SnapChunk { epoch, exchange, index, zxid, offset, total } => Message::SnapChunk(SnapChunk { epoch, exchange, index, zxid, offset, total, data: Bytes(&self.data) }),
             Fields::Forward { incarnation, seq } => Message::Forward { incarnation, seq, payload: Bytes(&self.data) },
             Fields::Notification { round, state, vote, membership } => Message::Notification { round, state, vote, membership },
-            Fields::FollowerInfo { accepted_epoch } => Message::FollowerInfo { accepted_epoch },
-            Fields::LeaderInfo { epoch } => Message::LeaderInfo { epoch },
-            Fields::AckEpoch { epoch, current_epoch, last, promised } => Message::AckEpoch { epoch, current_epoch, last, promised },
-            Fields::Trunc { epoch, to } => Message::Trunc { epoch, to },
-            Fields::NewLeader { epoch, last } => Message::NewLeader { epoch, last },
-            Fields::Ack { epoch, zxid } => Message::Ack { epoch, zxid },
+            Fields::FollowerInfo { accepted_epoch, exchange } => Message::FollowerInfo { accepted_epoch, exchange },
+            Fields::LeaderInfo { epoch, exchange } => Message::LeaderInfo { epoch, exchange },
+            Fields::AckEpoch { epoch, exchange, current_epoch, last, promised } => Message::AckEpoch { epoch, exchange, current_epoch, last, promised },
+            Fields::Trunc { epoch, exchange, to } => Message::Trunc { epoch, exchange, to },
+            Fields::NewLeader { epoch, exchange, last } => Message::NewLeader { epoch, exchange, last },
+            Fields::Ack { epoch, exchange, zxid } => Message::Ack { epoch, exchange, zxid },
             Fields::Commit { epoch, zxid } => Message::Commit { epoch, zxid },
             Fields::Heartbeat { epoch, commit } => Message::Heartbeat { epoch, commit },
-            Fields::SyncState { epoch, last } => Message::SyncState { epoch, last },
-            Fields::SnapAck { epoch, offset } => Message::SnapAck { epoch, offset },
+            Fields::SyncState { epoch, exchange, last } => Message::SyncState { epoch, exchange, last },
+            Fields::SnapAck { epoch, exchange, index, offset } => Message::SnapAck { epoch, exchange, index, offset },
             Fields::ReadRequest { epoch, id, linearizable } => Message::ReadRequest { epoch, id, linearizable },
             Fields::ReadReply { epoch, id, zxid } => Message::ReadReply { epoch, id, zxid },
             Fields::ReadProbe { epoch, round } => Message::ReadProbe { epoch, round },
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn every_message_kind_comes_back_from_a_copy() {
         let entries = [0x02, 0x05, 0x03, b'a', b'b', b'c'];
-        let mut reused = MessageBuf::new(&Message::LeaderInfo { epoch: 1 });
+        let mut reused = MessageBuf::new(&Message::LeaderInfo { epoch: 1, exchange: 1 });
         for m in crate::wire::tests::one_of_each(Entries::from_wire(&entries)) {
             assert_eq!(MessageBuf::new(&m).message(), m);
             reused.set(&m);

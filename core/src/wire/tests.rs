@@ -10,18 +10,18 @@ pub(super) fn one_of_each(proposal_entries: Entries<'_>) -> [Message<'_>; 20] {
     let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
     [
         Message::Notification { round: 7, state: PeerState::Looking, vote, membership: Zxid::new(2, 5) },
-        Message::FollowerInfo { accepted_epoch: 5 },
-        Message::LeaderInfo { epoch: 6 },
-        Message::AckEpoch { epoch: 6, current_epoch: 5, last: z, promised: true },
-        Message::Trunc { epoch: 6, to: z },
+        Message::FollowerInfo { accepted_epoch: 5, exchange: u64::MAX },
+        Message::LeaderInfo { epoch: 6, exchange: 7 << 32 | 1 },
+        Message::AckEpoch { epoch: 6, exchange: 7 << 32 | 1, current_epoch: 5, last: z, promised: true },
+        Message::Trunc { epoch: 6, exchange: 3, to: z },
         Message::Proposal(Proposal { epoch: 6, prev: z, commit: z, entries: proposal_entries }),
-        Message::NewLeader { epoch: 6, last: z },
-        Message::Ack { epoch: 6, zxid: z },
+        Message::NewLeader { epoch: 6, exchange: 3, last: z },
+        Message::Ack { epoch: 6, exchange: 3, zxid: z },
         Message::Commit { epoch: 6, zxid: z },
         Message::Heartbeat { epoch: 6, commit: z },
-        Message::SyncState { epoch: 6, last: z },
-        Message::SnapChunk(SnapChunk { epoch: 6, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
-        Message::SnapAck { epoch: 6, offset: 3 },
+        Message::SyncState { epoch: 6, exchange: 3, last: z },
+        Message::SnapChunk(SnapChunk { epoch: 6, exchange: 3, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
+        Message::SnapAck { epoch: 6, exchange: 3, index: 9, offset: 3 },
         Message::Forward { incarnation: 9, seq: 3, payload: Bytes(b"hello") },
         Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
         Message::ReadRequest { epoch: 6, id: 4, linearizable: true },
@@ -99,7 +99,7 @@ fn a_proposal_carries_only_what_fits_its_budget() {
 #[test]
 fn envelope_checks_refuse_with_typed_errors() {
     let mut buf = [0u8; 64];
-    let n = encode(HEADER, &Message::LeaderInfo { epoch: 1 }, &mut buf).unwrap();
+    let n = encode(HEADER, &Message::LeaderInfo { epoch: 1, exchange: 1 }, &mut buf).unwrap();
     let good = &buf[..n];
     assert_eq!(decode(&good[..5], 9, 2, 64), Err(WireError::TooShort));
     assert_eq!(decode(good, 8, 2, 64), Err(WireError::WrongCluster(9)));
@@ -116,7 +116,7 @@ fn envelope_checks_refuse_with_typed_errors() {
     m[HEADER_BYTES] = 200; // no such variant
     let len = HEADER.write(&mut m, 1).unwrap();
     assert_eq!(decode(&m[..len], 9, 2, 64), Err(WireError::Malformed));
-    assert_eq!(encode(HEADER, &Message::LeaderInfo { epoch: 1 }, &mut [0u8; 14]), Err(WireError::BufferTooSmall));
+    assert_eq!(encode(HEADER, &Message::LeaderInfo { epoch: 1, exchange: 1 }, &mut [0u8; 14]), Err(WireError::BufferTooSmall));
 }
 
 #[test]
