@@ -221,9 +221,8 @@ pub struct Node<S: Storage, const FORWARD_BYTES: usize = 1024> {
     core: Core<S>,
     role: RoleState,
     forward: heapless::Vec<u8, FORWARD_BYTES>,
-    /// Sequence number of the last FORWARD sent, and this start's random incarnation.
+    /// Sequence number of the last FORWARD sent (counted from 0 at every start).
     forward_seq: u32,
-    incarnation: u32,
     /// Id of the last read asked.
     read_id: u32,
     /// Bytes at the front of `forward` already handed out in a FORWARD.
@@ -242,7 +241,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     /// place nodes in `static`s and start them with [`Node::restart`] without building
     /// kilobytes on a small stack.
     pub const fn idle(storage: S) -> Self {
-        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, incarnation: 0, read_id: 0, forward_taken: 0 }
+        Node { core: Core::idle(storage), role: RoleState::Looking(Election::idle()), forward: heapless::Vec::new(), forward_seq: 0, read_id: 0, forward_taken: 0 }
     }
 
     /// (Re)starts this node in place from what its storage holds, as [`Node::new`] does.
@@ -251,7 +250,6 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     pub fn restart(&mut self, config: Config) -> Result<(), ConfigError> {
         config.validate()?;
         self.core.restart(config);
-        self.incarnation = self.core.random() as u32;
         // Read ids start somewhere new at every start, so a reply to a read asked before a
         // restart (still in the network) cannot be taken for a reply to a new one.
         self.read_id = self.core.random() as u32;
@@ -369,9 +367,12 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                     && vote.leader != from
                     && !(self.core.is_voter_any(from) && self.core.is_member_any(vote.leader) && vote.zxid > self.core.durable_zxid()) =>
             {
-                if !matches!(role, RoleState::Looking(_)) {
+                match role {
+                    RoleState::Looking(election) => election.on_round_of_unknown_candidate(&mut self.core, from, round),
                     // Still tell the sender who leads: its membership may be behind ours.
-                    self.on_notification(from, round, state, vote);
+                    _ => {
+                        self.on_notification(from, round, state, vote);
+                    }
                 }
                 return Err(StepError::Unexpected("a vote for a node that is not a voter"));
             }
@@ -677,7 +678,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
         }
         match &mut self.role {
             RoleState::Learning(l) => {
-                let leader = l.leader;
+                let (leader, epoch, exchange) = (l.leader, l.epoch, l.exchange());
                 if let Some(ack) = l.ack(&self.core) {
                     return Some((leader, ack));
                 }
@@ -686,7 +687,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                 self.forward_seq = self.forward_seq.wrapping_add(1);
                 // Removed from the queue once the message is gone (next call, or propose).
                 self.forward_taken = 4 + len;
-                Some((leader, Message::Forward { incarnation: self.incarnation, seq: self.forward_seq, payload: Bytes(payload) }))
+                Some((leader, Message::Forward { epoch, exchange, seq: self.forward_seq, payload: Bytes(payload) }))
             }
             RoleState::Leading(l) => l.poll_data(&self.core, message_bytes),
             RoleState::Looking(_) => None,

@@ -358,12 +358,23 @@ fn bad_values_get_the_typed_errors_and_counts_of_the_bytes_path() {
         }
     }
     // A payload forwarded to the leader larger than a proposal may be is refused there.
+    nodes[f].propose(b"x").unwrap();
+    let mut forwarded = None;
+    while let Some((_, m)) = nodes[f].poll_message() {
+        if let Message::Forward { epoch, exchange, seq, .. } = m {
+            forwarded = Some((epoch, exchange, seq));
+        }
+    }
+    let (epoch, exchange, seq) = forwarded.expect("the follower forwards");
     let too_big = vec![1u8; MESSAGE_BYTES];
-    let forward = Message::Forward { incarnation: 1, seq: 1, payload: wire::Bytes(&too_big) };
+    let forward = Message::Forward { epoch, exchange, seq: seq + 1, payload: wire::Bytes(&too_big) };
     let follower = nodes[f].id();
     assert!(matches!(nodes[l].step_message(follower, &forward), Err(StepError::Wire(wire::WireError::Oversized(_)))));
+    // Of another handshake (a replay from before a restart or a re-sync): refused.
+    let forward = Message::Forward { epoch, exchange: exchange - 1, seq: seq + 1, payload: wire::Bytes(b"y") };
+    assert_eq!(nodes[l].step_message(follower, &forward), Err(StepError::OtherExchange));
     let fits = vec![1u8; nodes[l].config().payload_bytes_max() + 1];
-    let forward = Message::Forward { incarnation: 1, seq: 2, payload: wire::Bytes(&fits) };
+    let forward = Message::Forward { epoch, exchange, seq: seq + 2, payload: wire::Bytes(&fits) };
     let dropped = nodes[l].counters().forward_dropped;
     assert_eq!(nodes[l].step_message(follower, &forward), Err(StepError::Busy));
     assert_eq!(nodes[l].counters().forward_dropped, dropped + 1);

@@ -176,12 +176,7 @@ impl Election {
             return None;
         }
         if round > core.round {
-            core.round = round;
-            self.votes.clear();
-            let own = self.own(core);
-            self.vote = if Self::better(core, &vote, &own) { vote } else { own };
-            self.record(core.me(), self.vote);
-            self.broadcast(core);
+            self.enter_round(core, round, Some(vote));
         } else if round < core.round {
             self.reply(core, from);
             return None;
@@ -197,6 +192,30 @@ impl Election {
             self.decide_at = None;
         }
         None
+    }
+
+    /// Moves to a later `round` (ZooKeeper's logical clock): the votes heard so far are of an
+    /// older round; this node votes anew, for `vote` if it is better than its own.
+    fn enter_round<S: Storage>(&mut self, core: &mut Core<S>, round: u64, vote: Option<Vote>) {
+        core.round = round;
+        self.votes.clear();
+        let own = self.own(core);
+        self.vote = match vote {
+            Some(vote) if Self::better(core, &vote, &own) => vote,
+            _ => own,
+        };
+        self.record(core.me(), self.vote);
+        self.broadcast(core);
+    }
+
+    /// A voter in a later round named a candidate this node does not know as a voter (its
+    /// membership is behind or ahead of ours): the vote cannot count here, but the round
+    /// does. Without it, a voter that adopted a high round from a stale candidate waits for
+    /// votes in that round while the others stay in theirs, and no round ever agrees.
+    pub(crate) fn on_round_of_unknown_candidate<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, round: u64) {
+        if round > core.round && core.is_voter_any(core.me()) && core.is_voter_any(from) {
+            self.enter_round(core, round, None);
+        }
     }
 
     fn decide<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {

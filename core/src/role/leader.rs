@@ -66,9 +66,9 @@ struct Progress {
     last_progress: u64,
     /// Highest read probe this peer answered.
     read_round: u32,
-    /// Highest FORWARD sequence number taken per incarnation of this peer (the two
-    /// most recent), so a duplicated, replayed or overtaken FORWARD is never proposed twice.
-    forwards_seen: [(u32, u32); 2],
+    /// The highest FORWARD sequence number taken from this peer in its handshake, so a
+    /// duplicated, replayed or overtaken FORWARD is never proposed twice.
+    forward_high: u32,
     /// A PROPOSAL or INFORM went out since the last heartbeat: a peer that is being sent
     /// entries needs no heartbeat (the entries carry the commit point and prove the leader alive).
     data_sent: bool,
@@ -132,7 +132,7 @@ impl Leader {
             match self.peers.iter_mut().find(|p| p.id == id) {
                 Some(p) => p.voter = voter,
                 None => {
-                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, exchange: 0, sent_index: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forwards_seen: [(0, 0); 2], data_sent: false });
+                    let _ = self.peers.push(Progress { id, voter, stage: Stage::Idle, accepted_epoch: 0, exchange: 0, sent_index: 0, acked_index: 0, next_index: 0, commit_sent: 0, last_heard: core.now, last_progress: core.now, read_round: 0, forward_high: 0, data_sent: false });
                 }
             }
         }
@@ -234,17 +234,12 @@ impl Leader {
                 self.confirm_reads(core);
                 Ok(None)
             }
-            Message::Forward { incarnation, seq, payload } => {
+            Message::Forward { seq, payload, .. } => {
                 let Some(peer) = self.peer(from) else { return Err(StepError::UnknownSender(from)) };
-                match peer.forwards_seen.iter_mut().find(|(i, _)| *i == incarnation) {
-                    Some((_, high)) if seq <= *high => return Err(StepError::Duplicate),
-                    Some((_, high)) => *high = seq,
-                    None => {
-                        // A new incarnation (the peer restarted): forget the older of the two.
-                        peer.forwards_seen[1] = peer.forwards_seen[0];
-                        peer.forwards_seen[0] = (incarnation, seq);
-                    }
+                if seq <= peer.forward_high {
+                    return Err(StepError::Duplicate);
                 }
+                peer.forward_high = seq;
                 self.take_forward(core, payload.0)
             }
             _ => Err(StepError::Unexpected("not a learner's message")),
@@ -273,6 +268,7 @@ impl Leader {
         // A (re)connecting learner starts over.
         peer.stage = Stage::Discovering;
         peer.exchange = exchange;
+        peer.forward_high = 0;
         peer.acked_index = 0;
         peer.sent_index = 0;
         peer.commit_sent = 0;

@@ -96,6 +96,11 @@ impl Learner {
         self.resend_at = core.now + u64::from(core.config.heartbeat_ticks) * 2;
     }
 
+    /// This handshake's id.
+    pub(crate) fn exchange(&self) -> u64 {
+        self.exchange
+    }
+
     pub(crate) fn established(&self) -> bool {
         self.stage == Stage::Broadcast
     }

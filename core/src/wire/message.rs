@@ -562,11 +562,15 @@ pub enum Message<'a> {
     },
     /// A proposal made at a learner, forwarded to the leader.
     Forward {
-        /// A random number the forwarding node drew when it started: sequence numbers
-        /// count from 1 again after a restart.
-        incarnation: u32,
+        /// The epoch of the leader it is forwarded to: a leader takes only its own epoch's
+        /// forwards, so one replayed to a later leader is not proposed again.
+        epoch: u32,
+        /// The forwarding learner's handshake with that leader (see `Message::FollowerInfo`):
+        /// a leader takes only forwards of the handshake under way with the sender, so one
+        /// replayed from before a restart or a re-sync is not proposed again.
+        exchange: u64,
         /// The forwarding node's sequence number, rising by one per forward, so a
-        /// duplicated (or replayed) FORWARD is not proposed twice.
+        /// duplicated (or replayed) FORWARD of the handshake is not proposed twice.
         seq: u32,
         /// The payload.
         #[serde(borrow)]
@@ -624,7 +628,7 @@ impl Message<'_> {
     /// The epoch a message belongs to, if it is tied to one leader's reign.
     pub fn epoch(&self) -> Option<u32> {
         match *self {
-            Message::Notification { .. } | Message::FollowerInfo { .. } | Message::Forward { .. } => None,
+            Message::Notification { .. } | Message::FollowerInfo { .. } => None,
             Message::LeaderInfo { epoch, .. }
             | Message::AckEpoch { epoch, .. }
             | Message::Trunc { epoch, .. }
@@ -638,7 +642,8 @@ impl Message<'_> {
             | Message::ReadReply { epoch, .. }
             | Message::ReadProbe { epoch, .. }
             | Message::ReadProbeAck { epoch, .. }
-            | Message::Handover { epoch, .. } => Some(epoch),
+            | Message::Handover { epoch, .. }
+            | Message::Forward { epoch, .. } => Some(epoch),
             Message::Proposal(p) | Message::Inform(p) => Some(p.epoch),
             Message::SnapChunk(c) => Some(c.epoch),
         }
@@ -654,7 +659,8 @@ impl Message<'_> {
             | Message::NewLeader { exchange, .. }
             | Message::Ack { exchange, .. }
             | Message::SyncState { exchange, .. }
-            | Message::SnapAck { exchange, .. } => Some(exchange),
+            | Message::SnapAck { exchange, .. }
+            | Message::Forward { exchange, .. } => Some(exchange),
             Message::SnapChunk(c) => Some(c.exchange),
             _ => None,
         }

@@ -41,7 +41,7 @@ enum Fields {
     SyncState { epoch: u32, exchange: u64, last: Zxid },
     SnapChunk { epoch: u32, exchange: u64, index: u64, zxid: Zxid, offset: u32, total: u32 },
     SnapAck { epoch: u32, exchange: u64, index: u64, offset: u32 },
-    Forward { incarnation: u32, seq: u32 },
+    Forward { epoch: u32, exchange: u64, seq: u32 },
     Inform { epoch: u32, prev: Zxid, commit: Zxid },
     ReadRequest { epoch: u32, id: u32, linearizable: bool },
     ReadReply { epoch: u32, id: u32, zxid: Zxid },
@@ -77,9 +77,9 @@ impl MessageBuf {
                 self.data.extend_from_slice(data.0);
                 Fields::SnapChunk { epoch, exchange, index, zxid, offset, total }
             }
-            Message::Forward { incarnation, seq, payload } => {
+            Message::Forward { epoch, exchange, seq, payload } => {
                 self.data.extend_from_slice(payload.0);
-                Fields::Forward { incarnation, seq }
+                Fields::Forward { epoch, exchange, seq }
             }
             Message::Notification { round, state, vote, membership } => Fields::Notification { round, state, vote, membership },
             Message::FollowerInfo { accepted_epoch, exchange } => Fields::FollowerInfo { accepted_epoch, exchange },
@@ -126,7 +126,7 @@ impl MessageBuf {
             Fields::Proposal { epoch, prev, commit } => Message::Proposal(Proposal { epoch, prev, commit, entries }),
             Fields::Inform { epoch, prev, commit } => Message::Inform(Proposal { epoch, prev, commit, entries }),
             Fields::SnapChunk { epoch, exchange, index, zxid, offset, total } => Message::SnapChunk(SnapChunk { epoch, exchange, index, zxid, offset, total, data: Bytes(&self.data) }),
-            Fields::Forward { incarnation, seq } => Message::Forward { incarnation, seq, payload: Bytes(&self.data) },
+            Fields::Forward { epoch, exchange, seq } => Message::Forward { epoch, exchange, seq, payload: Bytes(&self.data) },
             Fields::Notification { round, state, vote, membership } => Message::Notification { round, state, vote, membership },
             Fields::FollowerInfo { accepted_epoch, exchange } => Message::FollowerInfo { accepted_epoch, exchange },
             Fields::LeaderInfo { epoch, exchange } => Message::LeaderInfo { epoch, exchange },

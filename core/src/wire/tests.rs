@@ -22,7 +22,7 @@ pub(super) fn one_of_each(proposal_entries: Entries<'_>) -> [Message<'_>; 20] {
         Message::SyncState { epoch: 6, exchange: 3, last: z },
         Message::SnapChunk(SnapChunk { epoch: 6, exchange: 3, index: 9, zxid: z, offset: 0, total: 3, data: Bytes(b"xyz") }),
         Message::SnapAck { epoch: 6, exchange: 3, index: 9, offset: 3 },
-        Message::Forward { incarnation: 9, seq: 3, payload: Bytes(b"hello") },
+        Message::Forward { epoch: 6, exchange: 9 << 32 | 2, seq: 3, payload: Bytes(b"hello") },
         Message::Inform(Proposal { epoch: 6, prev: z, commit: z, entries: Entries::EMPTY }),
         Message::ReadRequest { epoch: 6, id: 4, linearizable: true },
         Message::ReadReply { epoch: 6, id: 4, zxid: z },
