@@ -27,7 +27,7 @@ run() {
         return
     fi
     # Every fault class must actually have been injected, or the run proves less than it claims.
-    for class in loss duplicate reorder partition partial_connectivity crash torn_write clock_skew; do
+    for class in loss duplicate reorder partition partial_connectivity crash torn_write clock_skew replay forge compact; do
         local c
         c="$(sed -nE "s/.*\"$class\":([0-9]+).*/\\1/p" <<<"$json")"
         if [ -z "$c" ] || [ "$c" -eq 0 ]; then

@@ -142,14 +142,17 @@ fn summarize(args: &Args, reports: &[Report]) -> ExitCode {
         faults.crash += f.crash;
         faults.torn_write += f.torn_write;
         faults.clock_skew += f.clock_skew;
+        faults.replay += f.replay;
+        faults.forge += f.forge;
+        faults.compact += f.compact;
         if args.one.is_some() {
             println!("seed {} log hash {:016x} committed {} elections {}", r.seed, r.log_hash, r.committed, r.elections);
         }
     }
     println!(
-        "{{\"seeds\":{},\"ticks\":{},\"failed_seeds\":{},\"violations\":{},\"liveness_failures\":{},\"elections\":{},\"committed_total\":{},\"messages\":{},\"worst_recovery_ticks\":{},\"linearizable_reads\":{},\"sync_reads\":{},\"transfers\":{},\"reconfigs\":{},\"faults\":{{\"loss\":{},\"duplicate\":{},\"reorder\":{},\"partition\":{},\"partial_connectivity\":{},\"crash\":{},\"torn_write\":{},\"clock_skew\":{}}}}}",
+        "{{\"seeds\":{},\"ticks\":{},\"failed_seeds\":{},\"violations\":{},\"liveness_failures\":{},\"elections\":{},\"committed_total\":{},\"messages\":{},\"worst_recovery_ticks\":{},\"linearizable_reads\":{},\"sync_reads\":{},\"transfers\":{},\"reconfigs\":{},\"faults\":{{\"loss\":{},\"duplicate\":{},\"reorder\":{},\"partition\":{},\"partial_connectivity\":{},\"crash\":{},\"torn_write\":{},\"clock_skew\":{},\"replay\":{},\"forge\":{},\"compact\":{}}}}}",
         reports.len(), args.ticks, failed_seeds, violations, liveness, elections, committed, messages, worst_recovery, linearizable_reads, sync_reads, transfers, reconfigs,
-        faults.loss, faults.duplicate, faults.reorder, faults.partition, faults.partial_connectivity, faults.crash, faults.torn_write, faults.clock_skew
+        faults.loss, faults.duplicate, faults.reorder, faults.partition, faults.partial_connectivity, faults.crash, faults.torn_write, faults.clock_skew, faults.replay, faults.forge, faults.compact
     );
     if violations + liveness > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

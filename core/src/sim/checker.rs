@@ -53,7 +53,7 @@ impl Checker {
         Checker { payloads: unique_payloads.then(BTreeMap::new), ..Checker::default() }
     }
 
-    fn fail(&mut self, tick: u64, invariant: &'static str, detail: String) {
+    pub(crate) fn fail(&mut self, tick: u64, invariant: &'static str, detail: String) {
         self.violations.push(Violation { tick, invariant, detail });
     }
 
@@ -154,6 +154,22 @@ impl Checker {
     pub fn observer_role(&mut self, tick: u64, id: NodeId, role: crate::Role) {
         if matches!(role, crate::Role::Leading | crate::Role::Following) {
             self.fail(tick, "observers never count in a quorum", format!("observer n{id} is {role:?}"));
+        }
+    }
+
+    /// A leader established `epoch` with this history (`zxid_at` of a position, `None` when
+    /// compacted, and its snapshot point): it must hold every entry committed before it.
+    pub fn leader_holds_committed(&mut self, tick: u64, epoch: u32, id: NodeId, snapshot: (u64, Zxid), zxid_at: impl Fn(u64) -> Option<Zxid>) {
+        for (&index, &(zxid, _)) in self.committed.iter() {
+            if zxid.epoch >= epoch {
+                continue;
+            }
+            let held = if index <= snapshot.0 { zxid <= snapshot.1 } else { zxid_at(index) == Some(zxid) };
+            if !held {
+                let detail = format!("n{id} established epoch {epoch} without {zxid} committed at {index} (it holds {:?})", zxid_at(index));
+                self.fail(tick, "a leader holds every entry committed before its epoch", detail);
+                return;
+            }
         }
     }
 

@@ -34,12 +34,22 @@ pub struct FaultRates {
     pub transfer: f64,
     /// Per tick: the leader is asked for a random membership change.
     pub reconfig: f64,
+    /// Per tick: a message sent at any earlier time (before crashes and restarts of either
+    /// end, epochs ago) is delivered again.
+    pub replay: f64,
+    /// Per message: one field is made implausible (a forged or corrupted message that passes
+    /// the envelope's checks): a round at the end of its range, another handshake's id, an
+    /// ACK beyond what was sent, an entry of a later epoch.
+    pub forge: f64,
+    /// Per tick: a random node's host takes a snapshot at its applied point now (also while
+    /// a SNAP of the previous one is under way).
+    pub compact: f64,
 }
 
 impl FaultRates {
     /// No faults at all (the liveness phase), with client load kept.
     pub fn none() -> Self {
-        FaultRates { loss: 0.0, duplicate: 0.0, reorder: 0.0, latency_ticks_max: 1, partition: 0.0, crash: 0.0, torn_write: 0.0, storage_delay_ticks_max: 0, clock_skew: 0.0, propose: 0.3, transfer: 0.0, reconfig: 0.0 }
+        FaultRates { loss: 0.0, duplicate: 0.0, reorder: 0.0, latency_ticks_max: 1, partition: 0.0, crash: 0.0, torn_write: 0.0, storage_delay_ticks_max: 0, clock_skew: 0.0, propose: 0.3, transfer: 0.0, reconfig: 0.0, replay: 0.0, forge: 0.0, compact: 0.0 }
     }
 
     /// Rates for one seed: each class on or off and at a random strength, so some
@@ -59,6 +69,9 @@ impl FaultRates {
         // Drawn last, so the other rates of a seed stay what they were before transfers existed.
         let transfer = if rng.chance(0.5) { rng.range_f64(0.0005, 0.004) } else { 0.0 };
         let reconfig = if rng.chance(0.5) { rng.range_f64(0.001, 0.006) } else { 0.0 };
+        let replay = if rng.chance(0.6) { rng.range_f64(0.02, 0.5) } else { 0.0 };
+        let forge = if rng.chance(0.3) { rng.range_f64(0.001, 0.01) } else { 0.0 };
+        let compact = if rng.chance(0.3) { rng.range_f64(0.002, 0.02) } else { 0.0 };
         FaultRates {
             loss,
             duplicate,
@@ -72,6 +85,9 @@ impl FaultRates {
             propose,
             transfer,
             reconfig,
+            replay,
+            forge,
+            compact,
         }
     }
 }

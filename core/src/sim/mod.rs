@@ -10,10 +10,12 @@
 //! assert!(report.violations.is_empty() && report.liveness_ok, "{report:?}");
 //! ```
 
+mod adversary;
 mod checker;
 mod disk;
 mod faults;
 mod machine;
+mod promises;
 mod rng;
 mod trace;
 
@@ -66,6 +68,10 @@ pub struct Options {
     /// `StateMachine::workload_batch`. Off by default, so that seeds replay as they always did.
     /// With it, a seed that does not compact compacts every `BATCH_COMPACT_EVERY` entries.
     pub batch_proposals: bool,
+    /// The zxid counter's limit on every node (a new epoch starts when it is reached);
+    /// `None`: the default, or, when the fault rates are drawn from the seed, a small one
+    /// for a quarter of the seeds, so epochs roll over and batches meet the boundary.
+    pub zxid_counter_max: Option<u32>,
 }
 
 impl Options {
@@ -82,7 +88,7 @@ pub const BATCH_COMPACT_EVERY: u64 = 1_000;
 
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default(), spares: None, batch_proposals: false }
+        Options { seed: 0, ticks: 20_000, voters: 0, observers: 0, faults: None, election_timeout_ticks: 10, liveness_timeouts: 20, compact_every: 0, trace: false, bugs: Bugs::default(), spares: None, batch_proposals: false, zxid_counter_max: None }
     }
 }
 
@@ -106,6 +112,12 @@ pub struct FaultCounts {
     pub torn_write: u64,
     /// Nodes whose clock runs at another rate.
     pub clock_skew: u64,
+    /// Messages sent at some earlier time delivered again.
+    pub replay: u64,
+    /// Messages with a field made implausible.
+    pub forge: u64,
+    /// Snapshots taken by a host at a random moment.
+    pub compact: u64,
 }
 
 /// The outcome of one seed.
@@ -185,13 +197,29 @@ enum Sent {
     Value(NodeId, crate::wire::MessageBuf),
 }
 
+/// The cluster id every simulated node uses.
+const SIM_CLUSTER: u32 = 0x5a58;
+
 impl Sent {
+    /// The message as a value (decoded for bytes), for `f` to look at.
+    fn with_message<R>(&self, to: NodeId, f: impl FnOnce(&crate::wire::Message<'_>) -> R) -> Option<R> {
+        match self {
+            Sent::Bytes(bytes) => crate::wire::decode(bytes, SIM_CLUSTER, to, bytes.len()).ok().map(|(_, m)| f(&m)),
+            Sent::Value(_, m) => Some(f(&m.message())),
+        }
+    }
+
+    /// The message's kind (see `Message::kind`).
+    fn kind(&self, to: NodeId) -> Option<String> {
+        self.with_message(to, |m| String::from(m.kind()))
+    }
+
     fn describe(&self, to: NodeId) -> String {
         match self {
             Sent::Bytes(bytes) => trace::describe(bytes, to),
             Sent::Value(from, m) => {
                 let mut buf = vec![0u8; crate::wire::encoded_len(&m.message())];
-                let header = crate::wire::Header { cluster_id: 0x5a58, from: *from, to };
+                let header = crate::wire::Header { cluster_id: SIM_CLUSTER, from: *from, to };
                 let len = crate::wire::encode(header, &m.message(), &mut buf).unwrap_or(0);
                 trace::describe(&buf[..len], to)
             }
@@ -228,6 +256,10 @@ pub struct Simulation<M: StateMachine = LogHash> {
     /// Nodes that were a voter in some membership proposed so far.
     /// (A short list: a B-tree of ids would be one more copy of the B-tree code in wasm.)
     ever_voters: Vec<NodeId>,
+    /// Messages sent so far, a sample of them, for replay.
+    archive: adversary::Archive<Sent>,
+    /// Epochs whose leader was checked to hold every earlier committed entry.
+    leaders_checked: Vec<u32>,
 }
 
 impl Simulation<LogHash> {
@@ -258,6 +290,9 @@ impl<M: StateMachine> Simulation<M> {
         options.observers = options.observers.min(crate::limits::MEMBERS_MAX - options.voters);
         options.election_timeout_ticks = options.election_timeout_ticks.max(3);
         let rates = options.faults.unwrap_or_else(|| FaultRates::swarm(&mut rng));
+        if options.zxid_counter_max.is_none() && options.faults.is_none() && rng.chance(0.25) {
+            options.zxid_counter_max = Some(8 + rng.below(120) as u32);
+        }
         // Spare nodes, outside the configuration until a membership change adds them.
         let drawn = match options.spares {
             Some(spares) => spares,
@@ -316,6 +351,8 @@ impl<M: StateMachine> Simulation<M> {
             initial: Membership { voters: voters.iter().copied().collect(), observers: observers.iter().copied().collect() },
             memberships: BTreeMap::new(),
             ever_voters: voters.to_vec(),
+            archive: adversary::Archive::new(),
+            leaders_checked: Vec::new(),
         };
         for i in 0..n {
             sim.start_node(i);
@@ -346,8 +383,11 @@ impl<M: StateMachine> Simulation<M> {
         let m = self.members.get(i)?;
         // Every start draws a fresh seed, as a real host would.
         let seed = self.options.seed.wrapping_mul(31).wrapping_add(u64::from(m.id)).wrapping_add(m.starts << 32);
-        let mut config = Config::new(m.id, voters, observers).ok()?.seed(seed).cluster_id(0x5a58).timeouts(self.options.election_timeout_ticks, 2).inflight_entries_max(256);
+        let mut config = Config::new(m.id, voters, observers).ok()?.seed(seed).cluster_id(SIM_CLUSTER).timeouts(self.options.election_timeout_ticks, 2).inflight_entries_max(256);
         config.bugs = self.options.bugs;
+        if let Some(max) = self.options.zxid_counter_max {
+            config.zxid_counter_max = max;
+        }
         config.validate().ok()?;
         Some(config)
     }
@@ -395,6 +435,13 @@ impl<M: StateMachine> Simulation<M> {
             self.complete_writes(i);
         }
         self.deliver();
+        if self.faulty && self.rng.chance(self.rates.replay) {
+            self.replay_one();
+        }
+        if self.faulty && self.rng.chance(self.rates.compact) {
+            let i = self.rng.below(n as u64) as usize;
+            self.compact_now(i);
+        }
         if self.rng.chance(self.rates.propose) {
             let i = self.rng.below(n as u64) as usize;
             self.propose_at(i);
@@ -521,13 +568,13 @@ impl<M: StateMachine> Simulation<M> {
         true
     }
 
-    fn check_read(&mut self, i: usize, id: NodeId, event: &Event) {
+    /// Checks a read's event; `applied` is the last zxid the host had applied when it was raised.
+    fn check_read(&mut self, i: usize, id: NodeId, event: &Event, applied: Zxid) {
         let now = self.now;
         match *event {
             Event::ReadReady { id: read, zxid } => {
                 let m = &mut self.members[i];
                 let Some((kind, floor)) = m.reads.remove(&read) else { return };
-                let applied = m.last_applied;
                 match kind {
                     ReadKind::Linearizable => self.reads.linearizable += 1,
                     ReadKind::Sync => self.reads.sync += 1,
@@ -621,7 +668,24 @@ impl<M: StateMachine> Simulation<M> {
         let count = 1 + self.rng.below(32);
         let payloads = M::workload_batch(&mut self.rng, self.options.seed, id, self.proposals, self.now, count);
         let Some(node) = self.members.get_mut(i).and_then(|m| m.node.as_mut()) else { return false };
-        let taken = node.propose_batch(&payloads).map_or(0, |batch| batch.taken);
+        let batch = node.propose_batch(&payloads);
+        let taken = batch.map_or(0, |batch| batch.taken);
+        if let Ok(crate::ProposedBatch { first: Some(crate::Proposed::Local(first)), .. }) = batch {
+            // What was taken at the leader is in its history, in order, under consecutive
+            // zxids; what was not taken is not.
+            let storage = node.storage();
+            let stored = (0..taken as u32).all(|k| {
+                let zxid = Zxid::new(first.epoch, first.counter.wrapping_add(k));
+                let entry = storage.index_of(zxid).and_then(|index| storage.payload_at(index)).map(crate::stored::decode);
+                matches!(entry, Some(crate::stored::Stored::Command(p)) if Some(p) == payloads.get(k as usize).map(Vec::as_slice))
+            });
+            let next = Zxid::new(first.epoch, first.counter.wrapping_add(taken as u32));
+            let beyond = storage.index_of(next).and_then(|index| storage.payload_at(index)).is_some();
+            if !stored || beyond {
+                let detail = format!("n{id} took {taken} of {} payloads from {first}; stored as taken: {stored}, more stored: {beyond}", payloads.len());
+                self.checker.fail(self.now, "proposals are stored as taken", detail);
+            }
+        }
         self.proposals += taken as u64;
         self.drain(i);
         taken > 0
@@ -629,9 +693,18 @@ impl<M: StateMachine> Simulation<M> {
 
     fn send(&mut self, from: usize, to: NodeId, bytes: &Sent) {
         let Some(to) = self.members.iter().position(|m| m.id == to) else { return };
+        // Remembered as sent, whatever happens to it now: the network may deliver it again.
+        self.archive.record(&mut self.rng, from, to, bytes);
         // Partitions hold whether random faults are on or not (manual cuts stay until healed).
         if !self.links.open(from, to) {
             return;
+        }
+        if self.faulty && self.rng.chance(self.rates.forge) {
+            if let Some(forged) = self.forged(bytes, to) {
+                self.faults.forge += 1;
+                self.enqueue(from, to, forged, 1);
+                return;
+            }
         }
         let copies = if self.faulty && self.rng.chance(self.rates.loss) {
             self.faults.loss += 1;
@@ -648,10 +721,79 @@ impl<M: StateMachine> Simulation<M> {
                 delay += 1 + self.rng.below(8);
                 self.faults.reorder += 1;
             }
-            self.order += 1;
-            let packet = Packet { deliver_at: self.now + delay, order: self.order, from, to, bytes: bytes.clone() };
-            self.network.insert((packet.deliver_at, packet.order), packet);
+            self.enqueue(from, to, bytes.clone(), delay);
         }
+    }
+
+    /// Puts a message on the wire from node `from` to node `to`, due in `delay` ticks.
+    fn enqueue(&mut self, from: usize, to: usize, bytes: Sent, delay: u64) {
+        self.order += 1;
+        let packet = Packet { deliver_at: self.now + delay, order: self.order, from, to, bytes };
+        self.network.insert((packet.deliver_at, packet.order), packet);
+    }
+
+    /// The message with one field made implausible (see `adversary::forge`), if it has one.
+    fn forged(&mut self, sent: &Sent, to: usize) -> Option<Sent> {
+        let to_id = self.members.get(to)?.id;
+        let mut scratch = Vec::new();
+        match sent {
+            Sent::Value(from, m) => {
+                let message = m.message();
+                let forged = adversary::forge(&message, &mut self.rng, &mut scratch)?;
+                Some(Sent::Value(*from, crate::wire::MessageBuf::new(&forged)))
+            }
+            Sent::Bytes(bytes) => {
+                let (header, message) = crate::wire::decode(bytes, SIM_CLUSTER, to_id, bytes.len()).ok()?;
+                let forged = adversary::forge(&message, &mut self.rng, &mut scratch)?;
+                let mut buf = vec![0u8; crate::wire::encoded_len(&forged)];
+                let len = crate::wire::encode(header, &forged, &mut buf).ok()?;
+                buf.truncate(len);
+                Some(Sent::Bytes(buf))
+            }
+        }
+    }
+
+    /// Delivers again, soon, a message sent at some earlier time (when the link is open).
+    fn replay_one(&mut self) {
+        let Some((from, to, sent)) = self.archive.pick(&mut self.rng).cloned() else { return };
+        if !self.links.open(from, to) {
+            return;
+        }
+        self.faults.replay += 1;
+        let delay = 1 + self.rng.below(self.rates.latency_ticks_max.max(1));
+        self.enqueue(from, to, sent, delay);
+    }
+
+    /// Delivers again, at the next tick, every kept message of `kind` (as `Message::kind`
+    /// names it) from node `from` to node `to` (indexes); returns how many.
+    pub fn replay_matching(&mut self, kind: &str, from: usize, to: usize) -> usize {
+        let to_id = self.members.get(to).map_or(0, |m| m.id);
+        let again: Vec<(usize, usize, Sent)> = self.archive.matching(|f, t, sent| f == from && t == to && sent.kind(to_id).as_deref() == Some(kind)).cloned().collect();
+        for (from, to, sent) in &again {
+            self.faults.replay += 1;
+            self.enqueue(*from, *to, sent.clone(), 1);
+        }
+        again.len()
+    }
+
+    /// Node `i`'s host takes a snapshot of its state machine now, at its applied point.
+    pub fn compact_now(&mut self, i: usize) -> bool {
+        let taken = self.take_snapshot(i);
+        self.faults.compact += u64::from(taken);
+        taken
+    }
+
+    /// Node `i`'s host hands the kernel a snapshot of its state machine at its applied point.
+    fn take_snapshot(&mut self, i: usize) -> bool {
+        let Some(m) = self.members.get_mut(i) else { return false };
+        let Some(node) = m.node.as_mut() else { return false };
+        let Some(zxid) = node.storage().zxid_at(node.applied_index()) else { return false };
+        let data = m.machine.snapshot();
+        if node.compact(zxid, &data).is_err() {
+            return false;
+        }
+        self.drain(i);
+        true
     }
 
     /// Drains every output of node `i` and checks the invariants.
@@ -672,21 +814,34 @@ impl<M: StateMachine> Simulation<M> {
         }
         if i % 2 == 1 {
             while let Some((to, message)) = node.poll_message() {
+                promises::check_sent(&mut self.checker, now, m.id, to, &m.disk, &message);
                 outgoing.push((to, Sent::Value(m.id, crate::wire::MessageBuf::new(&message))));
             }
         } else {
             while let Some(t) = node.poll_transmit(&mut buf) {
+                if let Ok((_, message)) = crate::wire::decode(&buf[..t.len], SIM_CLUSTER, t.to, t.len) {
+                    promises::check_sent(&mut self.checker, now, m.id, t.to, &m.disk, &message);
+                }
                 outgoing.push((t.to, Sent::Bytes(buf[..t.len].to_vec())));
             }
         }
         // (position, zxid, payload hash, state digest after it, snapshot?)
         let mut applied: Vec<(u64, Zxid, u64, u64, bool)> = Vec::new();
         let mut memberships: Vec<(u64, Membership)> = Vec::new();
-        while let Some(apply) = node.poll_commit() {
-            match apply {
+        // Events with the last zxid the host had applied when each was raised: a read is
+        // checked against what was applied then, not after the commits drained below.
+        let mut host_applied = m.last_applied;
+        let mut events = Vec::new();
+        while let Some(e) = node.poll_event() {
+            events.push((e, host_applied));
+        }
+        loop {
+            let Some(apply) = node.poll_commit() else { break };
+            let zxid = match apply {
                 Apply::Entry { index, zxid, payload } => {
                     m.machine.apply(index, zxid, payload);
                     applied.push((index, zxid, hash_bytes(payload), m.machine.digest(), false));
+                    zxid
                 }
                 Apply::Membership { index, zxid, encoded } => {
                     if let Some((membership, _)) = Membership::decode(encoded) {
@@ -695,16 +850,27 @@ impl<M: StateMachine> Simulation<M> {
                     // Keyed by position: the same membership may come back later (a node
                     // removed and added again), and is not a command committed twice.
                     applied.push((index, zxid, !hash_bytes(encoded) ^ index.rotate_left(29), m.machine.digest(), false));
+                    zxid
                 }
                 Apply::Snapshot { index, zxid, data } => {
                     m.machine.restore(data);
                     applied.push((index, zxid, 0, m.machine.digest(), true));
+                    zxid
                 }
+            };
+            // Raised by that call, before it handed this entry out.
+            while let Some(e) = node.poll_event() {
+                events.push((e, host_applied));
             }
+            host_applied = zxid;
         }
-        let mut events = Vec::new();
         while let Some(e) = node.poll_event() {
-            events.push(e);
+            events.push((e, host_applied));
+        }
+        if node.is_established_leader() && !self.leaders_checked.contains(&node.epoch()) {
+            self.leaders_checked.push(node.epoch());
+            let storage = node.storage();
+            self.checker.leader_holds_committed(now, node.epoch(), m.id, storage.snapshot_point(), |index| storage.zxid_at(index));
         }
         let (role, epoch, established, last, commit, id) = (node.role(), node.epoch(), node.is_established_leader(), node.last_zxid(), node.commit_index(), m.id);
         self.buf = buf;
@@ -723,7 +889,7 @@ impl<M: StateMachine> Simulation<M> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn after_drain(&mut self, i: usize, id: NodeId, role: Role, epoch: u32, established: bool, last: Zxid, commit: u64, applied: Vec<(u64, Zxid, u64, u64, bool)>, events: Vec<Event>) {
+    fn after_drain(&mut self, i: usize, id: NodeId, role: Role, epoch: u32, established: bool, last: Zxid, commit: u64, applied: Vec<(u64, Zxid, u64, u64, bool)>, events: Vec<(Event, Zxid)>) {
         let now = self.now;
         if established {
             self.checker.leader(now, epoch, id, last);
@@ -754,11 +920,11 @@ impl<M: StateMachine> Simulation<M> {
             self.checker.applied(now, id, index, zxid, hash, previous);
             self.checker.digest(now, id, index, digest);
         }
-        for e in events {
+        for (e, host_applied) in events {
             if self.options.trace {
                 self.trace.push(format!("t={now} n{id} {e:?}"));
             }
-            self.check_read(i, id, &e);
+            self.check_read(i, id, &e, host_applied);
             if !matches!(e, Event::SnapshotWanted { .. }) && self.events.len() < 100_000 {
                 self.events.push((now, id, e));
             }
@@ -768,17 +934,9 @@ impl<M: StateMachine> Simulation<M> {
     /// The host's snapshot of its state machine: applied count and state hash.
     fn maybe_compact(&mut self, i: usize) {
         let every = self.options.compact_every;
-        let m = &mut self.members[i];
-        let Some(node) = m.node.as_mut() else { return };
-        let applied = node.applied_index();
-        let (snap, _) = node.storage().snapshot_point();
-        if every == 0 || applied < snap + every {
-            return;
-        }
-        let Some(zxid) = node.storage().zxid_at(applied) else { return };
-        let data = m.machine.snapshot();
-        if node.compact(zxid, &data).is_ok() {
-            self.drain(i);
+        let Some(node) = self.members.get(i).and_then(|m| m.node.as_ref()) else { return };
+        if every > 0 && node.applied_index() >= node.storage().snapshot_point().0 + every {
+            self.take_snapshot(i);
         }
     }
 

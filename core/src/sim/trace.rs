@@ -19,7 +19,7 @@ fn fields(m: &Message<'_>) -> String {
         Message::Notification { round, state, vote, .. } => format!("NOTIFICATION round={round} {state:?} vote=(n{} {} epoch {})", vote.leader, vote.zxid, vote.epoch),
         Message::Proposal(p) | Message::Inform(p) => format!("{} epoch={} prev={} commit={} entries={}", m.kind(), p.epoch, p.prev, p.commit, p.entries.iter().count()),
         Message::SnapChunk(c) => format!("SNAP epoch={} at={} offset={} total={}", c.epoch, c.zxid, c.offset, c.total),
-        Message::Forward { incarnation, seq, payload } => format!("FORWARD {incarnation:08x}#{seq} {} bytes", payload.0.len()),
+        Message::Forward { epoch, exchange, seq, payload } => format!("FORWARD epoch={epoch} {exchange:x}#{seq} {} bytes", payload.0.len()),
         other => format!("{other:?}"),
     }
 }

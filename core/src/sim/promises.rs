@@ -1,0 +1,50 @@
+//! What a message promises, checked when a node sends it against what its disk holds:
+//! an ACK, a promise (ACKEPOCH) and a vote speak only for durable state (DESIGN §2, and
+//! ZooKeeper's ZOOKEEPER-3911, 4643, 4646 and 4785, each a promise made too early).
+
+use alloc::format;
+
+use super::checker::Checker;
+use super::disk::Disk;
+use crate::wire::{Message, PeerState};
+use crate::{NodeId, Zxid};
+
+/// Whether `zxid` is in the durable history (or covered by the durable snapshot).
+fn durably_holds(disk: &Disk, zxid: Zxid) -> bool {
+    zxid <= disk.snapshot.1 || disk.entries.binary_search_by(|(z, _)| z.cmp(&zxid)).is_ok()
+}
+
+/// The last durable zxid.
+fn durable_last(disk: &Disk) -> Zxid {
+    disk.entries.last().map_or(disk.snapshot.1, |(z, _)| *z)
+}
+
+/// Checks what node `id` says to `to` in `message` against its durable state.
+pub(crate) fn check_sent(checker: &mut Checker, tick: u64, id: NodeId, to: NodeId, disk: &Disk, message: &Message<'_>) {
+    const ACK: &str = "an ACK speaks for durable state";
+    const PROMISE: &str = "a promise is durable, never below accepted_epoch";
+    const VOTE: &str = "a vote speaks for durable state";
+    match *message {
+        Message::Ack { epoch, zxid, .. } => {
+            if disk.hard.current_epoch != epoch {
+                checker.fail(tick, ACK, format!("n{id} acknowledged {zxid} in epoch {epoch}, durable current epoch {}", disk.hard.current_epoch));
+            } else if !durably_holds(disk, zxid) {
+                checker.fail(tick, ACK, format!("n{id} acknowledged {zxid}, durable up to {}", durable_last(disk)));
+            }
+        }
+        Message::AckEpoch { epoch, last, promised, .. } => {
+            let hard = disk.hard;
+            if promised && (hard.accepted_epoch != epoch || hard.promised_leader != to) {
+                checker.fail(tick, PROMISE, format!("n{id} promised epoch {epoch} to n{to}, durable promise: epoch {} to n{}", hard.accepted_epoch, hard.promised_leader));
+            } else if !durably_holds(disk, last) {
+                checker.fail(tick, PROMISE, format!("n{id} reported {last} in ACKEPOCH, durable up to {}", durable_last(disk)));
+            }
+        }
+        Message::Notification { state: PeerState::Looking, vote, .. } if vote.leader == id => {
+            if vote.epoch > disk.hard.current_epoch || !durably_holds(disk, vote.zxid) {
+                checker.fail(tick, VOTE, format!("n{id} voted for itself with {} in epoch {}, durable: {} in epoch {}", vote.zxid, vote.epoch, durable_last(disk), disk.hard.current_epoch));
+            }
+        }
+        _ => {}
+    }
+}
