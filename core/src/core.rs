@@ -225,6 +225,7 @@ impl<S: Storage> Core<S> {
         self.snapshot_pending = None;
         // What was known committed before the crash still is: never truncated, applied again.
         let floor = self.storage.index_at_or_before(hard.commit_floor).unwrap_or(snapshot_index);
+        let floor = if crate::config::bugs(&self.config).commit_floor_ignored { snapshot_index } else { floor };
         self.commit_index = floor.clamp(snapshot_index, self.storage.last_index());
         self.floor_written = self.commit_index;
         self.applied_index = snapshot_index;
@@ -452,7 +453,8 @@ impl<S: Storage> Core<S> {
             // The host has not restored the snapshot received by SNAP yet.
             return;
         }
-        let applied = self.storage.zxid_at(self.applied_index).unwrap_or(Zxid::ZERO);
+        let released_to = if crate::config::bugs(&self.config).read_at_commit { self.commit_index } else { self.applied_index };
+        let applied = self.storage.zxid_at(released_to).unwrap_or(Zxid::ZERO);
         while let Some(&(id, zxid)) = self.reads_waiting.front() {
             if zxid > applied {
                 break;
@@ -588,6 +590,9 @@ impl<S: Storage> Core<S> {
         // left for the caller.
         let room = counter_last.saturating_sub(first.counter).saturating_add(1);
         let room = if first.counter > counter_last { 0 } else { room };
+        if crate::config::bugs(&self.config).batch_draws_past_counter {
+            return self.append_commands_drawing_past(first, counter_last, payloads, payload_bytes_max, coalesce);
+        }
         for payload in payloads.take(room as usize) {
             let payload = payload.as_ref();
             let counter = first.counter + taken;
@@ -612,6 +617,37 @@ impl<S: Storage> Core<S> {
             stopped = Some(ProposeError::Busy);
         }
         (taken, stopped)
+    }
+
+    /// [`Core::append_commands`] as it was before it stopped drawing at the last counter: it
+    /// draws one payload past it and drops it (a planted bug, for the simulator's tests).
+    #[cfg(feature = "sim")]
+    fn append_commands_drawing_past<I>(&mut self, first: Zxid, counter_last: u32, payloads: I, payload_bytes_max: usize, coalesce: bool) -> (u32, Option<ProposeError>)
+    where
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let (mut taken, mut last) = (0u32, 0);
+        for payload in payloads {
+            let counter = first.counter.wrapping_add(taken);
+            if counter > counter_last || counter < first.counter || payload.as_ref().len() > payload_bytes_max {
+                break;
+            }
+            match self.storage.append_parts(Zxid::new(first.epoch, counter), stored::command_head(payload.as_ref()), payload.as_ref()) {
+                Ok(index) => last = index,
+                Err(_) => break,
+            }
+            taken += 1;
+        }
+        if taken > 0 && self.note_appended(coalesce, last + 1 - u64::from(taken), last).is_err() {
+            return (taken, Some(ProposeError::Busy));
+        }
+        (taken, None)
+    }
+
+    #[cfg(not(feature = "sim"))]
+    fn append_commands_drawing_past<I: Iterator>(&mut self, _: Zxid, _: u32, _: I, _: usize, _: bool) -> (u32, Option<ProposeError>) {
+        (0, None)
     }
 
     /// Starts a run of appends that becomes one write: refuses (busy) when no write can be queued.
@@ -796,16 +832,17 @@ impl<S: Storage> Core<S> {
         }
         // Covered by the snapshot once its write is durable (see `durable`): until then
         // nothing it holds is advertised (votes, ACKEPOCH), acknowledged or applied.
+        let early = crate::config::bugs(&self.config).snapshot_used_early;
         if replaced {
-            self.durable_index = 0;
+            self.durable_index = if early { index } else { 0 };
         }
         self.commit_index = index;
         self.applied_index = index;
-        self.restore_pending = false;
+        self.restore_pending = early;
         let before = (self.config.voters.clone(), self.config.observers.clone());
         self.recover_membership();
         self.membership_changed = before != (self.config.voters.clone(), self.config.observers.clone()) || self.membership_pending.is_some();
-        self.snapshot_pending = Some(self.next_seq);
+        self.snapshot_pending = if early { None } else { Some(self.next_seq) };
         self.push_write(WriteKind::Snapshot { index, zxid, replaces_history: replaced }, 0)
     }
 

@@ -335,7 +335,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     }
 
     fn step_value(&mut self, from: NodeId, message: Message<'_>) -> Result<(), StepError> {
-        if matches!(message, Message::Notification { round, .. } if round > crate::limits::ROUND_MAX) {
+        if matches!(message, Message::Notification { round, .. } if round > crate::limits::ROUND_MAX) && !crate::config::bugs(&self.core.config).rounds_unbounded {
             // Adopted, it would leave no rounds to count up to.
             return Err(StepError::Implausible("an election round near the end of its range"));
         }
@@ -368,6 +368,7 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                     && !(self.core.is_voter_any(from) && self.core.is_member_any(vote.leader) && vote.zxid > self.core.durable_zxid()) =>
             {
                 match role {
+                    RoleState::Looking(_) if crate::config::bugs(&self.core.config).round_ignores_unknown_candidate => {}
                     RoleState::Looking(election) => election.on_round_of_unknown_candidate(&mut self.core, from, round),
                     // Still tell the sender who leads: its membership may be behind ours.
                     _ => {

@@ -218,6 +218,7 @@ fn options(object: &JsValue) -> Result<Options, JsValue> {
             ack_before_durable: bug("ackBeforeDurable")?,
             skip_trunc: bug("skipTrunc")?,
             election_ignores_zxid: bug("electionIgnoresZxid")?,
+            ..Bugs::default()
         };
     }
     Ok(o)

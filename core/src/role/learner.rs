@@ -148,7 +148,10 @@ impl Learner {
         }
         self.ack_due = false;
         let early = crate::config::bugs(&core.config).ack_before_durable;
-        let (hard, durable) = if early { (core.storage.hard_state(), core.storage.last_index()) } else { (core.durable_hard, core.durable_index) };
+        let (mut hard, durable) = if early { (core.storage.hard_state(), core.storage.last_index()) } else { (core.durable_hard, core.durable_index) };
+        if crate::config::bugs(&core.config).ack_ignores_epoch {
+            hard.current_epoch = core.storage.hard_state().current_epoch;
+        }
         if self.stage != Stage::Broadcast || hard.current_epoch != self.epoch || core.snapshot_pending.is_some() {
             return None;
         }
@@ -187,7 +190,7 @@ impl Learner {
             return Err(StepError::StaleEpoch { message: epoch, current: self.epoch });
         }
         let handshake = matches!(message, Message::LeaderInfo { .. } | Message::Trunc { .. } | Message::NewLeader { .. } | Message::SnapChunk(_));
-        if handshake && message.exchange().is_some_and(|exchange| exchange != self.exchange) {
+        if handshake && message.exchange().is_some_and(|exchange| exchange != self.exchange) && !crate::config::bugs(&core.config).learner_ignores_exchange {
             // Of an earlier handshake (before a restart of either end, or a re-sync): a
             // late NEWLEADER or TRUNC would truncate what this one acknowledged.
             return Err(StepError::OtherExchange);
@@ -245,7 +248,8 @@ impl Learner {
     fn on_leader_info<S: Storage>(&mut self, core: &mut Core<S>, epoch: u32) -> Result<Option<Transition>, StepError> {
         let hard = core.storage.hard_state();
         let same_promise = epoch == hard.accepted_epoch && hard.promised_leader == self.leader;
-        if epoch < hard.accepted_epoch {
+        let floor = if crate::config::bugs(&core.config).promise_checks_current_epoch { hard.current_epoch } else { hard.accepted_epoch };
+        if epoch < floor {
             // Promised a newer epoch: acknowledging this one would break that promise.
             return Ok(Some(Transition::Look));
         }
@@ -346,7 +350,7 @@ impl Learner {
         }
         for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
-            if !zxid.follows(previous, p.epoch) {
+            if !zxid.follows(previous, p.epoch) && !(crate::config::bugs(&core.config).entries_unchecked && zxid > previous) {
                 core.end_appends(run)?;
                 return Err(StepError::Implausible("an entry that does not follow its predecessor in this epoch"));
             }

@@ -47,6 +47,15 @@ impl<T: Clone> Archive<T> {
         self.kept.get(rng.below(self.kept.len() as u64) as usize)
     }
 
+    /// Up to `count` kept messages to node `to`, drawn at random.
+    pub(crate) fn pick_to(&self, rng: &mut Rng, to: usize, count: usize) -> Vec<(usize, usize, T)> {
+        let addressed: Vec<&(usize, usize, T)> = self.kept.iter().filter(|(_, t, _)| *t == to).collect();
+        if addressed.is_empty() {
+            return Vec::new();
+        }
+        (0..count).filter_map(|_| addressed.get(rng.below(addressed.len() as u64) as usize).map(|m| (*m).clone())).collect()
+    }
+
     /// Every kept message for which `wanted` holds, oldest first.
     pub(crate) fn matching<'a>(&'a self, wanted: impl Fn(usize, usize, &T) -> bool + 'a) -> impl Iterator<Item = &'a (usize, usize, T)> + 'a {
         self.kept.iter().filter(move |(from, to, m)| wanted(*from, *to, m))
@@ -60,7 +69,8 @@ pub(crate) fn forge<'a>(message: &Message<'a>, rng: &mut Rng, scratch: &'a mut V
     let mut forged = *message;
     let other = |rng: &mut Rng, exchange: u64| exchange ^ (1 + rng.below(u64::from(u32::MAX)));
     match &mut forged {
-        Message::Notification { round, .. } => *round = ROUND_MAX + 1 + rng.below(1 << 20),
+        // Just past the bound, or at the very end of the range (where counting up overflows).
+        Message::Notification { round, .. } => *round = if rng.chance(0.5) { ROUND_MAX + 1 + rng.below(1 << 20) } else { u64::MAX - rng.below(2) },
         // An older handshake's opening (a newer one is a real peer's right).
         Message::FollowerInfo { exchange, .. } if *exchange > 0 => *exchange = rng.below(*exchange),
         Message::Ack { epoch, zxid, exchange } => {

@@ -72,6 +72,9 @@ impl FaultRates {
         let replay = if rng.chance(0.6) { rng.range_f64(0.02, 0.5) } else { 0.0 };
         let forge = if rng.chance(0.3) { rng.range_f64(0.001, 0.01) } else { 0.0 };
         let compact = if rng.chance(0.3) { rng.range_f64(0.002, 0.02) } else { 0.0 };
+        // Now and then a slow disk: votes and promises lag what a node holds in memory, and
+        // an election can pick a candidate that a promiser's history has overtaken since.
+        let storage_delay_ticks_max = if rng.chance(0.2) { 5 + rng.below(40) } else { storage_delay_ticks_max };
         FaultRates {
             loss,
             duplicate,

@@ -410,6 +410,16 @@ impl<M: StateMachine> Simulation<M> {
         // A restarted host starts from nothing; the node hands it its snapshot first.
         m.machine = M::new(id);
         self.drain(i);
+        if self.faulty && self.rates.replay > 0.0 {
+            // Datagrams addressed to it from before (queued in the network while it was
+            // down): old votes reach a node whose election round starts over.
+            let count = 1 + self.rng.below(16) as usize;
+            for (from, to, sent) in self.archive.pick_to(&mut self.rng, i, count) {
+                self.faults.replay += 1;
+                let delay = 1 + self.rng.below(3);
+                self.enqueue(from, to, sent, delay);
+            }
+        }
     }
 
     /// Runs both phases and reports.

@@ -26,7 +26,10 @@ pub(crate) fn check_sent(checker: &mut Checker, tick: u64, id: NodeId, to: NodeI
     const VOTE: &str = "a vote speaks for durable state";
     match *message {
         Message::Ack { epoch, zxid, .. } => {
-            if disk.hard.current_epoch != epoch {
+            if disk.hard.accepted_epoch > epoch {
+                // Paxos: having promised a later ballot, accept nothing of an earlier one.
+                checker.fail(tick, PROMISE, format!("n{id} acknowledged {zxid} in epoch {epoch} having promised epoch {}", disk.hard.accepted_epoch));
+            } else if disk.hard.current_epoch != epoch {
                 checker.fail(tick, ACK, format!("n{id} acknowledged {zxid} in epoch {epoch}, durable current epoch {}", disk.hard.current_epoch));
             } else if !durably_holds(disk, zxid) {
                 checker.fail(tick, ACK, format!("n{id} acknowledged {zxid}, durable up to {}", durable_last(disk)));
@@ -34,7 +37,9 @@ pub(crate) fn check_sent(checker: &mut Checker, tick: u64, id: NodeId, to: NodeI
         }
         Message::AckEpoch { epoch, last, promised, .. } => {
             let hard = disk.hard;
-            if promised && (hard.accepted_epoch != epoch || hard.promised_leader != to) {
+            if hard.accepted_epoch > epoch {
+                checker.fail(tick, PROMISE, format!("n{id} joined epoch {epoch} having promised epoch {}", hard.accepted_epoch));
+            } else if promised && (hard.accepted_epoch != epoch || hard.promised_leader != to) {
                 checker.fail(tick, PROMISE, format!("n{id} promised epoch {epoch} to n{to}, durable promise: epoch {} to n{}", hard.accepted_epoch, hard.promised_leader));
             } else if !durably_holds(disk, last) {
                 checker.fail(tick, PROMISE, format!("n{id} reported {last} in ACKEPOCH, durable up to {}", durable_last(disk)));
