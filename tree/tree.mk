@@ -35,7 +35,7 @@ record-traces:
 	@test -f /usr/share/java/zookeeper.jar || apt-get install -y zookeeper
 	@python3 -c 'import kazoo' 2>/dev/null || pip install kazoo
 	python3 $(TREE_DIR)recorder/record.py --seeds 24 --ops 300 --out $(TREE_TRACES)
-	python3 $(TREE_DIR)recorder/record.py --ensemble --seeds 2 --ops 300 --out $(TREE_TRACES)
+	python3 $(TREE_DIR)recorder/record.py --ensemble --first-seed 101 --seeds 2 --ops 300 --out $(TREE_TRACES)
 
 bench-tree:
 	cargo run -q --release -p zaxos-tree --example bench

@@ -330,8 +330,10 @@ class Recorder:
                 raise RuntimeError(f"expiries not one at a time: {zxid:#x} -> {z:#x}")
             zxid, last_bump = z, time.time()
             self.drain()
-            # Replicated time: the tick that expires the session comes after its deadline.
-            self.now_ms = max(self.now_ms, self.last_touch[n] + self.timeouts[n])
+            # Replicated time: the first tick comes after every cut session's deadline, as if
+            # the expirer were late. ZooKeeper's then still polls one bucket after the other,
+            # each session closed by its own transaction, so the tree must tell them apart.
+            self.now_ms = max(self.now_ms, max(self.last_touch[m] + self.timeouts[m] for m in names))
             self.emit({"op": "tick"}, {"ok": {"expired": [n]}}, zxid, self.take_events())
         for _, c in gone:
             c.stop()
