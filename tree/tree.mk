@@ -2,7 +2,8 @@
 #   make test-tree       replay every recorded ZooKeeper trace, run the tree's tests, recipes and
 #                        replicated runs in the kernel's simulator (feature sim);
 #                        the last line is "tree: N passed, N failed" (cargo tests + traces)
-#   make record-traces   re-record tests/traces/ from a real ZooKeeper 3.8 (needs Java, apt, pip)
+#   make record-traces   re-record tests/traces/ from a real ZooKeeper 3.8, standalone and a
+#                        3-server ensemble (needs Java, apt, pip; about 15 s a seed)
 #   make bench-tree      operations/s and bytes per znode
 
 TREE_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
@@ -34,6 +35,7 @@ record-traces:
 	@test -f /usr/share/java/zookeeper.jar || apt-get install -y zookeeper
 	@python3 -c 'import kazoo' 2>/dev/null || pip install kazoo
 	python3 $(TREE_DIR)recorder/record.py --seeds 24 --ops 300 --out $(TREE_TRACES)
+	python3 $(TREE_DIR)recorder/record.py --ensemble --first-seed 101 --seeds 2 --ops 300 --out $(TREE_TRACES)
 
 bench-tree:
 	cargo run -q --release -p zaxos-tree --example bench

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Record seeded random operation sequences against a real ZooKeeper server.
 
-For every seed the script starts a fresh standalone ZooKeeper on 127.0.0.1 (temporary data
-directory, free port), drives it through kazoo's connection layer with raw protocol requests (so
-that kazoo's own path rewriting never hides what the server answers), and writes one JSON-lines
-trace to tests/traces/seed-NNN.jsonl. See ../README.md for the schema and the normalisation.
+For every seed the script starts a fresh standalone ZooKeeper on 127.0.0.1 (or, with
+--ensemble, three servers in one quorum; temporary data directories, free ports), drives it
+through kazoo's connection layer with raw protocol requests (so that kazoo's own path rewriting
+never hides what the server answers), and writes one JSON-lines trace to
+tests/traces/seed-NNN.jsonl (ensemble-NNN.jsonl). See ../README.md for the schema and the
+normalisation.
 """
 import argparse, json, logging, os, random, shutil, socket, subprocess, sys, tempfile, threading, time
 
@@ -20,7 +22,9 @@ TICK_MS = 100
 MIN_TIMEOUT_MS = 200
 MAX_TIMEOUT_MS = 60000
 LONG_TIMEOUT_MS = 60000
-SHORT_TIMEOUT_MS = 400
+# Short sessions (the ones that expire): two timeouts, so that two cut at once expire in
+# different buckets of the server's session tracker, in a known order.
+SHORT_TIMEOUTS_MS = [400, 800]
 EVENT_NAMES = {1: "NodeCreated", 2: "NodeDeleted", 3: "NodeDataChanged", 4: "NodeChildrenChanged"}
 NAMES = ["a", "b", "c", "d"]
 MODES = ["persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential"]
@@ -96,33 +100,62 @@ class Proxy:
             s.close()
 
 
+def wait_for_port(port, deadline_s=60):
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("ZooKeeper did not start")
+
+
 class Server:
-    def __init__(self):
+    """A standalone server, or with `size` 3 an ensemble of three (clients are spread over
+    them; `ports` lists their client ports)."""
+
+    def __init__(self, size=1):
         self.dir = tempfile.mkdtemp(prefix="zk-trace-")
-        self.port = free_port()
-        cfg = os.path.join(self.dir, "zoo.cfg")
-        with open(cfg, "w") as f:
-            f.write(f"tickTime={TICK_MS}\ndataDir={self.dir}/data\nclientPort={self.port}\n"
-                    f"clientPortAddress=127.0.0.1\nminSessionTimeout={MIN_TIMEOUT_MS}\n"
-                    f"maxSessionTimeout={MAX_TIMEOUT_MS}\nadmin.enableServer=false\n"
-                    "4lw.commands.whitelist=\n")
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
-        self.proc = subprocess.Popen(["java", "-Xmx256m", "-cp", ZK_JAR,
-                                      "org.apache.zookeeper.server.ZooKeeperServerMain", cfg],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("ZooKeeper did not start")
+        self.ports = [free_port() for _ in range(size)]
+        quorum = [(free_port(), free_port()) for _ in range(size)] if size > 1 else []
+        self.procs, self.logs = [], []
+        for i, port in enumerate(self.ports):
+            home = os.path.join(self.dir, f"s{i + 1}")
+            os.makedirs(os.path.join(home, "data"))
+            cfg = os.path.join(home, "zoo.cfg")
+            with open(cfg, "w") as f:
+                f.write(f"tickTime={TICK_MS}\ndataDir={home}/data\nclientPort={port}\n"
+                        f"clientPortAddress=127.0.0.1\nminSessionTimeout={MIN_TIMEOUT_MS}\n"
+                        f"maxSessionTimeout={MAX_TIMEOUT_MS}\nadmin.enableServer=false\n"
+                        "4lw.commands.whitelist=\n")
+                if quorum:
+                    f.write("initLimit=50\nsyncLimit=20\n")
+                    for j, (peer, election) in enumerate(quorum):
+                        f.write(f"server.{j + 1}=127.0.0.1:{peer}:{election}\n")
+            main = "org.apache.zookeeper.server.ZooKeeperServerMain"
+            if quorum:
+                with open(os.path.join(home, "data", "myid"), "w") as f:
+                    f.write(f"{i + 1}\n")
+                main = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+            log = open(os.path.join(home, "server.log"), "w")
+            self.logs.append(log)
+            self.procs.append(subprocess.Popen(["java", "-Xmx256m", "-cp", ZK_JAR, main, cfg],
+                                               stdout=log, stderr=subprocess.STDOUT))
+        for port in self.ports:
+            wait_for_port(port)
+
+    @property
+    def port(self):
+        return self.ports[0]
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-        self.log.close()
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait(timeout=20)
+        for log in self.logs:
+            log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -131,6 +164,14 @@ def stat_json(st, names):
             "cversion": st.cversion, "aversion": st.aversion,
             "ephemeralOwner": names.get(st.ephemeralOwner) if st.ephemeralOwner else None,
             "dataLength": st.dataLength, "numChildren": st.numChildren}
+
+
+def data_json(data):
+    """Data as the replay schema writes it: text when it is UTF-8, else hex."""
+    try:
+        return {"data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data_hex": data.hex()}
 
 
 def err_name(e):
@@ -146,11 +187,13 @@ class Recorder:
         self.seed = seed
         self.nops = nops
         self.server = server
+        self.ensemble = len(server.ports) > 1
         self.clients = {}      # name -> KazooClient
         self.proxies = {}      # name -> Proxy (short sessions only)
         self.timeouts = {}     # name -> negotiated timeout
         self.last_touch = {}   # name -> synthetic ms of the session's last entry
         self.names = {}        # real session id -> name
+        self.ephemerals = {}   # name -> ephemeral paths it created (some may be gone)
         self.next_session = 1
         self.now_ms = 0
         self.known = set()     # paths believed to exist
@@ -163,25 +206,35 @@ class Recorder:
         c._call(req, ar)
         return ar.get(timeout=20)
 
-    def drain(self, skip=None):
-        """Round trip on every session so that every watch event sent before now has arrived."""
-        for n, c in self.clients.items():
-            if n != skip:
-                self.call(n, Exists("/", None))
+    def round_trip(self, name):
+        """After this, every watch event the session's server sent before now has arrived. On a
+        follower a sync first: the server has then applied everything committed before it."""
+        if self.ensemble:
+            self.call(name, Sync("/"))
+        self.call(name, Exists("/", None))
 
-    def take_events(self):
+    def drain(self):
+        for n in self.clients:
+            self.round_trip(n)
+
+    def take_events(self, closing=None):
+        """Every session's captured events, sessions in opening order; `closing` is a
+        (name, client) whose client is no longer among the live ones."""
+        clients = dict(self.clients)
+        if closing:
+            clients[closing[0]] = closing[1]
         out = []
-        for n in sorted(self.clients, key=lambda x: int(x[1:])):
-            c = self.clients[n]
+        for n in sorted(clients, key=lambda x: int(x[1:])):
+            c = clients[n]
             for typ, path in c._trace_events:
                 out.append([n, typ, path])
             c._trace_events.clear()
         return out
 
     def last_zxid(self):
-        c = self.clients[next(iter(self.clients))]
-        self.call(next(iter(self.clients)), Exists("/", None))
-        return c.last_zxid & 0xFFFFFFFF
+        name = next(iter(self.clients))
+        self.round_trip(name)
+        return self.clients[name].last_zxid
 
     def emit(self, op, result, zxid, events, session=None):
         self.now_ms += 1
@@ -196,12 +249,15 @@ class Recorder:
     def open_session(self, short=False):
         name = f"s{self.next_session}"
         self.next_session += 1
-        port = self.server.port
+        # In an ensemble the sessions are spread over its servers.
+        port = self.server.ports[(self.next_session - 2) % len(self.server.ports)]
+        timeout = LONG_TIMEOUT_MS
         if short:
-            p = Proxy(self.server.port)
+            used = {self.timeouts[n] for n in self.proxies}
+            timeout = next(t for t in SHORT_TIMEOUTS_MS if t not in used)
+            p = Proxy(port)
             self.proxies[name] = p
             port = p.port
-        timeout = SHORT_TIMEOUT_MS if short else LONG_TIMEOUT_MS
         c = KazooClient(hosts=f"127.0.0.1:{port}", timeout=timeout / 1000.0,
                         connection_retry={"max_tries": -1, "delay": 0.05, "max_delay": 0.2})
         c._trace_events = []
@@ -209,9 +265,9 @@ class Recorder:
         self.clients[name] = c
         self.names[c._session_id] = name
         self.timeouts[name] = c._session_timeout
-        self.call(name, Exists("/", None))
-        zxid = c.last_zxid & 0xFFFFFFFF
-        self.drain(skip=name)
+        self.round_trip(name)
+        zxid = c.last_zxid
+        self.drain()
         self.emit({"op": "open", "session": name, "timeout_ms": timeout},
                   {"ok": {"timeout_ms": c._session_timeout}}, zxid, self.take_events(), name)
 
@@ -221,40 +277,86 @@ class Recorder:
         return c
 
     def close_session(self, name):
-        c = self.forget(name)
+        mine = sorted(self.ephemerals.get(name, set()) & self.known)
+        if mine and self.rng.random() < 0.7:
+            # A watch on one of its own ephemerals, which its close then fires at it.
+            path = self.rng.choice(mine)
+            self.read(name, {"op": "get_data", "session": name, "path": path, "watch": True},
+                      GetData(path, lambda e: None),
+                      lambda res: {**data_json(res[0]), "stat": stat_json(res[1], self.names)})
+        c = self.clients.pop(name)
+        # ZooKeeper sends the closing session the events of its close before the close's
+        # reply, and kazoo reads them until that reply: keep capturing them.
         c.stop()
         c.close()
         if name in self.proxies:
             self.proxies.pop(name).cut()
         zxid = self.last_zxid()
         self.drain()
-        self.emit({"op": "close", "session": name}, {"ok": None}, zxid, self.take_events(), name)
+        events = self.take_events(closing=(name, c))
+        c._trace_events = None
+        self.emit({"op": "close", "session": name}, {"ok": None}, zxid, events, name)
         self.refresh_known()
 
-    def expire_session(self, name):
-        """Cut the session's connection and wait until the server has expired it."""
+    def expire_sessions(self, names):
+        """Cut the sessions' connections and record each expiry as its own tick, in the order
+        the server expires them: the shorter timeout first (two cut at once are in buckets of
+        the session tracker 400 ms apart)."""
+        names = sorted(names, key=lambda n: -self.timeouts[n])
+        if len(names) > 1:
+            # Touch them, the shortest last, so that replicated time orders their deadlines as
+            # the server's clock does (the server saw the same pings from both).
+            for n in names:
+                self.write(n, {"op": "set_data", "session": n, "path": "/t", "data": "", "version": -1},
+                           SetData("/t", b"", -1), lambda res: {"stat": stat_json(res, self.names)})
         before = self.last_zxid()
-        c = self.forget(name)
-        self.proxies.pop(name).cut()
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            time.sleep(0.05)
-            if self.last_zxid() != before:
-                break
-        else:
-            raise RuntimeError("session did not expire")
-        c.stop()
-        c.close()
-        zxid = self.last_zxid()
-        assert zxid == before + 1, (before, zxid)
-        self.drain()
-        # Replicated time: the tick that expires the session comes after its deadline.
-        self.now_ms = max(self.now_ms, self.last_touch[name] + self.timeouts[name])
-        self.emit({"op": "tick"}, {"ok": {"expired": [name]}}, zxid, self.take_events())
+        gone = [(n, self.forget(n)) for n in names]
+        for n in names:
+            self.proxies.pop(n).cut()
+        for n in names:
+            # The server drops the session's watches with its connection.
+            self.emit({"op": "disconnect", "session": n}, {"ok": None}, before, self.take_events())
+        zxid, last_bump = before, time.time()
+        for n in reversed(names):
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                time.sleep(0.02)
+                z = self.last_zxid()
+                if z != zxid:
+                    break
+            else:
+                raise RuntimeError("session did not expire")
+            if z != zxid + 1 or (zxid != before and time.time() - last_bump < 0.2):
+                raise RuntimeError(f"expiries not one at a time: {zxid:#x} -> {z:#x}")
+            zxid, last_bump = z, time.time()
+            self.drain()
+            # Replicated time: the first tick comes after every cut session's deadline, as if
+            # the expirer were late. ZooKeeper's then still polls one bucket after the other,
+            # each session closed by its own transaction, so the tree must tell them apart.
+            self.now_ms = max(self.now_ms, max(self.last_touch[m] + self.timeouts[m] for m in names))
+            self.emit({"op": "tick"}, {"ok": {"expired": [n]}}, zxid, self.take_events())
+        for _, c in gone:
+            c.stop()
+            c.close()
         self.refresh_known()
 
     def refresh_known(self):
         self.known = {p for p in self.known if self.call(next(iter(self.clients)), Exists(p, None))}
+
+    def sweep(self):
+        """Read back the whole final tree: every node's data and children, depth first in the
+        server's child order."""
+        s = sorted(self.clients, key=lambda x: int(x[1:]))[0]
+        todo = ["/"]
+        while todo:
+            path = todo.pop()
+            self.read(s, {"op": "get_data", "session": s, "path": path, "watch": False}, GetData(path, None),
+                      lambda res: {**data_json(res[0]), "stat": stat_json(res[1], self.names)})
+            r = self.read(s, {"op": "get_children", "session": s, "path": path, "watch": False},
+                          GetChildren2(path, None),
+                          lambda res: {"children": list(res[0]), "stat": stat_json(res[1], self.names)})
+            children = r.get("ok", {}).get("children", [])
+            todo.extend((path.rstrip("/") + "/" + c) for c in reversed(children))
 
     # ---- random operations ----------------------------------------------------------------
     def rand_path(self, allow_invalid=True):
@@ -283,9 +385,13 @@ class Recorder:
         return self.rng.choice([0, 0, 1, 2, 3])
 
     def rand_data(self):
-        if self.rng.random() < 0.15:
-            return ""
-        return "v" + str(self.rng.randrange(1000)) * self.rng.choice([1, 1, 2, 5])
+        r = self.rng.random()
+        if r < 0.15:
+            return b""
+        if r < 0.25:
+            # Not UTF-8: a lone continuation byte, a 0xFF, a NUL among them.
+            return bytes([0xFF, 0x00, 0x80 | self.rng.randrange(64), self.rng.randrange(256)])
+        return ("v" + str(self.rng.randrange(1000)) * self.rng.choice([1, 1, 2, 5])).encode()
 
     def pick_session(self):
         return self.rng.choice(sorted(self.clients, key=lambda x: int(x[1:])))
@@ -296,7 +402,7 @@ class Recorder:
             result = {"ok": shape(res)}
         except KazooException as e:
             result = {"err": err_name(e)}
-        zxid = self.clients[session].last_zxid & 0xFFFFFFFF
+        zxid = self.clients[session].last_zxid
         self.drain()
         self.emit(op, result, zxid, self.take_events(), session)
         return result
@@ -307,11 +413,13 @@ class Recorder:
         if mode.endswith("sequential") and self.rng.random() < 0.5 and not path.endswith("/"):
             path = path.rstrip("/") + "/"
         data = self.rand_data()
-        op = {"op": "create", "session": s, "path": path, "data": data, "mode": mode}
-        r = self.write(s, op, Create2(path, data.encode(), OPEN_ACL_UNSAFE, MODE_FLAGS[mode]),
+        op = {"op": "create", "session": s, "path": path, **data_json(data), "mode": mode}
+        r = self.write(s, op, Create2(path, data, OPEN_ACL_UNSAFE, MODE_FLAGS[mode]),
                        lambda res: {"path": res[0], "stat": stat_json(res[1], self.names)})
         if "ok" in r:
             self.known.add(r["ok"]["path"])
+            if mode.startswith("ephemeral"):
+                self.ephemerals.setdefault(s, set()).add(r["ok"]["path"])
 
     def do_delete(self, s):
         path = self.rand_path()
@@ -325,8 +433,8 @@ class Recorder:
         path = self.rand_path()
         version = self.rand_version()
         data = self.rand_data()
-        self.write(s, {"op": "set_data", "session": s, "path": path, "data": data, "version": version},
-                   SetData(path, data.encode(), version), lambda res: {"stat": stat_json(res, self.names)})
+        self.write(s, {"op": "set_data", "session": s, "path": path, **data_json(data), "version": version},
+                   SetData(path, data, version), lambda res: {"stat": stat_json(res, self.names)})
 
     def read(self, s, op, req, shape):
         try:
@@ -334,15 +442,16 @@ class Recorder:
             result = {"ok": shape(res)}
         except KazooException as e:
             result = {"err": err_name(e)}
-        zxid = self.clients[s].last_zxid & 0xFFFFFFFF
+        zxid = self.clients[s].last_zxid
         self.emit(op, result, zxid, self.take_events(), s)
+        return result
 
     def do_get(self, s):
         path = self.rand_path()
         watch = self.rng.random() < 0.6
         self.read(s, {"op": "get_data", "session": s, "path": path, "watch": watch},
                   GetData(path, (lambda e: None) if watch else None),
-                  lambda res: {"data": res[0].decode(), "stat": stat_json(res[1], self.names)})
+                  lambda res: {**data_json(res[0]), "stat": stat_json(res[1], self.names)})
 
     def do_exists(self, s):
         path = self.rand_path()
@@ -370,16 +479,16 @@ class Recorder:
                 path = self.rand_path()
                 mode = self.rng.choice(MODES)
                 data = self.rand_data()
-                ops.append({"op": "create", "path": path, "data": data, "mode": mode})
-                reqs.append(Create(path, data.encode(), OPEN_ACL_UNSAFE, MODE_FLAGS[mode]))
+                ops.append({"op": "create", "path": path, **data_json(data), "mode": mode})
+                reqs.append(Create(path, data, OPEN_ACL_UNSAFE, MODE_FLAGS[mode]))
             elif k == "delete":
                 path, v = self.rand_path(), self.rand_version()
                 ops.append({"op": "delete", "path": path, "version": v})
                 reqs.append(Delete(path, v))
             elif k == "set_data":
                 path, v, data = self.rand_path(), self.rand_version(), self.rand_data()
-                ops.append({"op": "set_data", "path": path, "data": data, "version": v})
-                reqs.append(SetData(path, data.encode(), v))
+                ops.append({"op": "set_data", "path": path, **data_json(data), "version": v})
+                reqs.append(SetData(path, data, v))
             else:
                 path, v = self.rand_path(), self.rand_version()
                 ops.append({"op": "check", "path": path, "version": v})
@@ -410,12 +519,18 @@ class Recorder:
             self.lines[-1]["expect"]["result"] = {"err": first, "results": r["ok"]}
 
     def run(self):
-        self.lines.append({"header": {"zookeeper": "3.8.0", "seed": self.seed,
-                                      "min_session_timeout_ms": MIN_TIMEOUT_MS,
-                                      "max_session_timeout_ms": MAX_TIMEOUT_MS}})
+        header = {"zookeeper": "3.8.0", "seed": self.seed, "servers": len(self.server.ports),
+                  "min_session_timeout_ms": MIN_TIMEOUT_MS, "max_session_timeout_ms": MAX_TIMEOUT_MS}
+        self.lines.append({"header": header})
         self.open_session()
         self.open_session()
         s0 = "s1"
+        # zxid = epoch << 32 | counter; a standalone server stays in epoch 0, an ensemble's
+        # first leader starts epoch 1.
+        header["epoch"] = self.lines[1]["expect"]["zxid"] >> 32
+        if self.ensemble:
+            # An ensemble writes its membership into /zookeeper/config as it starts.
+            header["membership"] = self.call(s0, GetData("/zookeeper/config", None))[0].decode()
         for p in ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]:
             self.read(s0, {"op": "get_children", "session": s0, "path": p, "watch": False},
                       GetChildren2(p, None),
@@ -425,11 +540,13 @@ class Recorder:
             live = len(self.clients)
             short_live = [n for n in self.clients if n in self.proxies]
             if r < 0.04 and live < 5:
-                self.open_session(short=not short_live and self.rng.random() < 0.5)
+                self.open_session(short=len(short_live) < len(SHORT_TIMEOUTS_MS) and self.rng.random() < 0.5)
             elif r < 0.06 and live > 2:
                 self.close_session(self.pick_session())
             elif r < 0.08 and short_live:
-                self.expire_session(short_live[0])
+                # All short sessions at once: one left alive would ping the server, but its
+                # replicated deadline would pass with the expiring tick's time.
+                self.expire_sessions(short_live)
             else:
                 s = self.pick_session()
                 k = self.rng.random()
@@ -441,6 +558,7 @@ class Recorder:
                 elif k < 0.83: self.do_children(s)
                 elif k < 0.97: self.do_multi(s)
                 else: self.do_sync(s)
+        self.sweep()
         for name in list(self.clients):
             c = self.forget(name)
             c.stop(); c.close()
@@ -455,12 +573,14 @@ def main():
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--ops", type=int, default=300)
+    ap.add_argument("--ensemble", action="store_true", help="three servers in one quorum")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "traces"))
     a = ap.parse_args()
+    kind = "ensemble" if a.ensemble else "seed"
     os.makedirs(a.out, exist_ok=True)
     for seed in range(a.first_seed, a.first_seed + a.seeds):
         for attempt in range(3):
-            server = Server()
+            server = Server(3 if a.ensemble else 1)
             try:
                 lines = Recorder(seed, a.ops, server).run()
                 break
@@ -470,7 +590,7 @@ def main():
                     raise
             finally:
                 server.stop()
-        path = os.path.join(a.out, f"seed-{seed:03}.jsonl")
+        path = os.path.join(a.out, f"{kind}-{seed:03}.jsonl")
         with open(path, "w") as f:
             for l in lines:
                 f.write(json.dumps(l, separators=(",", ":"), ensure_ascii=False) + "\n")

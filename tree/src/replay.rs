@@ -136,10 +136,13 @@ impl Replayer {
     }
 
     /// Replay one JSON line. A header line (`{"header": {...}}`) configures session timeout
-    /// bounds and gives no output; every other line gives one outcome object.
+    /// bounds and the zxid epoch and gives no output; every other line gives one outcome object.
     pub fn step(&mut self, line: &Value) -> Option<Value> {
         if let Some(h) = line.get("header") {
             if self.counter == 0 {
+                if let Some(e) = h.get("epoch").and_then(Value::as_u64) {
+                    self.epoch = u64::from(u32::try_from(e).unwrap_or(u32::MAX));
+                }
                 let mut c = *self.tree.config();
                 if let Some(v) = h.get("min_session_timeout_ms").and_then(Value::as_u64) {
                     c.session_timeout_min_ms = u32::try_from(v).unwrap_or(u32::MAX);
@@ -147,7 +150,10 @@ impl Replayer {
                 if let Some(v) = h.get("max_session_timeout_ms").and_then(Value::as_u64) {
                     c.session_timeout_max_ms = u32::try_from(v).unwrap_or(u32::MAX);
                 }
-                self.tree = Tree::new(c);
+                self.tree = match h.get("membership").and_then(Value::as_str) {
+                    Some(text) => Tree::with_membership(c, text.as_bytes().to_vec()),
+                    None => Tree::new(c),
+                };
             }
             return None;
         }
@@ -207,6 +213,10 @@ impl Replayer {
                 (self.outcome(&r.outcome), r.events)
             }
             "get_data" | "exists" | "get_children" | "sync" => (self.read(kind, v)?, Vec::new()),
+            "disconnect" => {
+                self.tree.disconnect(self.session(v)?);
+                (json!({ "ok": null }), Vec::new())
+            }
             o => return Err(format!("unknown op {o:?}")),
         };
         Ok(json!({ "zxid": self.tree.last_zxid(), "result": result, "events": self.events(&events) }))
@@ -250,8 +260,8 @@ impl Replayer {
         match o {
             Ok(Reply::Session { timeout_ms, .. }) => json!({ "ok": { "timeout_ms": timeout_ms } }),
             Ok(Reply::Closed) | Ok(Reply::Pong) | Ok(Reply::Deleted) => json!({ "ok": null }),
-            Ok(Reply::Expired(ids)) => {
-                json!({ "ok": { "expired": ids.iter().map(|i| self.name(*i)).collect::<Vec<_>>() } })
+            Ok(Reply::Expired(id)) => {
+                json!({ "ok": { "expired": id.iter().map(|i| self.name(*i)).collect::<Vec<_>>() } })
             }
             Ok(Reply::Created { path, stat }) => json!({ "ok": { "path": path, "stat": self.stat(stat) } }),
             Ok(Reply::DataSet(stat)) => json!({ "ok": { "stat": self.stat(stat) } }),

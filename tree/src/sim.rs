@@ -20,7 +20,8 @@
 //! multis, ping and close; every [`TICK_EVERY_PROPOSALS`]th proposal is a `Tick` carrying the
 //! proposer's time (the simulator's tick × [`MS_PER_TICK`]). A client's entries are proposed only
 //! at its own node, so while that node is down its sessions go quiet and expire by replicated
-//! time, on every replica at the same zxid, taking their ephemerals with them.
+//! time, one per `Tick`, each at its own zxid and the same one on every replica, taking their
+//! ephemerals with them.
 //!
 //! **Clients name themselves, not their session.** A session's id is the zxid that opened it,
 //! which a client learns from its node's reply. The simulator's workload is a function of the
@@ -159,9 +160,9 @@ impl TreeMachine {
         match outcome {
             Ok(Reply::Session { .. }) => a.sessions_opened += 1,
             Ok(Reply::Closed) => a.sessions_closed += 1,
-            Ok(Reply::Expired(ids)) => {
-                a.sessions_expired += ids.len() as u64;
-                self.expired.extend(ids.iter().map(|&id| (zxid, id)));
+            Ok(Reply::Expired(Some(id))) => {
+                a.sessions_expired += 1;
+                self.expired.push((zxid, *id));
             }
             Ok(Reply::Created { stat, .. }) if stat.ephemeral_owner != 0 => a.ephemerals_created += 1,
             Ok(Reply::Multi(_)) => a.multis_ok += 1,

@@ -12,8 +12,8 @@ use crate::path::{is_special, validate_path};
 use crate::watch::{EventType, Table, WatchEvent, Watches};
 use crate::{Counters, Error};
 
-/// First byte of an encoded snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 1;
+/// First byte of an encoded snapshot (2: sessions carry their closing mark).
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 /// Limits chosen by the host. Every replica of one tree must use the same configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,15 @@ struct Session {
     timeout_ms: u32,
     touched_ms: u64,
     ephemerals: JavaSet,
+    /// Found due by a `Tick` and waiting for its own closing entry (ZooKeeper's
+    /// `setSessionClosing`): it is refused everything, so nothing can revive it.
+    closing: bool,
+}
+
+impl Session {
+    fn deadline_ms(&self) -> u64 {
+        self.touched_ms.saturating_add(u64::from(self.timeout_ms))
+    }
 }
 
 /// Everything replicated: what a snapshot holds and the digest covers.
@@ -132,8 +141,10 @@ pub enum Reply {
     Session { id: u64, timeout_ms: u32 },
     Closed,
     Pong,
-    /// `Tick`: the sessions expired by it, in id order (often none).
-    Expired(Vec<u64>),
+    /// `Tick`: the session it expired, if any. A tick expires at most one session, so each
+    /// expiry has its own zxid, as each of ZooKeeper's expiries is its own closeSession
+    /// transaction; [`Tree::sessions_closing`] says how many more wait for a tick.
+    Expired(Option<u64>),
     /// `Create`: the created path (with its sequential suffix) and its Stat.
     Created { path: String, stat: Stat },
     Deleted,
@@ -248,6 +259,18 @@ impl Tree {
         Tree { state, config, watches: Watches::default(), counters: Counters::default() }
     }
 
+    /// A tree as a ZooKeeper ensemble starts it: like [`Tree::new`], but `/zookeeper/config`
+    /// holds the ensemble's membership text, written at zxid 0 with version -1 as ZooKeeper's
+    /// `initConfigInZKDatabase` does (a standalone server leaves it empty).
+    pub fn with_membership(config: Config, membership: Vec<u8>) -> Self {
+        let mut tree = Tree::new(config);
+        if let Some(node) = tree.state.nodes.get_mut("/zookeeper/config") {
+            node.data = membership;
+            node.version = -1;
+        }
+        tree
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -291,8 +314,7 @@ impl Tree {
 
     /// When `session` expires unless it is heard from: its last entry's time plus its timeout.
     pub fn session_deadline_ms(&self, session: u64) -> Option<u64> {
-        let s = self.state.sessions.get(&session)?;
-        Some(s.touched_ms.saturating_add(u64::from(s.timeout_ms)))
+        self.state.sessions.get(&session).map(Session::deadline_ms)
     }
 
     // ---- writes ---------------------------------------------------------------------------
@@ -339,7 +361,8 @@ impl Tree {
             Op::CreateSession { timeout_ms } => {
                 let timeout_ms = timeout_ms.clamp(self.config.session_timeout_min_ms, self.config.session_timeout_max_ms);
                 let ephemerals = JavaSet::new(EPHEMERALS_CAPACITY_INITIAL);
-                self.state.sessions.insert(zxid, Session { timeout_ms, touched_ms: self.state.now_ms, ephemerals });
+                let session = Session { timeout_ms, touched_ms: self.state.now_ms, ephemerals, closing: false };
+                self.state.sessions.insert(zxid, session);
                 return Ok(Reply::Session { id: zxid, timeout_ms });
             }
             Op::Tick => return Ok(Reply::Expired(self.expire(zxid, events))),
@@ -350,6 +373,11 @@ impl Tree {
             self.counters.session_unknown += 1;
             return Err(Error::SessionExpired.into());
         };
+        if s.closing && !matches!(op, Op::CloseSession) {
+            // ZooKeeper's checkSession refuses a closing session; only its close goes through.
+            self.counters.session_unknown += 1;
+            return Err(Error::SessionExpired.into());
+        }
         s.touched_ms = now;
         if self.data_too_large(&op) {
             self.counters.data_too_large += 1;
@@ -590,35 +618,55 @@ impl Tree {
         self.watches.trigger(Table::Child, &parent_key, EventType::NodeChildrenChanged, &BTreeSet::new(), events);
     }
 
-    /// Close or expire a session: drop its watches, then delete its ephemerals in the order
-    /// ZooKeeper's closeSession transaction lists them.
+    /// Close or expire a session: delete its ephemerals in the order ZooKeeper's closeSession
+    /// transaction lists them, then drop its watches. The session's own watches on those
+    /// ephemerals still fire: ZooKeeper removes a session's watches only when its connection
+    /// closes, after the closeSession transaction was applied.
     fn kill_session(&mut self, zxid: u64, session: u64, events: &mut Vec<WatchEvent>) {
-        self.watches.remove_session(session);
-        let Some(s) = self.state.sessions.remove(&session) else { return };
-        for path in s.ephemerals.clone_order() {
-            self.delete_node(zxid, path, events);
+        if let Some(s) = self.state.sessions.remove(&session) {
+            for path in s.ephemerals.clone_order() {
+                self.delete_node(zxid, path, events);
+            }
         }
+        self.watches.remove_session(session);
     }
 
-    fn expire(&mut self, zxid: u64, events: &mut Vec<WatchEvent>) -> Vec<u64> {
+    /// A `Tick`: mark every session past its deadline as closing, then expire the closing one
+    /// with the earliest deadline (ties: the lower id). ZooKeeper's session tracker expires
+    /// bucket after bucket in time order, each session by its own closeSession transaction; the
+    /// order inside one bucket is a Java identity hash there, so any order of equal deadlines is
+    /// one it could take, and the lower id is the one every replica can agree on.
+    fn expire(&mut self, zxid: u64, events: &mut Vec<WatchEvent>) -> Option<u64> {
         let now = self.state.now_ms;
-        let due: Vec<u64> = self
-            .state
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.touched_ms.saturating_add(u64::from(s.timeout_ms)) <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &due {
-            self.kill_session(zxid, *id, events);
+        let mut first: Option<(u64, u64)> = None;
+        for (id, s) in self.state.sessions.iter_mut() {
+            s.closing |= s.deadline_ms() <= now;
+            if s.closing && first.map_or(true, |(deadline, _)| s.deadline_ms() < deadline) {
+                first = Some((s.deadline_ms(), *id));
+            }
         }
-        due
+        let (_, id) = first?;
+        self.kill_session(zxid, id, events);
+        Some(id)
+    }
+
+    /// How many sessions a `Tick` found due that still wait for their own expiring tick: a host
+    /// proposes another `Tick` while this is not zero.
+    pub fn sessions_closing(&self) -> usize {
+        self.state.sessions.values().filter(|s| s.closing).count()
+    }
+
+    /// The client of `session` lost its connection to this replica: drop the session's
+    /// watches here, as ZooKeeper's `removeCnxn` does (a client sets them again when it
+    /// reconnects). Local, like every watch: no entry, no zxid, the session stays open.
+    pub fn disconnect(&mut self, session: u64) {
+        self.watches.remove_session(session);
     }
 
     // ---- reads: local, no zxid ---------------------------------------------------------------
 
     fn check_session(&mut self, session: u64) -> Result<(), Error> {
-        if self.state.sessions.contains_key(&session) {
+        if self.state.sessions.get(&session).is_some_and(|s| !s.closing) {
             Ok(())
         } else {
             self.counters.session_unknown += 1;

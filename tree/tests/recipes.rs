@@ -31,7 +31,7 @@ fn service_discovery_watchers_see_members_come_and_go() {
     h.apply(admin, Op::Ping);
     h.now_ms += 1_500;
     let r = h.apply(0, Op::Tick);
-    assert_eq!(r.outcome, Ok(Reply::Expired(vec![a])));
+    assert_eq!(r.outcome, Ok(Reply::Expired(Some(a))));
     assert_eq!(h.take(client), [ev("NodeChildrenChanged", "/services/web")]);
     assert_eq!(h.children(client, "/services/web", true), ["10.0.0.2:80"]);
 

@@ -185,9 +185,12 @@ fn ephemerals_of_a_crashed_nodes_sessions_expire_everywhere() {
                 assert!(m.tree().nodes().all(|(p, s)| p != path || s.ephemeral_owner != *owner), "seed {seed}: {path} of session {owner:#x} still on node {}", i + 1);
             }
             assert!(m.tree().sessions().all(|(id, _)| !sessions.contains(&id)), "seed {seed}: node {}", i + 1);
-            // Expired (the client could not close them), at the same zxid on every replica.
+            // Expired (the client could not close them), each at its own zxid, the same ones on
+            // every replica.
             let expired: Vec<(u64, u64)> = m.expired().iter().copied().filter(|(_, s)| sessions.contains(s)).collect();
             assert_eq!(expired.len(), sessions.len(), "seed {seed}: node {}: {expired:x?}", i + 1);
+            let zxids: BTreeSet<u64> = expired.iter().map(|(z, _)| *z).collect();
+            assert_eq!(zxids.len(), expired.len(), "seed {seed}: node {}: expiries share a zxid: {expired:x?}", i + 1);
             expiries.push(expired);
         }
         assert!(expiries.windows(2).all(|w| w[0] == w[1]), "seed {seed}: {expiries:x?}");

@@ -144,15 +144,94 @@ fn expiry_follows_replicated_time_only() {
     h.create(s, "/e", CreateMode::Ephemeral).unwrap();
     assert_eq!(h.tree.session_deadline_ms(s), Some(h.now_ms + 5_000));
     h.now_ms += 4_999;
-    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(vec![])));
+    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(None)));
     h.now_ms += 1;
-    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(vec![s])));
+    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(Some(s))));
     assert_eq!(h.tree.exists(keep, "/e", false).unwrap(), None);
     // A proposer with a slower clock cannot move time backwards.
     let t = h.tree.now_ms();
     h.now_ms -= 1_000;
     h.apply(keep, Op::Ping);
     assert_eq!(h.tree.now_ms(), t);
+}
+
+#[test]
+fn each_expiry_takes_its_own_tick_earliest_deadline_first() {
+    let mut h = Host::new();
+    let long = h.open(8_000);
+    let a = h.open(4_000);
+    let b = h.open(4_000);
+    let keep = h.open(60_000);
+    for s in [long, a, b] {
+        h.create(s, &format!("/e{s}"), CreateMode::Ephemeral).unwrap();
+    }
+    // a and b share a deadline, long's is later though it has the lowest id.
+    h.now_ms += 10_000;
+    let mut expired = Vec::new();
+    for closing_after in [2, 1, 0] {
+        let r = h.apply(0, Op::Tick);
+        let Ok(Reply::Expired(Some(id))) = r.outcome else { panic!("{r:?}") };
+        // The expiry is this tick's own transaction: the parent's pzxid is its zxid.
+        assert_eq!(h.tree.exists(keep, "/", false).unwrap().unwrap().pzxid, r.zxid);
+        assert_eq!(h.tree.sessions_closing(), closing_after);
+        expired.push(id);
+    }
+    assert_eq!(expired, [a, b, long]);
+    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(None)));
+    assert_eq!(h.tree.session_count(), 1);
+}
+
+#[test]
+fn a_session_found_due_is_refused_until_its_tick_expires_it() {
+    let mut h = Host::new();
+    let a = h.open(4_000);
+    let b = h.open(4_000);
+    h.now_ms += 4_000;
+    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(Some(a))));
+    // b was found due with a: like ZooKeeper's closing session, nothing revives it.
+    assert_eq!(h.apply(b, Op::Ping).outcome.map_err(|f| f.error), Err(Error::SessionExpired));
+    assert_eq!(h.tree.get_data(b, "/", false).map(|_| ()), Err(Error::SessionExpired));
+    assert_eq!(h.apply(0, Op::Tick).outcome, Ok(Reply::Expired(Some(b))));
+    assert_eq!(h.tree.sessions_closing(), 0);
+}
+
+#[test]
+fn a_closing_session_is_sent_the_events_of_its_own_ephemerals() {
+    let (mut h, s) = host_with_session();
+    let other = h.open(10_000);
+    h.create(s, "/e", CreateMode::Ephemeral).unwrap();
+    h.create(s, "/p", CreateMode::Persistent).unwrap();
+    h.tree.get_data(s, "/e", true).unwrap();
+    h.tree.get_children(s, "/", true).unwrap();
+    h.tree.get_data(s, "/p", true).unwrap();
+    h.tree.exists(other, "/e", true).unwrap();
+    h.apply(s, Op::CloseSession);
+    // As ZooKeeper sends them on the closing connection, before the close reply.
+    assert_eq!(h.take(s), [ev("NodeDeleted", "/e"), ev("NodeChildrenChanged", "/")]);
+    assert_eq!(h.take(other), [ev("NodeDeleted", "/e")]);
+    // Its other watches go with the session.
+    h.apply(other, Op::SetData { path: "/p".into(), data: Vec::new(), version: -1 });
+    assert!(h.take(s).is_empty());
+    assert_eq!(h.tree.watch_count(), 0);
+}
+
+#[test]
+fn an_expiring_session_is_sent_its_own_events_unless_its_client_disconnected() {
+    let mut h = Host::new();
+    let connected = h.open(4_000);
+    let gone = h.open(4_000);
+    for s in [connected, gone] {
+        h.create(s, &format!("/e{s}"), CreateMode::Ephemeral).unwrap();
+        h.tree.get_data(s, &format!("/e{s}"), true).unwrap();
+    }
+    h.tree.disconnect(gone);
+    assert_eq!(h.tree.watch_count(), 1, "disconnect drops the session's watches here");
+    h.now_ms += 4_000;
+    h.apply(0, Op::Tick);
+    h.apply(0, Op::Tick);
+    assert_eq!(h.tree.session_count(), 0);
+    assert_eq!(h.take(connected), [ev("NodeDeleted", &format!("/e{connected}"))]);
+    assert!(h.take(gone).is_empty());
 }
 
 #[test]
@@ -236,4 +315,4 @@ fn same_entries_same_digest_and_digest_is_pinned() {
     assert_eq!(format!("{:016x}", Tree::default().digest()), FRESH_DIGEST);
 }
 
-const FRESH_DIGEST: &str = "022f8f644e92f516";
+const FRESH_DIGEST: &str = "17f24b7cf0b7251b";

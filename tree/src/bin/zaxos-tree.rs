@@ -9,10 +9,12 @@ use zaxos_tree::Config;
 
 const USAGE: &str = "usage: zaxos-tree replay [--epoch N]   (JSON lines on stdin, outcomes on stdout)\n       zaxos-tree check TRACE.jsonl...";
 
+/// Answers every line as soon as it is read (flushed), so a caller can drive it in lockstep:
+/// write one operation, read one outcome.
 fn replay(epoch: u32) -> ExitCode {
     let mut r = Replayer::new(Config::default(), epoch);
     let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::stdout().lock();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { return ExitCode::FAILURE };
         if line.trim().is_empty() {
@@ -27,7 +29,7 @@ fn replay(epoch: u32) -> ExitCode {
         };
         let output = if value.get("result").is_some() && value.get("op").is_none() { Some(value) } else { r.step(&value) };
         if let Some(o) = output {
-            if writeln!(out, "{o}").is_err() {
+            if writeln!(out, "{o}").and_then(|()| out.flush()).is_err() {
                 return ExitCode::FAILURE;
             }
         }
