@@ -120,7 +120,7 @@ export class Zk {
     if ((!mine || mine.ephemeralOwner !== this.session) && now - this.at.create >= RETRY_EVERY_MS) {
       this.at.create = now;
       if (!this.tree.exists(this.session, "/peers")) this.peer.proposeRaw(Tree.create(this.session, now, "/peers"));
-      const data = JSON.stringify({ id: this.peer.id, role: this.peer.mesh?.welcome?.role ?? "?", since: now });
+      const data = JSON.stringify({ id: this.peer.id, joinedAs: this.peer.node?.membership.voters.includes(this.peer.id) ? "voter" : "observer", since: now });
       this.peer.proposeRaw(Tree.create(this.session, now, this.path, data, "ephemeral"));
     }
   }
