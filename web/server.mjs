@@ -417,7 +417,12 @@ export async function startServer(options = {}) {
       return;
     }
     // `ws` checks the key and version and answers 400 itself when they are wrong.
-    wss.handleUpgrade(req, sock, head, (ws) => onSocket(ws));
+    try {
+      wss.handleUpgrade(req, sock, head, (ws) => onSocket(ws));
+    } catch {
+      bump(counts.rejected, "bad_upgrade");
+      sock.destroy();
+    }
   });
   wss.on("wsClientError", (_e, sock) => {
     bump(counts.rejected, "bad_upgrade");
@@ -429,7 +434,16 @@ export async function startServer(options = {}) {
     const now = Date.now();
     const peer = { ws, room: null, member: null, openedAt: now, window: 0, windowStart: now, replies: 0, alive: true, closing: false };
     peers.add(peer);
-    ws.on("message", (data, binary) => onFrame(peer, data, binary));
+    ws.on("message", (data, binary) => {
+      try {
+        onFrame(peer, data, binary);
+      } catch (e) {
+        // A bug of ours must not take the relay down with it: that connection goes, counted.
+        bump(counts.rejected, "internal_error");
+        log(`internal error on a message: ${e?.stack ?? e}`);
+        drop(peer, "internal_error");
+      }
+    });
     ws.on("pong", () => (peer.alive = true));
     ws.on("error", (e) => {
       bump(counts.rejected, wsErrorCode(e));

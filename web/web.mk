@@ -25,7 +25,8 @@ web-demo: web-pkg
 	@scripts/install.sh node 2>/dev/null
 	@exec node web/server.mjs
 
-# node --test prints TAP ("# pass N", "# fail N"); the last line sums them for scripts/test-all.sh.
+# node --test prints TAP ("# pass N", "# fail N"); each test logs a "checked: …" line, gathered at
+# the end; the last line sums them for scripts/test-all.sh.
 test-web:
 	@scripts/install.sh browser
 	@$(MAKE) --no-print-directory web-pkg
@@ -36,6 +37,8 @@ test-web:
 	set -e; \
 	read -r p f <<<"$$(awk '/^# pass /{p=$$3} /^# fail /{f=$$3} END {print p+0, (p+f==0 ? 1 : f+0)}' target/test-web/tap.log)"; \
 	[ $$status -ne 0 ] && [ $$f -eq 0 ] && f=1; \
+	echo "what the web tests checked:"; \
+	sed -n 's/^# checked: /  /p' target/test-web/tap.log; \
 	echo "screenshots: $$(ls web/test-results/*.png 2>/dev/null | wc -l) in web/test-results/"; \
 	echo "web: $$p passed, $$f failed"; \
 	[ $$f -eq 0 ]

@@ -118,7 +118,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     await onScreen(page, "#tree-box", 150);
     await onScreen(page, "#counters", 40);
     await shot(page, "1-joined");
-    console.log(`# join: nodes 2..5 added one by one while ${all.length} entries committed; membership voters [${m.voters}] observers [${m.observers}] on all five pages`);
+    console.log(`checked: join: nodes 2..5 added one by one while ${all.length} entries committed; membership voters [${m.voters}] observers [${m.observers}] on all five pages`);
   });
 
   test("100 entries proposed at every peer commit in the same order everywhere", { timeout: 90000 }, async () => {
@@ -136,7 +136,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     const gaps = await until(async () => page.locator("#board li.gap").count(), "gap lines drawn", 3000).catch(() => 0);
     assert.equal(gaps > 0, expectGaps, `gap lines (${gaps}) where positions are skipped`);
     await shot(page, "2-replicated");
-    console.log(`# replicate: 100 notes at five pages, ${log.length} entries in one order on every page; ${gaps} gap lines on the board`);
+    console.log(`checked: replicate: 100 notes at five pages, ${log.length} entries in one order on every page; ${gaps} gap lines on the board`);
   });
 
   test("malformed signaling and data messages are refused, counted, explained and harmless", { timeout: 60000 }, async () => {
@@ -188,7 +188,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     const rids = await proposeSpread(10, "after junk");
     await allCommitted(rids, "entries after junk");
     await shot(b, "3-refused");
-    console.log(`# refuse: 6 bad signals refused by the relay (stolen id among them), 6 bad frames counted by node 2; ${rows.length} counters explained on its page`);
+    console.log(`checked: refuse: 6 bad signals refused by the relay (stolen id among them), 6 bad frames counted by node 2; ${rows.length} counters explained on its page`);
   });
 
   test("a dropped data channel is re-established through the relay", { timeout: 60000 }, async () => {
@@ -200,7 +200,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     const rids = await proposeSpread(10, "after drop");
     await allCommitted(rids, "entries after a dropped channel");
     await shot(c, "4-channel-back");
-    console.log("# drop: channel 1–3 closed by hand, offered again through the relay, commits go on");
+    console.log("checked: drop: channel 1–3 closed by hand, offered again through the relay, commits go on");
   });
 
   test("closing the leader's page: a new leader commits; the old one is removed and an observer promoted", { timeout: 120000 }, async () => {
@@ -217,7 +217,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     assert.deepEqual(log.slice(0, oldLog.length), oldLog, "nothing committed before the failover was lost or reordered");
     const m = await sameMembership("the old leader removed, an observer promoted", (x) => !x.voters.includes(old.id) && !x.observers.includes(old.id) && x.voters.length === VOTERS);
     await shot(pages.get(leader.id), "5-failover");
-    console.log(`# failover: leader ${old.id} closed, ${leader.id} leads epoch ${leader.epoch}; membership now voters [${m.voters}] observers [${m.observers}]`);
+    console.log(`checked: failover: leader ${old.id} closed, ${leader.id} leads epoch ${leader.epoch}; membership now voters [${m.voters}] observers [${m.observers}]`);
   });
 
   test("a reloaded page gets its id back (its secret) and recovers its history from IndexedDB", { timeout: 90000 }, async () => {
@@ -238,7 +238,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     assert.ok(log.length >= before.lastIndex + 10);
     await shot(page, "6-reloaded");
     for (const [n, p] of pages) assert.deepEqual(p.errors, [], `node ${n} logged no error`);
-    console.log(`# reload: node ${id} back with the same id, ${back.restored} entries restored from IndexedDB`);
+    console.log(`checked: reload: node ${id} back with the same id, ${back.restored} entries restored from IndexedDB`);
   });
 
   test("a closed tab leaves /peers when its session expires, then the membership; all pages agree", { timeout: 120000 }, async () => {
@@ -294,7 +294,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     await onScreen(lp, "#tree-box", 150);
     await shot(lp, "8-peers");
     for (const [n, p] of pages) assert.deepEqual(p.errors, [], `node ${n} logged no error`);
-    console.log(`# peers: node ${gone} left /peers ${tookMs} ms after its close, then the membership; ${log.length} entries equal on ${live().length} pages, membership voters [${m.voters}] observers [${m.observers}]`);
+    console.log(`checked: peers: node ${gone} left /peers ${tookMs} ms after its close, then the membership; ${log.length} entries equal on ${live().length} pages, membership voters [${m.voters}] observers [${m.observers}]`);
   });
 
   test("a hostile client attacks the relay while the tabs keep committing; its memory stays bounded", { timeout: 180000 }, async () => {
@@ -331,7 +331,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     await allCommitted(rids, "entries after the attack");
     const st = await stats();
     await shot(page, "9-after-attack");
-    console.log(`# hostile: ${committed} entries committed during the barrage; relay resident ${start.rssMiB.toFixed(0)} MiB before, ${end.rssMiB.toFixed(0)} after, peak ${end.peakMiB.toFixed(0)} MiB (bound ${MEMORY_BOUND_MIB}); rejected ${JSON.stringify(st.rejected)}; closed ${JSON.stringify(st.closed)}`);
+    console.log(`checked: hostile: ${committed} entries committed during the barrage; relay resident ${start.rssMiB.toFixed(0)} MiB before, ${end.rssMiB.toFixed(0)} after, peak ${end.peakMiB.toFixed(0)} MiB (bound ${MEMORY_BOUND_MIB}); rejected ${JSON.stringify(st.rejected)}; closed ${JSON.stringify(st.closed)}`);
   });
 });
 
@@ -374,7 +374,7 @@ describe("single-tab simulation", () => {
     assert.equal(await page.locator("[data-testid=verdict]").textContent(), "Liveness: PASSED");
     assert.match(await page.locator("#status").innerText(), /3 voters, 2 observers/);
     await shot(page, "7-simulation");
-    console.log(`# simulation: ${result.now} ticks under faults ${JSON.stringify(result.faults)}, no violation, liveness PASSED shown on the page`);
+    console.log(`checked: simulation: ${result.now} ticks under faults ${JSON.stringify(result.faults)}, no violation, liveness PASSED shown on the page`);
     assert.deepEqual(errors, []);
   });
 });

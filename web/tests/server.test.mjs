@@ -124,7 +124,7 @@ test("parseSignal refuses every malformed shape with a reason", () => {
   }
   assert.equal(parseSignal(JSON.stringify({ type: "offer", ...route, conn: 3, sdp: "v=0\r\n" })).type, "offer");
   assert.equal(parseSignal(JSON.stringify({ type: "join", room: "r", voters: 3, secret: s, claim: { id: 2, incarnation: "0123456789abcdef" } })).claim.id, 2);
-  console.log(`# parseSignal: ${cases.length} malformed messages refused, each with its reason`);
+  console.log(`checked: parseSignal: ${cases.length} malformed messages refused, each with its reason`);
 });
 
 test("parsePath takes origin-form paths only, and refuses the rest with a reason", () => {
@@ -134,7 +134,7 @@ test("parsePath takes origin-form paths only, and refuses the rest with a reason
   const bad = ["", "//", "//x", "/a//b", "*", "http://x/", "x", "/..", "/a/../b", "/%2e%2e/x", "/a%2fb", "/%E0%A4%A", "/a%00b", "/a\\b", "/" + "a".repeat(LIMITS.urlBytes)];
   for (const target of bad) assert.throws(() => parsePath(target), (e) => e.code === "bad_path", JSON.stringify(target.slice(0, 40)));
   assert.throws(() => parsePath(undefined), (e) => e.code === "bad_path");
-  console.log(`# parsePath: ${bad.length + 1} bad request targets refused ("//" among them), 5 good ones parsed`);
+  console.log(`checked: parsePath: ${bad.length + 1} bad request targets refused ("//" among them), 5 good ones parsed`);
 });
 
 test("ids: handed out in order, bound to the tab's secret; a stolen id is refused; reservations make way when full", () => {
@@ -175,7 +175,7 @@ test("ids: handed out in order, bound to the tab's secret; a stolen id is refuse
   d.leftAt = 700;
   room.expire(700 + 1000);
   assert.deepEqual([...room.members.keys()], [1, 3]);
-  console.log("# ids: stolen id refused (bad_secret), live id not taken over (id_in_use), reload gets its id back, full room evicts the oldest reservation");
+  console.log("checked: ids: stolen id refused (bad_secret), live id not taken over (id_in_use), reload gets its id back, full room evicts the oldest reservation");
 });
 
 test("serves the page and the package with the right types, and nothing outside them", async () => {
@@ -197,7 +197,7 @@ test("serves the page and the package with the right types, and nothing outside 
     assert.equal((await get("")).status, 200, "still up");
     const stats = await (await get("stats")).json();
     assert.equal(stats.rejected.bad_path, 4);
-    console.log("# static: page, wasm (application/wasm), modules served; tests, escapes, // and bad encodings refused");
+    console.log("checked: static: page, wasm (application/wasm), modules served; tests, escapes, // and bad encodings refused");
   } finally {
     await srv.close();
   }
@@ -263,7 +263,7 @@ test("relays between the members of a room, refuses and counts the rest", async 
     await a2.closed;
     assert.equal(srv.stats().rejected.frame_too_large, 1);
     for (const c of [thief, twin]) c.sock.destroy();
-    console.log("# relay: offers relayed; spoofed from, absent peer, other room, junk, second join, stolen id, live twin refused and counted; reload gets its id back");
+    console.log("checked: relay: offers relayed; spoofed from, absent peer, other room, junk, second join, stolen id, live twin refused and counted; reload gets its id back");
   } finally {
     await srv.close();
   }
@@ -305,7 +305,7 @@ test("rooms go when empty; a full room table makes way for a new room; idle and 
     const end = Date.now() + 5000;
     while (Object.keys(srv.stats().rooms).length && Date.now() < end) await new Promise((ok) => setTimeout(ok, 100));
     assert.deepEqual(srv.stats().rooms, {});
-    console.log(`# rooms: removed when empty, an empty room evicted for a new one; idle closed: ${JSON.stringify(srv.stats().closed)}`);
+    console.log(`checked: rooms: removed when empty, an empty room evicted for a new one; idle closed: ${JSON.stringify(srv.stats().closed)}`);
   } finally {
     await srv.close();
   }
@@ -336,7 +336,7 @@ test("a client that does not read is closed; a flooding client is closed; per-ad
     assert.ok(got <= 40 - 1 && got >= 30, `accepted ${got}`);
     assert.ok(srv.stats().rejected.too_many_from_address >= 60 - got);
     for (const s of socks) s?.destroy();
-    console.log(`# backpressure: a non-reading client closed (not_reading); per-address cap: ${got} of 60 accepted`);
+    console.log(`checked: backpressure: a non-reading client closed (not_reading); per-address cap: ${got} of 60 accepted`);
   } finally {
     await srv.close();
   }
@@ -362,7 +362,7 @@ test("the barrage: garbage HTTP, bad paths, malformed frames, a 10 MiB flood, 30
     assert.equal(st.sockets, 0);
     assert.deepEqual(st.rooms, {});
     assert.equal((await fetch(srv.url)).status, 200, "still serving");
-    console.log(`# barrage: ${Object.keys(out.http).length} bad requests answered, ${Object.keys(out.frames).length} bad frames closed, flood cut after ${(out.flood.sentBytes / 1048576).toFixed(1)} MiB, ${out.churn.opened} connections dropped; rejected ${JSON.stringify(st.rejected)}; closed ${JSON.stringify(st.closed)}`);
+    console.log(`checked: barrage: ${Object.keys(out.http).length} bad requests answered, ${Object.keys(out.frames).length} bad frames closed, flood cut after ${(out.flood.sentBytes / 1048576).toFixed(1)} MiB, ${out.churn.opened} connections dropped; rejected ${JSON.stringify(st.rejected)}; closed ${JSON.stringify(st.closed)}`);
   } finally {
     await srv.close();
   }
@@ -387,5 +387,5 @@ test("`node web/server.mjs` prints its URL on a line of its own and stops cleanl
     child.kill("SIGINT");
   });
   assert.equal(code, 0);
-  console.log("# node web/server.mjs: URL on its own line, // answered 400, exit 0 on SIGINT");
+  console.log("checked: node web/server.mjs: URL on its own line, // answered 400, exit 0 on SIGINT");
 });
