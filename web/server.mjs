@@ -549,7 +549,15 @@ export async function startServer(options = {}) {
 
   function onJoin(peer, msg, now) {
     need(!peer.room, "already_joined", "one join per connection");
-    const room = rooms.get(msg.room) ?? makeRoom(msg.room, msg.voters, now);
+    let room = rooms.get(msg.room);
+    const returning = room && msg.claim?.incarnation === room.incarnation && room.members.has(msg.claim.id);
+    if (room && !room.live && !returning) {
+      // Nobody is in the room and this tab is not one of its members coming back: nobody could
+      // tell it the membership, so it starts the room anew (a new incarnation, a new cluster).
+      rooms.delete(room.name);
+      room = null;
+    }
+    room ??= makeRoom(msg.room, msg.voters, now);
     const created = room.members.size === 0;
     let member;
     try {

@@ -185,6 +185,12 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     await until(async () => (await b.locator("#counters [data-counter='transport.data_empty'] .badge").textContent().catch(() => "")) === "not normal", "the panel to explain data_empty");
     const rows = await b.locator("#counters [data-counter]").evaluateAll((els) => els.map((el) => el.innerText));
     assert.ok(rows.length >= 6 && rows.every((r) => !r.includes("no description")), rows.join("\n"));
+    // Every kernel counter has its explanation (not only the ones that are non-zero here).
+    const unexplained = await b.evaluate(async () => {
+      const { EXPLAIN } = await import("/src/explain.mjs");
+      return Object.keys(window.demo.host.node.counters).filter((k) => !EXPLAIN[`kernel.${k}`]);
+    });
+    assert.deepEqual(unexplained, [], "kernel counters without an explanation");
     const rids = await proposeSpread(10, "after junk");
     await allCommitted(rids, "entries after junk");
     await shot(b, "3-refused");

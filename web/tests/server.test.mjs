@@ -258,12 +258,21 @@ test("relays between the members of a room, refuses and counts the rest", async 
     const wa2 = await a2.next();
     assert.deepEqual([wa2.id, wa2.back, wa2.incarnation], [1, true, wa.incarnation]);
     assert.deepEqual(srv.stats().rooms.r.reserved, [2]);
-    // Oversized frames close the connection.
-    a2.frame("x".repeat(LIMITS.frameBytes + 1));
+    // With nobody in the room, a newcomer (no claim on it) starts it anew: a new incarnation.
+    a2.sock.destroy();
     await a2.closed;
+    while (srv.stats().rooms.r.present.length) await new Promise((ok) => setTimeout(ok, 20));
+    const fresh = await Client.open(srv.port);
+    fresh.send(join("r"));
+    const wf = await fresh.next();
+    assert.deepEqual([wf.id, wf.created], [1, true]);
+    assert.notEqual(wf.incarnation, wa.incarnation);
+    // Oversized frames close the connection.
+    fresh.frame("x".repeat(LIMITS.frameBytes + 1));
+    await fresh.closed;
     assert.equal(srv.stats().rejected.frame_too_large, 1);
     for (const c of [thief, twin]) c.sock.destroy();
-    console.log("checked: relay: offers relayed; spoofed from, absent peer, other room, junk, second join, stolen id, live twin refused and counted; reload gets its id back");
+    console.log("checked: relay: offers relayed; spoofed from, absent peer, other room, junk, second join, stolen id, live twin refused and counted; reload gets its id back; an empty room is started anew by a newcomer");
   } finally {
     await srv.close();
   }
