@@ -329,15 +329,28 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     // The relay let go of everything the attack opened, and still serves and relays: a new tab
     // joins, is added, and the cluster commits with it.
     await until(async () => (await stats()).open <= 40, "the attack's connections gone", 20000);
-    const page = await openPeer(context, server.url, ROOM, `&voters=${VOTERS}`);
+    // The new tab starts as a duplicate of a live one (its sessionStorage, so its secret and
+    // claim, copied): the relay refuses the live id, and the tab joins as a node of its own.
+    const [twinOf, original] = [...pages][0];
+    const key = `zaxos-identity:${ROOM}`;
+    const identity = await original.evaluate((k) => sessionStorage.getItem(k), key);
+    const page = await context.newPage();
+    page.errors = [];
+    page.on("pageerror", (e) => page.errors.push(String(e)));
+    await page.addInitScript(([k, v]) => sessionStorage.setItem(k, v), [key, identity]);
+    await page.goto(`${server.url}?room=${ROOM}&voters=${VOTERS}`);
+    await page.waitForFunction(() => window.demo?.host?.up === true, null, { timeout: 30000 });
     const id = await page.evaluate(() => window.demo.host.id);
+    assert.notEqual(id, twinOf, "a copied identity does not take a live tab's id");
+    assert.equal(await original.evaluate(() => window.demo.host.id), twinOf, "the original keeps its id");
+    assert.ok((await stats()).rejected.id_in_use >= 1, "the relay refused the copied claim");
     pages.set(id, page);
     await sameMembership(`node ${id} added after the attack`, (x) => [...x.voters, ...x.observers].includes(id));
     const rids = await proposeSpread(8, "after the attack");
     await allCommitted(rids, "entries after the attack");
     const st = await stats();
     await shot(page, "9-after-attack");
-    console.log(`checked: hostile: ${committed} entries committed during the barrage; relay resident ${start.rssMiB.toFixed(0)} MiB before, ${end.rssMiB.toFixed(0)} after, peak ${end.peakMiB.toFixed(0)} MiB (bound ${MEMORY_BOUND_MIB}); rejected ${JSON.stringify(st.rejected)}; closed ${JSON.stringify(st.closed)}`);
+    console.log(`checked: hostile: a tab with node ${twinOf}'s copied identity refused that id and joined as node ${id}; ${committed} entries committed during the barrage; relay resident ${start.rssMiB.toFixed(0)} MiB before, ${end.rssMiB.toFixed(0)} after, peak ${end.peakMiB.toFixed(0)} MiB (bound ${MEMORY_BOUND_MIB}); rejected ${JSON.stringify(st.rejected)}; closed ${JSON.stringify(st.closed)}`);
   });
 });
 
