@@ -172,6 +172,11 @@ export class Peer {
     this.boot().catch((e) => this.notice(`start failed: ${e.message}`));
   }
 
+  /** This node's database: one per room incarnation and id, so no two nodes ever share one. */
+  get dbName() {
+    return `zaxos/${this.p.room}/${this.incarnation}/${this.id}`;
+  }
+
   /** Starts (or restarts) the node from what IndexedDB holds. */
   async boot() {
     const gen = ++this.generation;

@@ -84,6 +84,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
   test("five tabs join one by one: each is added as an observer, the first three become voters", { timeout: 180000 }, async () => {
     const first = await openPeer(context, server.url, ROOM, `&voters=${VOTERS}`);
     assert.equal(await first.evaluate(() => window.demo.host.id), 1, "the room's first tab is node 1");
+    assert.equal(await first.evaluate(() => window.demo.host.restoredEntries), 0, "an empty database of its own");
     pages.set(1, first);
     await agreedLeader("node 1 leading alone");
     const all = [];
@@ -91,6 +92,10 @@ describe("peers over WebRTC", { concurrency: false }, () => {
       const page = await openPeer(context, server.url, ROOM, `&voters=${VOTERS}`);
       const id = await page.evaluate(() => window.demo.host.id);
       assert.equal(id, k, "ids in order of arrival");
+      // A new node starts from an empty database of its own.
+      const disk = await page.evaluate(() => ({ name: window.demo.host.dbName, restored: window.demo.host.restoredEntries, inc: window.demo.host.incarnation }));
+      assert.deepEqual(disk, { name: `zaxos/${ROOM}/${disk.inc}/${k}`, restored: 0, inc: disk.inc });
+      assert.match(disk.inc, /^[0-9a-f]{16}$/);
       pages.set(id, page);
       // Proposed while the tab joins: the cluster keeps committing through each change.
       const rids = await proposeSpread(6, `join ${k}`);
@@ -344,6 +349,7 @@ describe("peers over WebRTC", { concurrency: false }, () => {
     assert.notEqual(id, twinOf, "a copied identity does not take a live tab's id");
     assert.equal(await original.evaluate(() => window.demo.host.id), twinOf, "the original keeps its id");
     assert.ok((await stats()).rejected.id_in_use >= 1, "the relay refused the copied claim");
+    assert.equal(await page.evaluate(() => window.demo.host.restoredEntries), 0, "its own, empty database");
     pages.set(id, page);
     await sameMembership(`node ${id} added after the attack`, (x) => [...x.voters, ...x.observers].includes(id));
     const rids = await proposeSpread(8, "after the attack");
