@@ -169,6 +169,7 @@ export class Peer {
     const observers = membership.observers.filter((id) => id !== this.id);
     if (!voters.includes(this.id)) observers.push(this.id);
     Object.assign(this.config, { voters, observers });
+    this.saveMembership({ voters, observers });
     this.boot().catch((e) => this.notice(`start failed: ${e.message}`));
   }
 
@@ -346,9 +347,14 @@ export class Peer {
     this.memberships.push({ at: Date.now(), zxid: c.zxid, ...m });
     if (this.memberships.length > 50) this.memberships.shift();
     this.notice(`membership at ${c.zxid.epoch}:${c.zxid.counter}: voters ${c.voters.join(", ") || "none"}; observers ${c.observers.join(", ") || "none"}`);
+    this.saveMembership(m);
+  }
+
+  /** Remembers the membership for a reload of this tab (its node restarts from it and its disk). */
+  saveMembership(m) {
     try {
       const saved = JSON.parse(sessionStorage.getItem(this.identityKey));
-      sessionStorage.setItem(this.identityKey, JSON.stringify({ ...saved, membership: m }));
+      sessionStorage.setItem(this.identityKey, JSON.stringify({ ...saved, membership: { voters: m.voters, observers: m.observers } }));
     } catch {
       // nothing saved: a reload waits for a peer's status instead
     }

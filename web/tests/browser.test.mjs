@@ -360,6 +360,28 @@ describe("peers over WebRTC", { concurrency: false }, () => {
   });
 });
 
+describe("a room of one tab", () => {
+  test("the only tab of a room reloads and leads its one-voter cluster again from IndexedDB", { timeout: 60000 }, async () => {
+    const room = `${ROOM}solo`;
+    const page = await openPeer(context, server.url, room, `&voters=${VOTERS}`);
+    await until(() => page.evaluate(() => window.demo.host.node.isLeader), "the first tab leading alone");
+    const rid = await page.evaluate(() => window.demo.host.propose("alone"));
+    await until(() => page.evaluate((r) => window.demo.host.board.rids.has(r), rid), "its note committed");
+    const before = await status(page);
+    await page.reload();
+    await page.waitForFunction(() => window.demo?.host?.up === true, null, { timeout: 20000 });
+    await until(() => page.evaluate(() => window.demo.host.node.isLeader), "leading again after the reload");
+    const back = await page.evaluate(() => ({ id: window.demo.host.id, restored: window.demo.host.restoredEntries, members: window.demo.host.node.membership }));
+    assert.equal(back.id, 1);
+    assert.ok(back.restored >= before.lastIndex, `restored ${back.restored} of ${before.lastIndex}`);
+    assert.deepEqual([back.members.voters, back.members.observers], [[1], []]);
+    await until(() => page.evaluate((r) => window.demo.host.board.rids.has(r), rid), "its note back on the board");
+    assert.deepEqual(page.errors, []);
+    await page.close();
+    console.log(`checked: solo: the only tab reloaded, got id 1 back with ${back.restored} entries and led its one-voter cluster again`);
+  });
+});
+
 describe("single-tab simulation", () => {
   test("a simulated cluster under faults, crashes and cut links keeps every invariant", { timeout: 60000 }, async () => {
     const page = await context.newPage();
