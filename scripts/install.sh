@@ -10,7 +10,7 @@
 #   qemu          qemu-system-arm and qemu-system-misc (bare-metal runs)
 #   wasm          wasm-bindgen-cli 0.2.130 (cargo) and wasm-opt (npm binaryen)
 #   browser       Debian chromium + chromium-driver, and playwright-core (npm, no browser download)
-#   node          the project-local npm packages in tools/node (binaryen, playwright-core)
+#   node          the project-local npm packages in tools/node (binaryen, playwright-core, ws)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,7 +67,7 @@ part_node() {
     command -v npm >/dev/null || apt_install nodejs npm
     # node_modules/.lock-sha records the package-lock.json it was installed from.
     stamp="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-    if [ -x "$dir/node_modules/.bin/wasm-opt" ] && [ -d "$dir/node_modules/playwright-core" ] \
+    if [ -x "$dir/node_modules/.bin/wasm-opt" ] && [ -d "$dir/node_modules/playwright-core" ] && [ -d "$dir/node_modules/ws" ] \
         && [ "$(cat "$dir/node_modules/.lock-sha" 2>/dev/null)" = "$stamp" ]; then
         log "npm packages in tools/node already installed"
         return 0

@@ -19,8 +19,10 @@ const dec = new TextDecoder();
 
 export class Mesh {
   /**
-   * options: url (ws://…/signal), room, voters, observers (used if the room is new), token,
-   * and callbacks onWelcome(welcome), onFrame(from, type, body), onChange(), onNotice(text).
+   * options: url (ws://…/signal), room, voters (how many voters the cluster grows to, if the room
+   * is new), secret (64 hex digits only this tab knows), claim ({ id, incarnation } given to that
+   * secret before, or undefined), and callbacks onWelcome(welcome), onFrame(from, type, body),
+   * onChange(), onNotice(text), newSecret() (a fresh identity when the claimed one cannot be had).
    */
   constructor(options) {
     this.o = options;
@@ -54,20 +56,41 @@ export class Mesh {
     this.ws = ws;
     ws.onopen = () => {
       this.signalUp = true;
-      const join = { type: "join", room: this.o.room, voters: this.o.voters, observers: this.o.observers };
-      if (this.o.token) join.token = this.o.token;
-      ws.send(JSON.stringify(join));
+      this.joinTries = 0;
+      this.join();
       this.o.onChange?.();
     };
     ws.onmessage = (ev) => this.onSignal(ev.data);
     ws.onclose = () => {
       this.signalUp = false;
       this.o.onChange?.();
-      if (this.ws === ws && !this.stopped && !this.replaced && !this.full) {
-        // The relay went away: join again (same token, same slot) in a moment.
+      if (this.ws === ws && !this.stopped && !this.full) {
+        // The relay went away: join again (same secret, same id) in a moment.
         setTimeout(() => this.connect(), 1500);
       }
     };
+  }
+
+  /** Joins the room, claiming the id this tab's secret was given before, if any. */
+  join() {
+    const join = { type: "join", room: this.o.room, voters: this.o.voters, secret: this.o.secret };
+    if (this.o.claim) join.claim = this.o.claim;
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(join));
+  }
+
+  /** The relay refused this join: wait for a reload's old connection to go, or become someone new. */
+  joinRefused(code) {
+    if (code === "id_in_use" && ++this.joinTries <= 4) {
+      setTimeout(() => this.join(), 1000);
+      return;
+    }
+    // Another live tab holds this identity (a duplicated tab copies sessionStorage), or the
+    // secret does not match: this tab joins under a new secret, as a new node.
+    this.o.onNotice?.(`the relay refused id ${this.o.claim?.id} (${code}): joining as a new node`);
+    this.o.secret = this.o.newSecret();
+    this.o.claim = undefined;
+    this.joinTries = 0;
+    this.join();
   }
 
   signal(msg) {
@@ -89,7 +112,7 @@ export class Mesh {
         this.id = msg.id;
         this.room = msg.room;
         this.welcome = msg;
-        this.o.token = msg.token;
+        this.o.claim = { id: msg.id, incarnation: msg.incarnation };
         this.o.onWelcome?.(msg);
         for (const id of msg.present) this.addPeer(id);
         break;
@@ -118,13 +141,10 @@ export class Mesh {
         if (msg.code === "room_full") {
           this.full = true;
           this.o.onNotice?.(`room full: ${msg.detail}`);
+        } else if ((msg.code === "id_in_use" || msg.code === "bad_secret") && !this.id) {
+          this.joinRefused(msg.code);
         }
         this.o.onChange?.();
-        break;
-      case "replaced":
-        this.replaced = true;
-        this.o.onNotice?.("this slot was taken over by another tab with the same token");
-        this.o.onReplaced?.();
         break;
       default:
         this.count(this.rejects, "signal_unknown");

@@ -9,13 +9,35 @@ import { Board, encodeNote, TEXT_MAX } from "./board.mjs";
 import { Mesh, FRAME_KERNEL, FRAME_STATUS } from "./mesh.mjs";
 import { Store } from "./store.mjs";
 import { KINDS, messageKind } from "./wire.mjs";
-import { ENTRY_FORMAT, Zk } from "./zk.mjs";
+import { ENTRY_FORMAT, SESSION_TIMEOUT_MS, Zk } from "./zk.mjs";
 
 const STATUS_EVERY_MS = 500;
 const RETRY_EVERY_MS = 1500;
 const PENDING_MAX = 2000;
 const TRAFFIC_KEEP = 400;
 const ZK_EVERY_MS = 250;
+const MEMBERSHIP_EVERY_MS = 500;
+const MEMBERS_MAX = 9; // the kernel's limit on voters + observers
+
+const randomSecret = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+const idList = (v) => Array.isArray(v) && v.length <= MEMBERS_MAX && v.every((id) => Number.isInteger(id) && id >= 1 && id <= 65535);
+const validMembership = (m) => m !== null && typeof m === "object" && idList(m.voters) && m.voters.length > 0 && idList(m.observers);
+
+/** This tab's identity in sessionStorage: { secret, claim?: { id, incarnation }, membership? }. */
+function loadIdentity(key) {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(key));
+    if (typeof v?.secret === "string" && /^[0-9a-f]{64}$/.test(v.secret)) {
+      const claim = Number.isInteger(v.claim?.id) && /^[0-9a-f]{16}$/.test(v.claim?.incarnation ?? "") ? v.claim : undefined;
+      return { secret: v.secret, claim, membership: validMembership(v.membership) ? v.membership : undefined };
+    }
+  } catch {
+    // unreadable: a new identity
+  }
+  const fresh = { secret: randomSecret() };
+  sessionStorage.setItem(key, JSON.stringify(fresh));
+  return fresh;
+}
 
 function fnv1a(s) {
   let h = 0x811c9dc5;
@@ -37,7 +59,7 @@ function workerTimer(ms, fn) {
 }
 
 export class Peer {
-  /** params: room, voters, observers (sizes if the room is new), tickMs, electionTicks, signalUrl. */
+  /** params: room, voters (how many the room's cluster grows to, if it is new), tickMs, electionTicks, signalUrl. */
   constructor(params) {
     this.p = params;
     this.board = new Board();
@@ -59,6 +81,8 @@ export class Peer {
     this.listeners = new Set();
     this.ticks = 0;
     this.zk = new Zk(this);
+    this.memberships = []; // committed membership changes seen here, latest last
+    this.absentSince = new Map(); // member id -> when the leader last saw it leave the room
   }
 
   notice(text) {
@@ -70,39 +94,30 @@ export class Peer {
     for (const f of this.listeners) f();
   }
 
-  /** Joins the room; the node starts once the relay has given this tab its slot. */
+  /**
+   * Joins the room; the node starts once the relay has given this tab its id. The tab's identity
+   * is a secret it makes itself and keeps in sessionStorage (kept across reloads, never shared
+   * with another tab): the relay gives an id back only to the secret it first gave it to.
+   */
   start() {
-    const tokenKey = `zaxos-token:${this.p.room}`;
+    const key = `zaxos-identity:${this.p.room}`;
+    const saved = loadIdentity(key);
+    this.identityKey = key;
     this.mesh = new Mesh({
       url: this.p.signalUrl,
       room: this.p.room,
       voters: this.p.voters,
-      observers: this.p.observers,
-      token: sessionStorage.getItem(tokenKey) ?? undefined,
-      onWelcome: (w) => {
-        sessionStorage.setItem(tokenKey, w.token);
-        if (this.id && this.id !== w.id) {
-          this.notice(`the relay gave slot ${w.id}, but this tab runs node ${this.id}: reload the tab`);
-          return;
-        }
-        if (this.id) return; // the relay came back: same slot, node keeps running
-        this.id = w.id;
-        this.config = {
-          id: w.id,
-          voters: w.voters,
-          observers: w.observers,
-          clusterId: fnv1a(w.room),
-          seed: Math.floor(Math.random() * 2 ** 32),
-          electionTimeoutTicks: this.p.electionTicks,
-          heartbeatTicks: 2,
-        };
-        this.notice(`joined room ${w.room} as node ${w.id} (${w.role})`);
-        this.boot().catch((e) => this.notice(`start failed: ${e.message}`));
+      secret: saved.secret,
+      claim: saved.claim,
+      newSecret: () => {
+        const secret = randomSecret();
+        sessionStorage.setItem(key, JSON.stringify({ secret }));
+        return secret;
       },
+      onWelcome: (w) => this.onWelcome(w),
       onFrame: (from, type, body) => this.onFrame(from, type, body),
       onChange: () => this.changed(),
       onNotice: (t) => this.notice(t),
-      onReplaced: () => this.crash(),
     });
     this.mesh.connect();
     this.timers = [
@@ -110,12 +125,57 @@ export class Peer {
       workerTimer(STATUS_EVERY_MS, () => this.broadcastStatus()),
       workerTimer(RETRY_EVERY_MS, () => this.retry()),
       workerTimer(ZK_EVERY_MS, () => this.up && this.zk.drive()),
+      workerTimer(MEMBERSHIP_EVERY_MS, () => this.manageMembership()),
     ];
     addEventListener("pagehide", () => this.zk.close());
   }
 
+  onWelcome(w) {
+    const saved = loadIdentity(this.identityKey);
+    const identity = { secret: this.mesh.o.secret, claim: { id: w.id, incarnation: w.incarnation }, membership: w.back ? saved.membership : undefined };
+    sessionStorage.setItem(this.identityKey, JSON.stringify(identity));
+    if (this.id && (this.id !== w.id || this.incarnation !== w.incarnation)) {
+      this.notice(`the relay made room ${w.room} anew (node ${w.id}), but this tab runs node ${this.id}: reload the tab`);
+      return;
+    }
+    if (this.id) return; // the relay came back: same id, node keeps running
+    this.id = w.id;
+    this.incarnation = w.incarnation;
+    this.votersMax = w.voters;
+    this.config = {
+      id: w.id,
+      clusterId: fnv1a(`${w.room}/${w.incarnation}`),
+      seed: Math.floor(Math.random() * 2 ** 32),
+      electionTimeoutTicks: this.p.electionTicks,
+      heartbeatTicks: 2,
+    };
+    this.notice(`joined room ${w.room} as node ${w.id}${w.back ? " again" : ""}`);
+    if (w.created) {
+      // The room's first tab: a cluster of one voter, which the next tabs join.
+      this.bootWith({ voters: [w.id], observers: [] });
+    } else if (w.back && identity.membership) {
+      // A reload: the history in IndexedDB holds the membership; this is where it starts from.
+      this.bootWith(identity.membership);
+    } else {
+      this.notice("waiting for a member's status to learn the membership, then joining as an observer");
+      this.awaitingMembership = true;
+    }
+  }
+
+  /** Starts the node with `membership`, this node in it (as an observer if it is new). */
+  bootWith(membership) {
+    this.awaitingMembership = false;
+    const voters = [...membership.voters];
+    const observers = membership.observers.filter((id) => id !== this.id);
+    if (!voters.includes(this.id)) observers.push(this.id);
+    Object.assign(this.config, { voters, observers });
+    this.saveMembership({ voters, observers });
+    this.boot().catch((e) => this.notice(`start failed: ${e.message}`));
+  }
+
+  /** This node's database: one per room incarnation and id, so no two nodes ever share one. */
   get dbName() {
-    return `zaxos/${this.p.room}/${this.id}`;
+    return `zaxos/${this.p.room}/${this.incarnation}/${this.id}`;
   }
 
   /** Starts (or restarts) the node from what IndexedDB holds. */
@@ -167,6 +227,7 @@ export class Peer {
   onFrame(from, type, body) {
     if (type === FRAME_STATUS) {
       this.statuses.set(from, { status: body, at: Date.now() });
+      if (this.awaitingMembership && validMembership(body.membership)) this.bootWith(body.membership);
       this.replay(from, body.sent);
       return;
     }
@@ -263,6 +324,7 @@ export class Peer {
         this.zk.restore(this.board.apply(c)?.tree);
       } else if (c.kind === "membership") {
         this.board.skip(c, "(membership)");
+        this.onMembership(c);
       } else if (c.payload[0] === ENTRY_FORMAT) {
         this.board.skip(c, "(tree)");
         this.zk.apply(c);
@@ -277,6 +339,67 @@ export class Peer {
       else if (e.kind === "snapshotWanted") this.compact();
     }
     if (writes.length || messages.length || commits.length || events.length) this.changed();
+  }
+
+  /** A committed membership change: shown, and remembered for a reload of this tab. */
+  onMembership(c) {
+    const m = { voters: c.voters, observers: c.observers };
+    this.memberships.push({ at: Date.now(), zxid: c.zxid, ...m });
+    if (this.memberships.length > 50) this.memberships.shift();
+    this.notice(`membership at ${c.zxid.epoch}:${c.zxid.counter}: voters ${c.voters.join(", ") || "none"}; observers ${c.observers.join(", ") || "none"}`);
+    this.saveMembership(m);
+  }
+
+  /** Remembers the membership for a reload of this tab (its node restarts from it and its disk). */
+  saveMembership(m) {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(this.identityKey));
+      sessionStorage.setItem(this.identityKey, JSON.stringify({ ...saved, membership: { voters: m.voters, observers: m.observers } }));
+    } catch {
+      // nothing saved: a reload waits for a peer's status instead
+    }
+  }
+
+  /**
+   * At the leader, one membership change at a time: a member whose tab is gone for good (absent
+   * from the room and its ZooKeeper session expired, so /peers no longer lists it) is removed;
+   * a tab in the room that is not a member is added as an observer; an observer is promoted while
+   * there are fewer voters than the room asks for (the kernel refuses one that has not caught up).
+   */
+  manageMembership() {
+    const n = this.node;
+    if (!this.up || !n?.isLeader) return;
+    const m = n.membership;
+    if (m.pending) return;
+    const now = Date.now();
+    const members = [...m.voters, ...m.observers];
+    const present = this.mesh.present;
+    for (const id of members) {
+      if (id === this.id || present.has(id)) this.absentSince.delete(id);
+      else if (!this.absentSince.has(id)) this.absentSince.set(id, now);
+    }
+    const peers = new Set(this.zk.peers());
+    const gone = members.find((id) => id !== this.id && now - (this.absentSince.get(id) ?? now) >= SESSION_TIMEOUT_MS && !peers.has(id));
+    if (gone) return this.changeMembership("remove", gone);
+    const fresh = (id) => present.has(id) && this.mesh.isOpen(id) && now - (this.statuses.get(id)?.at ?? 0) < 2000;
+    const joiner = [...present].sort((a, b) => a - b).find((id) => !members.includes(id) && fresh(id));
+    if (joiner && members.length < MEMBERS_MAX) return this.changeMembership("addObserver", joiner);
+    if (m.voters.length < this.votersMax) {
+      const ready = m.observers.filter((id) => fresh(id) && this.statuses.get(id)?.status?.up).sort((a, b) => a - b);
+      if (ready.length) return this.changeMembership("promote", ready[0]);
+    }
+  }
+
+  changeMembership(kind, id) {
+    try {
+      this.node.changeMembership(kind, id);
+      this.notice(`proposed membership change: ${kind} node ${id}`);
+    } catch (e) {
+      if (typeof e?.code !== "string") throw e;
+      const key = `membership_${kind}_${e.code}`;
+      this.proposeErrors[key] = (this.proposeErrors[key] ?? 0) + 1;
+    }
+    this.pump();
   }
 
   compact() {
@@ -335,6 +458,7 @@ export class Peer {
       tail,
       notes: this.board.notes.length,
       peers: this.zk.peers(),
+      membership: n.membership,
       session: this.zk.session === null ? null : `0x${this.zk.session.toString(16)}`,
     };
   }
@@ -350,23 +474,36 @@ export class Peer {
     this.changed();
   }
 
-  /** Every slot's last known status (this node's live, the others' from their last report). */
+  /**
+   * Every node to draw: the members as this node knows them (or as the freshest status says,
+   * before this node runs), and tabs in the room that are not members yet ("joining").
+   */
   view() {
-    const w = this.mesh?.welcome;
-    if (!w) return null;
+    if (!this.mesh?.welcome) return null;
     const now = Date.now();
+    const fresh = (id) => {
+      const s = this.statuses.get(id);
+      return s && now - s.at < 3000 && this.mesh.present.has(id) ? s.status : null;
+    };
+    let m = this.node?.membership;
+    if (!m) {
+      const known = [...this.mesh.present].map(fresh).find((s) => validMembership(s?.membership));
+      m = known?.membership ?? { voters: [], observers: [], pending: null };
+    }
+    const members = [...m.voters, ...m.observers];
+    const joining = [this.id, ...this.mesh.present].filter((id) => !members.includes(id)).sort((a, b) => a - b);
     const nodes = [];
-    for (const id of [...w.voters, ...w.observers]) {
+    for (const id of [...members, ...joining]) {
+      const joiner = joining.includes(id);
       if (id === this.id) {
-        nodes.push({ ...this.status(), present: true, self: true });
+        nodes.push({ ...this.status(), present: true, self: true, joining: joiner });
         continue;
       }
-      const s = this.statuses.get(id);
       const present = this.mesh.present.has(id);
-      const fresh = s && now - s.at < 3000 && present;
-      nodes.push(fresh ? { ...s.status, present, stale: false } : { id, present, stale: true, up: false, links: [], cut: [] });
+      const s = fresh(id);
+      nodes.push(s ? { ...s, present, stale: false, joining: joiner } : { id, present, stale: true, up: false, links: [], cut: [], joining: joiner });
     }
-    return { voters: w.voters, observers: w.observers, nodes };
+    return { voters: m.voters, observers: m.observers, joining, pending: m.pending ?? null, votersMax: this.votersMax, nodes };
   }
 
   counters() {

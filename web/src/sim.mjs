@@ -116,6 +116,7 @@ export class SimHost {
   finish() {
     this.random = false;
     const report = this.sim.finish();
+    this.lastReport = { ...report, atTick: this.sim.now };
     this.sim.setFaults(QUIET);
     this.cut.clear();
     this.notice(`liveness check: ${report.livenessOk ? "ok" : "FAILED"}, recovered in ${report.recoveryTicks} ticks, ${report.violations.length} violations, log hash ${report.logHash}`);

@@ -2,7 +2,7 @@
 // board) and this tab's ZooKeeper session in it.
 //
 // When its node has a leader, the tab opens a session, pings it every second, and creates the
-// ephemeral znode /peers/<slot id> (creating /peers first; NodeExists is fine). The leader proposes
+// ephemeral znode /peers/<node id> (creating /peers first; NodeExists is fine). The leader proposes
 // a Tick with its clock every second, so a session that stops pinging (its tab closed, crashed or
 // frozen) expires on every replica at the same zxid, and its /peers entry goes with it. Every
 // proposal here is fire-and-forget: what is lost is proposed again on the next timer.
@@ -105,7 +105,7 @@ export class Zk {
     if (this.session === null) {
       if (now - this.at.open < RETRY_EVERY_MS) return;
       this.at.open = now;
-      // The slot id in the low bits of the time keeps two tabs' proposals distinct, so each
+      // The node id in the low bits of the time keeps two tabs' proposals distinct, so each
       // tab recognises its own session when it commits.
       const bytes = Tree.openSession(SESSION_TIMEOUT_MS, now - (now % 16) + (this.peer.id % 16));
       this.opens.add(key(bytes));
@@ -120,7 +120,7 @@ export class Zk {
     if ((!mine || mine.ephemeralOwner !== this.session) && now - this.at.create >= RETRY_EVERY_MS) {
       this.at.create = now;
       if (!this.tree.exists(this.session, "/peers")) this.peer.proposeRaw(Tree.create(this.session, now, "/peers"));
-      const data = JSON.stringify({ id: this.peer.id, role: this.peer.mesh?.welcome?.role ?? "?", since: now });
+      const data = JSON.stringify({ id: this.peer.id, joinedAs: this.peer.node?.membership.voters.includes(this.peer.id) ? "voter" : "observer", since: now });
       this.peer.proposeRaw(Tree.create(this.session, now, this.path, data, "ephemeral"));
     }
   }
