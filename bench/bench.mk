@@ -15,7 +15,23 @@ BENCH_JOBS ?= 2
 BENCH_BIN := target/release/zaxos-bench
 BENCH_WASM := target/wasm32-unknown-unknown/release/zaxos_bench.wasm
 
-.PHONY: bench bench-peers bench-build bench-wasm-kernel
+.PHONY: bench bench-peers bench-build bench-wasm-kernel bench-wasm-pkg
+
+# The npm package's module (Node + Simulation, the same profile, wasm-bindgen and wasm-opt as
+# make wasm) with the `packed` feature as well, in target/bench-wasm-pkg: the JS rows of the
+# wasm-vs-native table (object methods and packed methods) both run this one build.
+BENCH_WASM_PKG := target/bench-wasm-pkg
+BENCH_WASM_OPT := tools/node/node_modules/.bin/wasm-opt
+bench-wasm-pkg:
+	@scripts/install.sh wasm >/dev/null
+	@cargo build -q -p zaxos-wasm --target wasm32-unknown-unknown --profile wasm-release --features packed
+	@rm -rf $(BENCH_WASM_PKG) && mkdir -p $(BENCH_WASM_PKG)
+	@wasm-bindgen --target web --out-dir $(BENCH_WASM_PKG) --out-name zaxos --remove-name-section --remove-producers-section \
+	  target/wasm32-unknown-unknown/wasm-release/zaxos_wasm.wasm
+	@$(BENCH_WASM_OPT) -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	  --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
+	  $(BENCH_WASM_PKG)/zaxos_bg.wasm -o $(BENCH_WASM_PKG)/zaxos_bg.wasm
+	@cp wasm/js/index.js wasm/js/package.json $(BENCH_WASM_PKG)/
 
 bench-build:
 	@cargo build -q --release -p zaxos-bench
@@ -28,9 +44,10 @@ bench-wasm-kernel:
 bench: bench-build
 	@command -v valgrind >/dev/null || { apt-get install -y -q valgrind >/dev/null 2>&1 || true; }
 	@$(MAKE) --no-print-directory bench-wasm-kernel >/dev/null 2>&1 || echo "wasm32 build of the workload failed; its row is left out" >&2
+	@$(if $(shell command -v node),$(MAKE) --no-print-directory bench-wasm-pkg >/dev/null 2>&1 || echo "wasm package build failed; the JS rows are left out" >&2,true)
 	@$(BENCH_BIN) all --entries $(BENCH_ENTRIES) $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT)) --jobs $(BENCH_JOBS) \
 	  $(if $(shell command -v valgrind),,--no-callgrind) $(if $(shell command -v node),,--no-wasm) \
-	  --wasm-kernel $(BENCH_WASM) --svg bench/instructions.svg
+	  --wasm-kernel $(BENCH_WASM) --wasm-pkg $(BENCH_WASM_PKG) --svg bench/instructions.svg
 
 bench-peers: bench-build
 	@command -v valgrind >/dev/null || { apt-get install -y -q valgrind >/dev/null 2>&1 || true; }

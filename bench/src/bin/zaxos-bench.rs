@@ -8,7 +8,7 @@
 //! zaxos-bench peers     [--entries N] [--repeat R] [--no-callgrind] [--jobs J]
 //!                       3 nodes, W = 64, batched and singly; last line JSON
 //! zaxos-bench all       [--entries N] [--repeat R] [--no-callgrind] [--jobs J] [--no-wasm]
-//!                       [--wasm-kernel F] [--svg F]
+//!                       [--wasm-kernel F] [--wasm-pkg DIR] [--svg F]
 //! ```
 //!
 //! Every engine runs in each of two modes, its best equivalent in each: *batched* (each refill
@@ -211,6 +211,8 @@ const MAIN: (usize, usize) = (3, 64);
 
 /// Instructions per entry by (mode, nodes, W, engine).
 type Instr = BTreeMap<(Mode, usize, usize, &'static str), f64>;
+/// Throughput runs (median, with its peak RSS in KiB) by (mode, nodes, W), then engine.
+type Runs = BTreeMap<(Mode, usize, usize), BTreeMap<&'static str, (Throughput, u64)>>;
 
 fn cmd_peers(args: &Args) {
     let entries = args.num("--entries", ENTRIES);
@@ -442,47 +444,51 @@ fn partial_table(rows: &[PartialRow]) -> String {
     s
 }
 
-/// The same zaxos workload in node: through the npm package (`wasm/pkg`, if built) and as the
-/// kernel compiled to plain wasm32 exports (`kernel_wasm`, built by bench.mk), each next to a
-/// native run of the same loop measured just before it.
-/// Returns the table and the npm package's (entries/s, native entries/s).
-fn wasm_vs_native(entries: u64, repeat: usize, kernel_wasm: Option<&str>) -> (String, Option<(f64, f64)>) {
+/// The same zaxos workload in node: through the npm package (`wasm/pkg`, if built), with its
+/// object methods and with its packed methods, and as the kernel compiled to plain wasm32
+/// exports (`kernel_wasm`, built by bench.mk), each next to a native run of the same loop
+/// (same messages, same proposal mode) measured just before it.
+/// Returns the table and the packed package's (entries/s, native bytes entries/s, native values entries/s).
+fn wasm_vs_native(entries: u64, repeat: usize, kernel_wasm: Option<&str>, pkg: Option<&str>) -> (String, Option<(f64, f64, f64)>) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let node = |script: &str, target: &std::path::Path| -> Option<Value> {
+    let node = |script: &str, target: &std::path::Path| -> Option<f64> {
         let out = Command::new("node").arg(root.join(script)).arg(target).arg(entries.to_string()).arg(repeat.to_string()).output().ok()?;
         if !out.status.success() {
             eprintln!("zaxos-bench: {script}: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
             return None;
         }
-        String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| serde_json::from_str::<Value>(l).ok())
+        let line = String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| serde_json::from_str::<Value>(l).ok())?;
+        line["entries_per_s"].as_f64()
     };
-    let native = |_: ()| interleaved_one("zaxos", entries, repeat);
-    let mut s = format!("### wasm vs native (zaxos, 3 nodes, W = 64, {entries} entries, median of {repeat})\n\n| build | entries/s | native entries/s (same loop, just before) | ratio to native |\n|---|---:|---:|---:|\n");
-    let row = |label: &str, v: Option<Value>, n: f64| match v.and_then(|v| v["entries_per_s"].as_f64()) {
-        Some(w) => (format!("| {label} | {} | {} | {:.3} |\n", fmt_int(w), fmt_int(n), w / n), Some((w, n))),
-        None => (format!("| {label} | failed | {} | – |\n", fmt_int(n)), None),
+    let mut s = format!("### wasm vs native (zaxos, 3 nodes, W = 64, {entries} entries, median of {repeat})\n\n| build | entries/s | native counterpart (same loop, just before) | native entries/s | ratio to native |\n|---|---:|---|---:|---:|\n");
+    let row = |label: &str, v: Option<f64>, native: &str, n: f64| match v {
+        Some(w) => format!("| {label} | {} | {native} | {} | {:.3} |\n", fmt_int(w), fmt_int(n), w / n),
+        None => format!("| {label} | failed | {native} | {} | – |\n", fmt_int(n)),
     };
-    let mut npm = None;
-    let pkg = root.join("wasm/pkg");
+    let mut packed = None;
+    let pkg = pkg.map_or_else(|| root.join("wasm/pkg"), std::path::PathBuf::from);
     if pkg.join("index.js").is_file() {
-        let n = native(());
-        let (line, rates) = row("npm package `wasm/pkg` in node (JS objects per message, write and commit)", node("bench/wasm/throughput.mjs", &pkg), n);
-        s += &line;
-        npm = rates;
+        let n = interleaved_one("zaxos-bytes", Mode::Singly, entries, repeat);
+        s += &row("npm package in node, object methods (`propose`, `takeMessages`, …: JS objects per message, write and entry)", node("bench/wasm/throughput.mjs", &pkg), "zaxos-bytes, singly", n);
+        let n = interleaved_one("zaxos-bytes", Mode::Batched, entries, repeat);
+        let v = interleaved_one("zaxos", Mode::Batched, entries, repeat);
+        let js = node("bench/wasm/packed.mjs", &pkg);
+        s += &row("npm package in node, packed methods (`proposePacked`, `takeMessagesPacked`, …: one `Uint8Array` per drain)", js, "zaxos-bytes, batched", n);
+        packed = js.map(|js| (js, n, v));
     } else {
-        s += "| npm package `wasm/pkg` | not built (`make wasm`) | | |\n";
+        s += &format!("| npm package `{}` | not built | | | |\n", pkg.display());
     }
     if let Some(path) = kernel_wasm.filter(|p| std::path::Path::new(p).is_file()) {
-        let n = native(());
-        s += &row("the same Rust loop as plain wasm32 exports, in node", node("bench/wasm/kernel.mjs", std::path::Path::new(path)), n).0;
+        let n = interleaved_one("zaxos", Mode::Batched, entries, repeat);
+        s += &row("the harness's Rust loop as plain wasm32 exports, in node (no bindings)", node("bench/wasm/kernel.mjs", std::path::Path::new(path)), "zaxos, batched", n);
     }
-    (s, npm)
+    (s, packed)
 }
 
-/// Native zaxos entries/s at W = 64 on 3 nodes (batched), median of `repeat` runs, each in a fresh process.
-fn interleaved_one(engine: &str, entries: u64, repeat: usize) -> f64 {
+/// Native entries/s at W = 64 on 3 nodes, median of `repeat` runs, each in a fresh process.
+fn interleaved_one(engine: &str, mode: Mode, entries: u64, repeat: usize) -> f64 {
     let mut rates: Vec<f64> = (0..repeat.max(1))
-        .map(|_| run_in_child(engine, Mode::Batched, 3, 64, entries).unwrap_or_else(|e| die(&format!("{engine}: {e}"))).0.entries_per_s())
+        .map(|_| run_in_child(engine, mode, 3, 64, entries).unwrap_or_else(|e| die(&format!("{engine}: {e}"))).0.entries_per_s())
         .collect();
     rates.sort_by(f64::total_cmp);
     rates[rates.len() / 2]
@@ -508,7 +514,7 @@ impl Target {
 /// The goals of DESIGN §8: at most half the best peer's instructions per entry in every mode,
 /// the bytes path within 1.5× of the values path, the JS API at a quarter of native or better.
 /// Entries/s ratios come from the same run and carry no goal.
-fn targets(instr: &Instr, tput: &BTreeMap<(Mode, usize, usize), BTreeMap<&'static str, (Throughput, u64)>>, js: Option<(f64, f64)>) -> Vec<Target> {
+fn targets(instr: &Instr, tput: &Runs, js: Option<(f64, f64, f64)>) -> Vec<Target> {
     let mut rows = Vec::new();
     let best_peer = |key: (Mode, usize, usize)| -> Option<(f64, &'static str)> {
         ["raft-rs", "omnipaxos"].iter().filter_map(|&e| instr.get(&(key.0, key.1, key.2, e)).map(|v| (*v, e))).min_by(|a, b| a.0.total_cmp(&b.0))
@@ -531,9 +537,11 @@ fn targets(instr: &Instr, tput: &BTreeMap<(Mode, usize, usize), BTreeMap<&'stati
         let r = b / v;
         rows.push(Target { measure: "bytes path / values path, instructions/entry", mode: "batched, 3 nodes, W = 64".into(), zaxos: fmt_int(*b), peer: format!("{} (zaxos values)", fmt_int(*v)), ratio: Some(r), goal: "≤ 1.5", met: Some(r <= 1.5) });
     }
-    if let Some((js, native)) = js {
-        let r = js / native;
-        rows.push(Target { measure: "JS API / native, entries/s", mode: "npm package in node, 3 nodes, W = 64".into(), zaxos: fmt_int(js), peer: format!("{} (native)", fmt_int(native)), ratio: Some(r), goal: "≥ 0.25", met: Some(r >= 0.25) });
+    if let Some((js, bytes, values)) = js {
+        for (native, name) in [(bytes, "native zaxos-bytes"), (values, "native zaxos")] {
+            let r = js / native;
+            rows.push(Target { measure: "JS API / native, entries/s", mode: "packed methods in node, batched, 3 nodes, W = 64".into(), zaxos: fmt_int(js), peer: format!("{} ({name})", fmt_int(native)), ratio: Some(r), goal: "≥ 0.25", met: Some(r >= 0.25) });
+        }
     }
     for mode in Mode::ALL {
         let Some(r) = tput.get(&(mode, MAIN.0, MAIN.1)) else { continue };
@@ -662,7 +670,7 @@ fn cmd_all(args: &Args) {
     println!();
     let mut js = None;
     if !args.flag("--no-wasm") {
-        let (table, npm) = wasm_vs_native(entries, repeat, args.value("--wasm-kernel"));
+        let (table, npm) = wasm_vs_native(entries, repeat, args.value("--wasm-kernel"), args.value("--wasm-pkg"));
         print!("{table}");
         println!();
         js = npm;
