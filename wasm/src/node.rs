@@ -15,6 +15,9 @@ use crate::config::{self, Capacity};
 use crate::errors;
 use crate::js::{bytes, bytes_of, kind, num, set, uint, zxid, zxid_of};
 
+#[cfg(feature = "packed")]
+mod packed;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** A transaction id: the leader's epoch (Paxos ballot) and the proposal's number in it. */

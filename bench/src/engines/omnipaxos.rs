@@ -1,17 +1,21 @@
 //! OmniPaxos 0.2.4 with `omnipaxos_storage`'s `MemoryStorage`, driven as its docs say: `tick`,
-//! `take_outgoing_messages` and send them, `handle_incoming`, `append` per entry, and read
-//! decided entries with `read_decided_suffix` once `get_decided_idx` moves. Batching: the leader
-//! merges every entry appended since the last drain into one AcceptDecide per follower; its
+//! `take_outgoing_messages` and send them, `handle_incoming`, and read decided entries with
+//! `read_decided_suffix` once `get_decided_idx` moves. One proposal is one `append`; a batch is
+//! one `ProposalForward` message carrying every entry, handed to the leader itself through
+//! `handle_incoming` (the message a follower forwards its clients' proposals in; the leader
+//! appends the whole vector in one storage call). The leader merges every entry appended since
+//! the last drain into one AcceptDecide per follower; its
 //! storage-side `batch_size` stays 1, because a larger one holds entries back until it fills or a
 //! flush timer fires, which only delays small windows. Messages pass as values; OmniPaxos has no
 //! wire codec of its own, so no bytes are counted.
 
+use omnipaxos::messages::sequence_paxos::{PaxosMessage, PaxosMsg};
 use omnipaxos::messages::Message;
 use omnipaxos::util::LogEntry;
 use omnipaxos::{ClusterConfig, OmniPaxos, OmniPaxosConfig, ServerConfig};
 use omnipaxos_storage::memory_storage::MemoryStorage;
 
-use crate::cluster::{Applied, Cluster, Links, Params, ENTRY_BYTES};
+use crate::cluster::{payload, Applied, Cluster, Links, Params, ENTRY_BYTES};
 
 /// A 16-byte log entry.
 #[derive(Clone, Debug, omnipaxos::macros::Entry)]
@@ -97,6 +101,20 @@ impl Cluster for Omni {
 
     fn propose(&mut self, i: usize, payload: &[u8; ENTRY_BYTES]) -> bool {
         self.is_leader(i) && self.nodes[i].append(Entry16(*payload)).is_ok()
+    }
+
+    // OmniPaxos takes several entries in one proposal: the ProposalForward message through which
+    // followers forward their clients' proposals, which a leader in its accept phase appends
+    // as one vector (`handle_forwarded_proposal`, then `accept_entries_leader`).
+    fn propose_run(&mut self, i: usize, first: u64, count: u64) -> bool {
+        if !self.is_leader(i) {
+            return false;
+        }
+        let pid = self.nodes[i].get_pid();
+        let entries: Vec<Entry16> = (first..first + count).map(|seq| Entry16(payload(seq))).collect();
+        let msg = PaxosMessage { from: pid, to: pid, msg: PaxosMsg::ProposalForward(entries) };
+        self.nodes[i].handle_incoming(Message::SequencePaxos(msg));
+        true
     }
 
     fn is_leader(&self, i: usize) -> bool {
