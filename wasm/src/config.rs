@@ -78,7 +78,7 @@ pub(crate) fn parse(object: &JsValue) -> Result<(Config, Capacity), JsValue> {
     Ok((config, capacity))
 }
 
-/// `{ acceptedEpoch, promisedLeader, currentEpoch }`.
+/// `{ acceptedEpoch, promisedLeader, currentEpoch, incarnation?, commitFloor? }`.
 pub(crate) fn hard_state(value: &JsValue) -> Result<HardState, JsValue> {
     const WHAT: &str = "durable.hardState";
     let epoch = |key| uint(&get(value, key, WHAT)?, u64::from(u32::MAX), WHAT).map(|e| e as u32);
@@ -86,6 +86,14 @@ pub(crate) fn hard_state(value: &JsValue) -> Result<HardState, JsValue> {
         accepted_epoch: epoch("acceptedEpoch")?,
         promised_leader: uint(&get(value, "promisedLeader", WHAT)?, u64::from(NodeId::MAX), WHAT)? as NodeId,
         current_epoch: epoch("currentEpoch")?,
+        incarnation: match get(value, "incarnation", WHAT)? {
+            v if v.is_undefined() => 0,
+            v => uint(&v, u64::from(u32::MAX), WHAT)? as u32,
+        },
+        commit_floor: match get(value, "commitFloor", WHAT)? {
+            v if v.is_undefined() => Zxid::ZERO,
+            v => zxid_of(&v, "durable.hardState.commitFloor")?,
+        },
     })
 }
 

@@ -56,6 +56,8 @@ pub(crate) fn step(e: StepError) -> JsValue {
         StepError::Busy => error("BUSY", "queues are full; the sender retransmits"),
         StepError::Conflict => error("CONFLICT", "message would change committed history"),
         StepError::Storage(s) => storage(s),
+        StepError::OtherExchange => error("OTHER_EXCHANGE", "message of another learner handshake (late, duplicated or replayed)"),
+        StepError::Implausible(why) => with_reason("IMPLAUSIBLE", "message with a field no correct peer sends (forged or corrupted)", why),
     }
 }
 

@@ -62,6 +62,12 @@ export interface HardState {
   promisedLeader: number;
   /** Epoch of the last NEWLEADER accepted: whose history this node holds. */
   currentEpoch: number;
+  /** How many times this node started (one more, durable, at every start). Optional when
+   * handing back a hard state written before it existed (then 0). */
+  incarnation?: number;
+  /** Everything up to here is known committed: never truncated after a restart. Optional
+   * when handing back a hard state written before it existed. */
+  commitFloor?: Zxid;
 }
 
 /** One history entry. `index` numbers entries from 1 since the beginning of time. */
@@ -175,6 +181,10 @@ export interface Counters {
   proposeBusy: number;
   forwardDropped: number;
   eventsDropped: number;
+  /** Messages of another learner handshake (late, duplicated or replayed). Normal after faults. */
+  otherExchange: number;
+  /** Messages with fields no correct peer sends (forged or corrupted). Never normal. */
+  implausible: number;
   sendsDropped: number;
 }
 
@@ -222,6 +232,8 @@ fn hard_state(h: zaxos::storage::HardState) -> JsValue {
     set(&object, "acceptedEpoch", h.accepted_epoch);
     set(&object, "promisedLeader", h.promised_leader);
     set(&object, "currentEpoch", h.current_epoch);
+    set(&object, "incarnation", h.incarnation);
+    js_sys::Reflect::set(&object, &"commitFloor".into(), &crate::js::zxid(h.commit_floor)).ok();
     object.into()
 }
 
@@ -687,6 +699,8 @@ impl JsNode {
             ("proposeBusy", c.propose_busy),
             ("forwardDropped", c.forward_dropped),
             ("eventsDropped", c.events_dropped),
+            ("otherExchange", c.other_exchange),
+            ("implausible", c.implausible),
             ("sendsDropped", self.node.sends_dropped()),
         ] {
             set(&o, key, num(value));

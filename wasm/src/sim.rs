@@ -42,6 +42,12 @@ export interface FaultRates {
   transfer: number;
   /** Per tick: the leader is asked for a random membership change (spare nodes join and leave). */
   reconfig: number;
+  /** Per tick: a message sent at any earlier time is delivered again. */
+  replay: number;
+  /** Per message: one field is made implausible (a forged or corrupted message). */
+  forge: number;
+  /** Per tick: a random node's host takes a snapshot now. */
+  compact: number;
 }
 
 /** Deliberate kernel bugs, to watch the invariant checker catch them. All off by default. */
@@ -108,6 +114,9 @@ export interface FaultCounts {
   crash: number;
   tornWrite: number;
   clockSkew: number;
+  replay: number;
+  forge: number;
+  compact: number;
 }
 
 /** The outcome of a run. `logHash` (16 hex digits) is the same on every target for the same options. */
@@ -138,7 +147,7 @@ export interface SimEvent {
 const OPTION_KEYS: &[&str] =
     &["seed", "ticks", "voters", "observers", "faults", "electionTimeoutTicks", "livenessTimeouts", "compactEvery", "trace", "bugs"];
 const RATE_KEYS: &[&str] =
-    &["loss", "duplicate", "reorder", "latencyTicksMax", "partition", "crash", "tornWrite", "storageDelayTicksMax", "clockSkew", "propose", "transfer", "reconfig"];
+    &["loss", "duplicate", "reorder", "latencyTicksMax", "partition", "crash", "tornWrite", "storageDelayTicksMax", "clockSkew", "propose", "transfer", "reconfig", "replay", "forge", "compact"];
 const BUG_KEYS: &[&str] = &["quorumOfOne", "ackBeforeDurable", "skipTrunc", "electionIgnoresZxid"];
 /// Ticks far enough ahead to mean "until restarted", with room left for the clock.
 const FOREVER: u64 = 1 << 52;
@@ -179,6 +188,9 @@ fn rates(object: &JsValue, base: FaultRates) -> Result<FaultRates, JsValue> {
         propose: p("propose", base.propose)?,
         transfer: p("transfer", base.transfer)?,
         reconfig: p("reconfig", base.reconfig)?,
+        replay: p("replay", base.replay)?,
+        forge: p("forge", base.forge)?,
+        compact: p("compact", base.compact)?,
     })
 }
 
@@ -239,6 +251,9 @@ fn rates_object(r: FaultRates) -> JsValue {
         ("propose", r.propose),
         ("transfer", r.transfer),
         ("reconfig", r.reconfig),
+        ("replay", r.replay),
+        ("forge", r.forge),
+        ("compact", r.compact),
     ] {
         set(&o, key, value);
     }
@@ -256,6 +271,9 @@ fn counts_object(c: FaultCounts) -> JsValue {
         ("crash", c.crash),
         ("tornWrite", c.torn_write),
         ("clockSkew", c.clock_skew),
+        ("replay", c.replay),
+        ("forge", c.forge),
+        ("compact", c.compact),
     ] {
         set(&o, key, num(value));
     }

@@ -295,11 +295,7 @@ impl Host {
     const NEW: Host = Host {
         app: App::NEW,
         writes: Deque::new(),
-        durable_hard: HardState {
-            accepted_epoch: 0,
-            promised_leader: 0,
-            current_epoch: 0,
-        },
+        durable_hard: HardState::ZERO,
         inbox: Inbox::NEW,
         seen: [0; SEQ_MAX.div_ceil(32)],
     };
