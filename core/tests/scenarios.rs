@@ -14,6 +14,9 @@
 //! - `members` — each live node's voters, observers and pending membership
 //! - `status` — role, epoch, last zxid, commit zxid and applied position per node
 //! - `sent kind=K` — messages of kind K sent since the last `sent`, by receiver
+//! - `replay kind=K from=nX to=nY [oldest=N]` — the network delivers again the messages of kind
+//!   K sent from X to Y (the N oldest, or all)
+//! - `cluster … bugs=(a, b)` — with planted bugs (see `zaxos::Bugs`), to show what a defence stops
 //! - `check` — invariants, and whether every live member applied the same log
 #![cfg(feature = "sim")]
 
@@ -21,7 +24,21 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use zaxos::sim::{FaultRates, Options, Simulation};
-use zaxos::{Event, MembershipChange, Role};
+use zaxos::{Bugs, Event, MembershipChange, Role};
+
+/// The planted bugs named (see `zaxos::Bugs`), or the first unknown name.
+fn planted(names: &[String]) -> Result<Bugs, String> {
+    let mut bugs = Bugs::NONE;
+    for name in names {
+        match name.as_str() {
+            "learner_ignores_exchange" => bugs.learner_ignores_exchange = true,
+            "leader_ignores_exchange" => bugs.leader_ignores_exchange = true,
+            "commit_floor_ignored" => bugs.commit_floor_ignored = true,
+            other => return Err(other.to_string()),
+        }
+    }
+    Ok(bugs)
+}
 
 struct World {
     sim: Simulation,
@@ -38,10 +55,10 @@ fn first_arg(tc: &datadriven::TestCase) -> usize {
 }
 
 impl World {
-    fn new(voters: usize, observers: usize, spares: usize, seed: u64, compact: u64) -> World {
+    fn new(voters: usize, observers: usize, spares: usize, seed: u64, compact: u64, bugs: Bugs) -> World {
         let mut rates = FaultRates::none();
         rates.propose = 0.0;
-        let options = Options { seed, voters, observers, spares: Some(spares), faults: Some(rates), compact_every: compact, trace: true, ..Options::default() };
+        let options = Options { seed, voters, observers, spares: Some(spares), faults: Some(rates), compact_every: compact, trace: true, bugs, ..Options::default() };
         let mut sim = Simulation::new(options);
         sim.set_faulty(false);
         World { sim, trace_seen: 0, trace: Vec::new() }
@@ -135,8 +152,12 @@ impl World {
 
     fn check(&self) -> String {
         let mut out = String::new();
+        // Each broken invariant once (some are found again at every step).
+        let mut seen = std::collections::BTreeSet::new();
         for v in self.sim.violations() {
-            let _ = writeln!(out, "VIOLATION {}: {}", v.invariant, v.detail);
+            if seen.insert((v.invariant, v.detail.clone())) {
+                let _ = writeln!(out, "VIOLATION {}: {}", v.invariant, v.detail);
+            }
         }
         // Members as the leader knows them (every live node without a leader).
         let leader = (0..self.sim.len()).find_map(|i| self.sim.node(i).filter(|n| n.is_established_leader()));
@@ -160,7 +181,11 @@ fn scenarios() {
                 let seed = tc.try_take_arg::<u64>("seed").ok().flatten().unwrap_or(1);
                 let compact = tc.try_take_arg::<u64>("compact").ok().flatten().unwrap_or(0);
                 let spares = tc.try_take_arg::<usize>("spares").ok().flatten().unwrap_or(0);
-                world = Some(World::new(voters, observers, spares, seed, compact));
+                let bugs = match planted(&tc.args.get("bugs").cloned().unwrap_or_default()) {
+                    Ok(bugs) => bugs,
+                    Err(unknown) => return format!("unknown bug {unknown}\n"),
+                };
+                world = Some(World::new(voters, observers, spares, seed, compact, bugs));
                 return String::from("ok\n");
             }
             let Some(w) = world.as_mut() else { return String::from("no cluster\n") };
@@ -212,6 +237,14 @@ fn scenarios() {
                     String::from("healed\n")
                 }
                 "status" => w.status(),
+                "replay" => {
+                    let kind = tc.try_take_arg::<String>("kind").ok().flatten().unwrap_or_default();
+                    let from = tc.try_take_arg::<String>("from").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
+                    let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
+                    let oldest = tc.try_take_arg::<usize>("oldest").ok().flatten().unwrap_or(0);
+                    let n = w.sim.replay_matching(&kind, from, to, oldest);
+                    format!("{n} {kind} from n{} to n{} again\n", from.wrapping_add(1), to.wrapping_add(1))
+                }
                 "members" => w.members(),
                 "change" => w.change(tc),
                 "sent" => {

@@ -774,11 +774,14 @@ impl<M: StateMachine> Simulation<M> {
         self.enqueue(from, to, sent, delay);
     }
 
-    /// Delivers again, at the next tick, every kept message of `kind` (as `Message::kind`
-    /// names it) from node `from` to node `to` (indexes); returns how many.
-    pub fn replay_matching(&mut self, kind: &str, from: usize, to: usize) -> usize {
+    /// Delivers again, at the next tick, the kept messages of `kind` (as `Message::kind`
+    /// names it) from node `from` to node `to` (indexes): the `oldest` first ones, or all
+    /// when `oldest` is 0; returns how many.
+    pub fn replay_matching(&mut self, kind: &str, from: usize, to: usize, oldest: usize) -> usize {
         let to_id = self.members.get(to).map_or(0, |m| m.id);
-        let again: Vec<(usize, usize, Sent)> = self.archive.matching(|f, t, sent| f == from && t == to && sent.kind(to_id).as_deref() == Some(kind)).cloned().collect();
+        let wanted = |f: usize, t: usize, sent: &Sent| f == from && t == to && sent.kind(to_id).as_deref() == Some(kind);
+        let take = if oldest == 0 { usize::MAX } else { oldest };
+        let again: Vec<(usize, usize, Sent)> = self.archive.matching(wanted).take(take).cloned().collect();
         for (from, to, sent) in &again {
             self.faults.replay += 1;
             self.enqueue(*from, *to, sent.clone(), 1);
