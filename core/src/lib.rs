@@ -60,6 +60,7 @@ pub mod error;
 pub mod limits;
 pub mod membership;
 mod node;
+pub mod persist;
 pub mod quorum;
 mod role;
 #[cfg(feature = "sim")]
@@ -76,6 +77,7 @@ pub use crate::core::{Event, Role, Write, WriteKind};
 pub use crate::membership::{Membership, MembershipChange, MembershipError};
 pub use crate::error::{CompactError, Counters, ProposeError, ReadError, StepError, TransferError};
 pub use crate::node::{Apply, Commits, Node, Proposed, ProposedBatch, ReadKind, Transmit};
+pub use crate::persist::{Durable, LoadError, Loader, Persist, RecoverError};
 pub use crate::zxid::Zxid;
 
 /// A node's id in the cluster. 0 means "nobody" and is never a member.
