@@ -15,6 +15,9 @@ pub struct Run {
     pub offset: u64,
     pub first: u64,
     pub last: u64,
+    /// Cut short by a truncation: the record after `last` in the file is not `last + 1`, so
+    /// a later append of `last + 1` starts a new run.
+    pub sealed: bool,
 }
 
 /// The state the log's records describe so far.
@@ -64,15 +67,18 @@ impl Plan {
         self.cut_after(index - 1);
         self.last_index = index;
         match self.runs.last_mut() {
-            Some(run) if run.segment == segment && run.last + 1 == index => run.last = index,
-            _ => self.runs.push(Run { segment, offset, first: index, last: index }),
+            Some(run) if run.segment == segment && run.last + 1 == index && !run.sealed => run.last = index,
+            _ => self.runs.push(Run { segment, offset, first: index, last: index, sealed: false }),
         }
     }
 
     fn cut_after(&mut self, after: u64) {
         self.runs.retain(|run| run.first <= after);
         if let Some(run) = self.runs.last_mut() {
-            run.last = run.last.min(after);
+            if run.last > after {
+                run.last = after;
+                run.sealed = true;
+            }
         }
         self.last_index = self.last_index.min(after);
     }
@@ -105,10 +111,10 @@ mod tests {
         for i in 1..=5 {
             plan.apply(0, i * 10, &entry(i), false);
         }
-        assert_eq!(plan.runs, vec![Run { segment: 0, offset: 10, first: 1, last: 5 }]);
+        assert_eq!(plan.runs, vec![Run { segment: 0, offset: 10, first: 1, last: 5, sealed: false }]);
         plan.apply(0, 60, &Record::Truncate { after: 3 }, false);
         plan.apply(0, 70, &entry(4), false);
-        assert_eq!(plan.runs, vec![Run { segment: 0, offset: 10, first: 1, last: 3 }, Run { segment: 0, offset: 70, first: 4, last: 4 }]);
+        assert_eq!(plan.runs, vec![Run { segment: 0, offset: 10, first: 1, last: 3, sealed: true }, Run { segment: 0, offset: 70, first: 4, last: 4, sealed: false }]);
         assert_eq!(plan.last_index, 4);
         plan.apply(0, 80, &Record::Snapshot { index: 2, zxid: Zxid::new(1, 2), replaces_history: false }, false);
         assert_eq!(plan.runs[0].first, 3);
