@@ -215,3 +215,88 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
 pub fn split_snapshot(stored: &[u8]) -> Option<(crate::Membership, &[u8])> {
     crate::membership::split_snapshot(stored)
 }
+
+/// A store in memory that takes each write at once: for tests, simulations and hosts
+/// whose "medium" outlives the node object (a node rebuilt after a panic, the wasm demo).
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStore {
+    /// The hard state.
+    pub hard: HardState,
+    /// The snapshot's position, zxid and bytes (membership header included).
+    pub snapshot: (u64, Zxid, alloc::vec::Vec<u8>),
+    /// The entries after the snapshot, in position order.
+    pub entries: alloc::vec::Vec<(Zxid, alloc::vec::Vec<u8>)>,
+}
+
+#[cfg(feature = "alloc")]
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// The last position held.
+    pub fn last_index(&self) -> u64 {
+        self.snapshot.0 + self.entries.len() as u64
+    }
+
+    fn keep_through(&mut self, index: u64) {
+        let keep = index.saturating_sub(self.snapshot.0) as usize;
+        self.entries.truncate(keep);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Persist for MemoryStore {
+    type Error = core::convert::Infallible;
+
+    fn hard_state(&mut self, state: &HardState) -> Result<(), Self::Error> {
+        self.hard = *state;
+        Ok(())
+    }
+
+    fn append(&mut self, index: u64, zxid: Zxid, stored: &[u8]) -> Result<(), Self::Error> {
+        if index > self.last_index() + 1 {
+            // Past a gap: the snapshot covering it comes next in the same drain.
+            self.entries.clear();
+            self.snapshot.0 = index - 1;
+        }
+        self.keep_through(index - 1);
+        self.entries.push((zxid, stored.to_vec()));
+        Ok(())
+    }
+
+    fn truncate_after(&mut self, index: u64) -> Result<(), Self::Error> {
+        self.keep_through(index);
+        Ok(())
+    }
+
+    fn snapshot(&mut self, index: u64, zxid: Zxid, data: &[u8], replaces_history: bool) -> Result<(), Self::Error> {
+        if replaces_history || index > self.last_index() || index < self.snapshot.0 {
+            self.entries.clear();
+        } else {
+            self.entries.drain(..(index - self.snapshot.0) as usize);
+        }
+        self.snapshot = (index, zxid, data.to_vec());
+        Ok(())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Durable for MemoryStore {
+    type Error = core::convert::Infallible;
+
+    fn load<S: Storage>(&mut self, loader: &mut Loader<'_, S>) -> Result<(), LoadError<Self::Error>> {
+        loader.hard_state(self.hard);
+        let (index, zxid, data) = &self.snapshot;
+        if *index > 0 {
+            loader.snapshot_chunk(0, data)?;
+            loader.snapshot_end(*index, *zxid)?;
+        }
+        for (offset, (zxid, stored)) in self.entries.iter().enumerate() {
+            loader.entry(index + 1 + offset as u64, *zxid, stored)?;
+        }
+        Ok(())
+    }
+}
