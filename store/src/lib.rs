@@ -36,18 +36,34 @@
 //!
 //! Limit: a power loss may persist pages of unsynced data out of order; a hole inside the
 //! unsynced tail then reads as corruption (an error, never served), not as a torn tail.
+//!
+//! Without the default feature `std` the crate is `no_std` with no allocator and holds
+//! [`flash::FlashStore`], the store for NOR flash on boards.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
 pub mod check;
+#[cfg(feature = "std")]
 mod error;
+#[cfg(feature = "std")]
 pub mod fault;
+pub mod flash;
+#[cfg(feature = "std")]
 mod medium;
 mod plan;
+// The flash store uses the head format and the record kinds, not the file encoding.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 mod record;
+#[cfg(feature = "std")]
 mod scan;
+#[cfg(feature = "std")]
 mod snapshot;
+#[cfg(feature = "std")]
 mod store;
 
+#[cfg(feature = "std")]
 pub use crate::error::StoreError;
+#[cfg(feature = "std")]
 pub use crate::medium::{DirMedium, Medium};
+#[cfg(feature = "std")]
 pub use crate::store::{segment_name, FileStore, Limits};

@@ -1,7 +1,8 @@
 //! What the log adds up to, computed in one pass over its records without keeping any
 //! entry: the hard state, the snapshot point, and where the surviving entries lie (runs of
 //! consecutive positions, one per stretch of appends). Its size grows with truncations and
-//! segments, not with the number of entries.
+//! segments, not with the number of entries. The file store keeps the runs in a `Vec`, the
+//! flash store in a fixed-capacity one ([`RunList`]).
 use zaxos::storage::HardState;
 use zaxos::Zxid;
 
@@ -20,25 +21,81 @@ pub struct Run {
     pub sealed: bool,
 }
 
+/// Where runs are kept: growable on std, fixed on a board.
+pub trait RunList: Default {
+    /// The runs, in position order.
+    fn runs(&self) -> &[Run];
+    /// The runs, mutable.
+    fn runs_mut(&mut self) -> &mut [Run];
+    /// Adds a run after the others; false when full.
+    fn push(&mut self, run: Run) -> bool;
+    /// Keeps the runs `keep` says yes to.
+    fn retain(&mut self, keep: impl FnMut(&Run) -> bool);
+    /// Removes every run.
+    fn clear(&mut self);
+}
+
+#[cfg(feature = "std")]
+impl RunList for Vec<Run> {
+    fn runs(&self) -> &[Run] {
+        self
+    }
+    fn runs_mut(&mut self) -> &mut [Run] {
+        self
+    }
+    fn push(&mut self, run: Run) -> bool {
+        Vec::push(self, run);
+        true
+    }
+    fn retain(&mut self, keep: impl FnMut(&Run) -> bool) {
+        Vec::retain(self, keep)
+    }
+    fn clear(&mut self) {
+        Vec::clear(self)
+    }
+}
+
+impl<const N: usize> RunList for heapless::Vec<Run, N> {
+    fn runs(&self) -> &[Run] {
+        self
+    }
+    fn runs_mut(&mut self) -> &mut [Run] {
+        self
+    }
+    fn push(&mut self, run: Run) -> bool {
+        heapless::Vec::push(self, run).is_ok()
+    }
+    fn retain(&mut self, keep: impl FnMut(&Run) -> bool) {
+        heapless::Vec::retain(self, keep)
+    }
+    fn clear(&mut self) {
+        heapless::Vec::clear(self)
+    }
+}
+
 /// The state the log's records describe so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct Plan<R: RunList> {
     pub hard: HardState,
     pub snapshot_index: u64,
     pub snapshot_zxid: Zxid,
+    /// Where the snapshot's record is (the flash store keeps the data in it).
+    pub snapshot_offset: u64,
     pub last_index: u64,
-    pub runs: Vec<Run>,
+    pub runs: R,
+    /// Too many runs for the list: the plan is incomplete.
+    pub overflow: bool,
     /// Positions up to this one came before the oldest segment: the snapshot must cover them.
     pub floor_index: u64,
 }
 
-impl Plan {
+impl<R: RunList> Plan<R> {
     /// Takes one record, found at `offset` of segment `segment`, into account.
     pub fn apply(&mut self, segment: u64, offset: u64, record: &Record<'_>, first_of_log: bool) {
         match *record {
             Record::Header { snapshot_index, snapshot_zxid, last_index, hard, .. } => {
                 if first_of_log {
-                    *self = Plan { hard, snapshot_index, snapshot_zxid, last_index, runs: Vec::new(), floor_index: last_index };
+                    *self = Plan { hard, snapshot_index, snapshot_zxid, last_index, floor_index: last_index, ..Plan::default() };
                 }
             }
             Record::Hard(hard) => self.hard = hard,
@@ -50,12 +107,13 @@ impl Plan {
                     self.last_index = index;
                 } else {
                     self.runs.retain(|run| run.last > index);
-                    if let Some(run) = self.runs.first_mut() {
+                    if let Some(run) = self.runs.runs_mut().first_mut() {
                         run.first = run.first.max(index + 1);
                     }
                 }
                 self.snapshot_index = index;
                 self.snapshot_zxid = zxid;
+                self.snapshot_offset = offset;
             }
         }
     }
@@ -66,15 +124,19 @@ impl Plan {
         }
         self.cut_after(index - 1);
         self.last_index = index;
-        match self.runs.last_mut() {
+        match self.runs.runs_mut().last_mut() {
             Some(run) if run.segment == segment && run.last + 1 == index && !run.sealed => run.last = index,
-            _ => self.runs.push(Run { segment, offset, first: index, last: index, sealed: false }),
+            _ => {
+                if !self.runs.push(Run { segment, offset, first: index, last: index, sealed: false }) {
+                    self.overflow = true;
+                }
+            }
         }
     }
 
     fn cut_after(&mut self, after: u64) {
         self.runs.retain(|run| run.first <= after);
-        if let Some(run) = self.runs.last_mut() {
+        if let Some(run) = self.runs.runs_mut().last_mut() {
             if run.last > after {
                 run.last = after;
                 run.sealed = true;
@@ -87,7 +149,7 @@ impl Plan {
     /// on were written past a gap whose covering snapshot a crash cut off.
     pub fn first_gap(&self) -> Option<u64> {
         let mut next = self.snapshot_index + 1;
-        for run in &self.runs {
+        for run in self.runs.runs() {
             if run.first > next {
                 return Some(next);
             }
@@ -97,7 +159,7 @@ impl Plan {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 
@@ -107,7 +169,7 @@ mod tests {
 
     #[test]
     fn appends_truncations_and_snapshots_make_runs() {
-        let mut plan = Plan::default();
+        let mut plan: Plan<Vec<Run>> = Plan::default();
         for i in 1..=5 {
             plan.apply(0, i * 10, &entry(i), false);
         }
@@ -126,7 +188,7 @@ mod tests {
 
     #[test]
     fn an_append_past_a_gap_is_found() {
-        let mut plan = Plan::default();
+        let mut plan: Plan<Vec<Run>> = Plan::default();
         plan.apply(0, 0, &entry(1), false);
         plan.apply(0, 10, &entry(3), false);
         assert_eq!(plan.first_gap(), Some(2));

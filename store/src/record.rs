@@ -45,6 +45,7 @@ const SNAPSHOT: u8 = 5;
 
 impl Record<'_> {
     /// Appends the record, head and body, to `out`.
+    #[cfg(feature = "std")]
     pub fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0; HEAD_BYTES]);
@@ -126,6 +127,7 @@ pub fn parse_head(head: &[u8; HEAD_BYTES]) -> Option<(u32, u32)> {
     (checksum(&head[..8]) == u32::from_le_bytes([i, j, k, l])).then(|| (u32::from_le_bytes([a, b, c, d]), u32::from_le_bytes([e, f, g, h])))
 }
 
+#[cfg(feature = "std")]
 fn push_hard(out: &mut Vec<u8>, hard: &HardState) {
     // A HardState of plain integers always serializes; an error would leave the body short,
     // which its decoding then refuses.
@@ -149,7 +151,7 @@ impl Reader<'_> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -7,7 +7,7 @@ use zaxos::Zxid;
 
 use crate::error::StoreError;
 use crate::medium::Medium;
-use crate::plan::Plan;
+use crate::plan::{Plan, Run};
 use crate::record::Record;
 use crate::scan::{Next, SegmentReader};
 use crate::snapshot;
@@ -57,7 +57,7 @@ pub struct FileStore<M: Medium> {
     synced_snapshot: (u64, Zxid),
     compaction_due: bool,
     /// What `open` found, for [`Durable::load`].
-    recovered: Option<Plan>,
+    recovered: Option<Plan<Vec<Run>>>,
 }
 
 /// The name of segment `seq`.
@@ -99,8 +99,8 @@ impl<M: Medium> FileStore<M> {
     }
 
     /// Pass one: the plan of every segment's records; cuts the torn tail of the last.
-    fn replay(&mut self, seqs: &[u64]) -> Result<Plan, StoreError> {
-        let mut plan = Plan::default();
+    fn replay(&mut self, seqs: &[u64]) -> Result<Plan<Vec<Run>>, StoreError> {
+        let mut plan: Plan<Vec<Run>> = Plan::default();
         for (i, &seq) in seqs.iter().enumerate() {
             let last = i + 1 == seqs.len();
             let name = segment_name(seq);
@@ -147,7 +147,7 @@ impl<M: Medium> FileStore<M> {
     }
 
     /// Takes the replayed state as the current one; a gap left by a crash is cut for good.
-    fn start_from(&mut self, mut plan: Plan) -> Result<(), StoreError> {
+    fn start_from(&mut self, mut plan: Plan<Vec<Run>>) -> Result<(), StoreError> {
         if let Some(gap) = plan.first_gap() {
             plan.runs.retain(|run| run.first < gap);
             plan.last_index = gap - 1;
@@ -328,7 +328,7 @@ impl<M: Medium> Durable for FileStore<M> {
 }
 
 impl<M: Medium> FileStore<M> {
-    fn load_run<S: Storage>(&mut self, run: &crate::plan::Run, loader: &mut Loader<'_, S>) -> Result<(), LoadError<StoreError>> {
+    fn load_run<S: Storage>(&mut self, run: &Run, loader: &mut Loader<'_, S>) -> Result<(), LoadError<StoreError>> {
         let name = segment_name(run.segment);
         let mut reader = SegmentReader::open(&mut self.medium, &name, run.offset, self.limits.record_bytes_max).map_err(LoadError::Store)?;
         while loader.next_index() <= run.last {
