@@ -200,3 +200,46 @@ fn a_flipped_bit_anywhere_in_synced_data_is_an_error_never_data() {
     println!("faults: {flips} flipped bits, {corrupt} reported corrupt records, {snapshot_corrupt} corrupt snapshots, 0 served");
     assert!(corrupt > 0 && snapshot_corrupt > 0);
 }
+
+#[test]
+fn entries_past_a_gap_whose_snapshot_was_cut_off_are_dropped_at_open() {
+    let (mut store, _) = open(FaultyMedium::new());
+    for index in 1..=3 {
+        store.append(index, Zxid::new(1, index as u32), b"kept").unwrap();
+    }
+    store.sync().unwrap();
+    // The node compacted 4..=5 before the host drained: the append skips them, and the
+    // snapshot that covers them would come next; the crash takes it.
+    store.append(6, Zxid::new(1, 6), b"past the gap").unwrap();
+    store.sync().unwrap();
+    let (mut store, state) = open(store.into_medium());
+    assert_eq!(state.entries.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // The cut is itself durable: the history goes on from 4, and a later open agrees.
+    store.append(4, Zxid::new(2, 4), b"next").unwrap();
+    store.sync().unwrap();
+    let (_, state) = open(store.into_medium());
+    assert_eq!(state.entries.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn compaction_deletes_whole_segments_behind_a_durable_snapshot() {
+    let (mut store, _) = open(FaultyMedium::new());
+    for index in 1..=200u64 {
+        store.append(index, Zxid::new(1, index as u32), &[index as u8; 64]).unwrap();
+    }
+    store.sync().unwrap();
+    let before = store.segment_count();
+    assert!(before >= 5, "small segments: {before}");
+    store.snapshot(190, Zxid::new(1, 190), b"state at 190", false).unwrap();
+    // Nothing goes before the snapshot's record is durable.
+    assert_eq!(store.segment_count(), before);
+    store.sync().unwrap();
+    let after = store.segment_count();
+    assert!(after <= 2, "segments behind the snapshot deleted: {before} -> {after}");
+    let snapshots = store.medium_mut().list().unwrap().into_iter().filter(|n| n.starts_with("snap")).count();
+    assert_eq!(snapshots, 1);
+    let (_, state) = open(store.into_medium());
+    assert_eq!(state.snapshot.0, 190);
+    assert_eq!(state.entries.iter().map(|e| e.0).collect::<Vec<_>>(), (191..=200).collect::<Vec<_>>());
+    println!("faults: compaction took {before} segments to {after}");
+}
