@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use zaxos::persist::{load, split_snapshot, LoadError, Loader};
-use zaxos::storage::{HardState, VecStorage};
+use zaxos::persist::{load, split_snapshot, LoadError, Loader, Persist};
+use zaxos::storage::{HardState, Storage, VecStorage};
 use zaxos::{Apply, Config, MemoryStore, Node, Zxid};
 
 fn storage() -> VecStorage {
@@ -117,4 +117,70 @@ fn a_loader_refuses_entries_out_of_order_and_a_full_storage() {
     // A storage already in use is refused: restart fills an empty one.
     let mut store = MemoryStore::new();
     assert_eq!(load(&mut storage, &mut store), Err(LoadError::NotEmpty));
+}
+
+#[test]
+fn writes_drained_late_are_lent_from_what_the_storage_holds_now() {
+    let config = Config::new(1, &[1], &[]).unwrap().seed(3);
+    let mut store = MemoryStore::new();
+    let mut node: Node<VecStorage> = Node::new(config.clone(), storage()).unwrap();
+    let mut applied = Vec::new();
+    for _ in 0..200 {
+        node.tick();
+        if node.is_established_leader() && node.last_zxid().counter < 30 {
+            node.propose(format!("e{}", node.last_zxid().counter + 1).as_bytes()).unwrap();
+        }
+        if let Some(seq) = node.persist(&mut store).unwrap() {
+            node.durable(seq);
+        }
+        while let Some(apply) = node.poll_commit() {
+            if let Apply::Entry { zxid, .. } = apply {
+                applied.push(zxid);
+            }
+        }
+    }
+    assert_eq!(applied.len(), 30);
+    // Two snapshots before the host drains: the first one's bytes are gone from the storage,
+    // so the drain folds it into the second.
+    node.compact(applied[9], b"state at 10").unwrap();
+    node.compact(applied[19], b"state at 20").unwrap();
+    let mut recording = Recording { store: &mut store, snapshots: Vec::new() };
+    let seq = node.persist(&mut recording).unwrap().expect("two snapshot writes");
+    // One snapshot call, at 20: a crash after it leaves a snapshot whose point and bytes agree.
+    assert_eq!(recording.snapshots, vec![20]);
+    node.durable(seq);
+    assert_eq!((store.snapshot.0, store.snapshot.1), (20, applied[19]));
+    assert_eq!(split_snapshot(&store.snapshot.2).map(|(_, data)| data), Some(&b"state at 20"[..]));
+    assert_eq!(store.entries.len(), 10);
+    // And the node restarts from it as it was.
+    let restarted: Node<VecStorage> = Node::recover(config.seed(4), storage(), &mut store).unwrap();
+    assert_eq!(restarted.last_zxid(), applied[29]);
+    assert_eq!(restarted.storage().snapshot_point(), (20, applied[19]));
+}
+
+/// A store that notes the snapshot calls it gets and passes every call on.
+struct Recording<'a> {
+    store: &'a mut MemoryStore,
+    snapshots: Vec<u64>,
+}
+
+impl Persist for Recording<'_> {
+    type Error = core::convert::Infallible;
+
+    fn hard_state(&mut self, state: &HardState) -> Result<(), Self::Error> {
+        self.store.hard_state(state)
+    }
+
+    fn append(&mut self, index: u64, zxid: Zxid, stored: &[u8]) -> Result<(), Self::Error> {
+        self.store.append(index, zxid, stored)
+    }
+
+    fn truncate_after(&mut self, index: u64) -> Result<(), Self::Error> {
+        self.store.truncate_after(index)
+    }
+
+    fn snapshot(&mut self, index: u64, zxid: Zxid, data: &[u8], replaces_history: bool) -> Result<(), Self::Error> {
+        self.snapshots.push(index);
+        self.store.snapshot(index, zxid, data, replaces_history)
+    }
 }
