@@ -17,7 +17,7 @@ impl Digest {
 
     /// Takes the next payload in.
     pub fn add(&mut self, payload: &[u8]) {
-        let mut hasher = crc32fast::Hasher::new();
+        let mut hasher = crate::checksum::Hasher::new();
         hasher.update(&self.crc.to_le_bytes());
         hasher.update(payload);
         self.crc = hasher.finalize();

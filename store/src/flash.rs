@@ -177,7 +177,7 @@ impl<F: NorFlash, const RUNS: usize, const ENTRY_BYTES: usize> FlashStore<F, RUN
     /// Streams the body at `at` of `len` bytes through its checksum; returns its front.
     fn check_body(&mut self, at: u32, len: u32, crc: u32) -> Result<Option<[u8; PREFIX_BYTES]>, FlashError<F::Error>> {
         let mut prefix = [0xFFu8; PREFIX_BYTES];
-        let mut hasher = crc32fast::Hasher::new();
+        let mut hasher = crate::checksum::Hasher::new();
         let mut chunk = [0u8; STAGE_BYTES];
         let mut done = 0u32;
         while done < len {
@@ -268,7 +268,7 @@ impl<F: NorFlash, const RUNS: usize, const ENTRY_BYTES: usize> FlashStore<F, RUN
         }
         let mut stage = [0xFFu8; STAGE_BYTES];
         let (mut filled, mut out) = (0usize, at + Self::HEAD_AREA);
-        let mut hasher = crc32fast::Hasher::new();
+        let mut hasher = crate::checksum::Hasher::new();
         for piece in pieces {
             hasher.update(piece);
             let mut rest: &[u8] = piece;
@@ -550,7 +550,7 @@ impl<F: NorFlash, const RUNS: usize, const ENTRY_BYTES: usize> FlashStore<F, RUN
         self.read(at + Self::HEAD_AREA, &mut front).map_err(LoadError::Store)?;
         let mut stored = [0u8; ENTRY_BYTES];
         self.read(at + Self::HEAD_AREA + 17, &mut stored[..stored_len]).map_err(LoadError::Store)?;
-        let mut hasher = crc32fast::Hasher::new();
+        let mut hasher = crate::checksum::Hasher::new();
         hasher.update(&front);
         hasher.update(&stored[..stored_len]);
         if hasher.finalize() != crc {

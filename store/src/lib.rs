@@ -43,6 +43,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+mod checksum;
 #[cfg(feature = "std")]
 mod error;
 #[cfg(feature = "std")]

@@ -118,7 +118,7 @@ impl Record<'_> {
 
 /// The checksum of a body or a head.
 pub fn checksum(bytes: &[u8]) -> u32 {
-    crc32fast::hash(bytes)
+    crate::checksum::hash(bytes)
 }
 
 /// The body length and body checksum in a record's head, if the head's own checksum holds.
