@@ -110,7 +110,8 @@ impl Medium for FaultyMedium {
         self.file(name)?.data.extend_from_slice(&bytes[..fits]);
         if fits < bytes.len() {
             self.writes_cut += 1;
-            return Err(io::ErrorKind::StorageFull.into());
+            // ENOSPC, as a real disk says it (ErrorKind::StorageFull).
+            return Err(io::Error::from_raw_os_error(28));
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ impl DirMedium {
     }
 
     fn writer(&mut self, name: &str) -> io::Result<&mut File> {
-        if self.writing.as_ref().is_none_or(|(open, _)| open != name) {
+        if self.writing.as_ref().map_or(true, |(open, _)| open != name) {
             let file = OpenOptions::new().create(true).append(true).open(self.dir.join(name))?;
             self.writing = Some((name.to_string(), file));
         }
@@ -53,7 +53,7 @@ impl DirMedium {
     }
 
     fn reader(&mut self, name: &str) -> io::Result<&File> {
-        if self.reading.as_ref().is_none_or(|(open, _)| open != name) {
+        if self.reading.as_ref().map_or(true, |(open, _)| open != name) {
             self.reading = Some((name.to_string(), File::open(self.dir.join(name))?));
         }
         match &self.reading {

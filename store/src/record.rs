@@ -170,6 +170,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_update)] // the hard state gains fields
     fn every_kind_round_trips() {
         let hard = HardState { accepted_epoch: 3, promised_leader: 2, current_epoch: 3, ..HardState::default() };
         round_trip(Record::Header { segment: 7, snapshot_index: 10, snapshot_zxid: Zxid::new(2, 5), last_index: 20, hard });

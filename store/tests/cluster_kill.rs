@@ -54,7 +54,7 @@ fn kill_dash_nine_loop_loses_no_committed_entry() {
     let dirs: Vec<_> = (1..=3u16).map(|id| root.path().join(id.to_string())).collect();
     let base_port = 20000 + (std::process::id() % 20000) as u16;
     let reports: Reports = Arc::new(Mutex::new(Vec::new()));
-    let mut rng = Rng(0xc1a5_7e4 | 1);
+    let mut rng = Rng(0x0c1a_57e4 | 1);
     let mut life = 0u64;
     let mut members: Vec<Option<Member>> = (1..=3u16).map(|id| Some(start(&dirs[id as usize - 1], id, base_port, 0, &reports))).collect();
     let mut kills = 0u32;

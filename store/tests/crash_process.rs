@@ -21,7 +21,7 @@ const BUDGET: Duration = Duration::from_secs(45);
 #[test]
 fn sigkill_at_random_points_loses_nothing_reported_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5eed_0f_c0ffee);
+    let mut rng = Rng(0x5eed_0fc0_ffee);
     // Position -> (zxid, payload) of every entry ever reported applied.
     let mut reported: BTreeMap<u64, (u64, String)> = BTreeMap::new();
     let (mut kills, mut verified, mut snapshots_checked, mut cut_runs) = (0u32, 0u64, 0u64, 0u64);

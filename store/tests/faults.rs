@@ -1,3 +1,4 @@
+#![allow(clippy::needless_update)] // `..HardState::default()`: the hard state gains fields
 //! The file store on a medium that fails the way disks do, in one process: crashes that lose
 //! unsynced data (all of it or a torn prefix) and unsynced directory changes, writes cut
 //! short by a full disk, and bits flipped in synced data. A random stream of writes is
