@@ -53,3 +53,15 @@ bench-peers: bench-build
 	@command -v valgrind >/dev/null || { apt-get install -y -q valgrind >/dev/null 2>&1 || true; }
 	@$(BENCH_BIN) peers --entries $(BENCH_ENTRIES) $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT)) --jobs $(BENCH_JOBS) \
 	  $(if $(shell command -v valgrind),,--no-callgrind)
+
+# The durable stores (store/bench, outside the workspace so that `make test` never builds
+# raft-engine): fsync'd entries/s against raft-engine 0.4.2, restart of a 1 GiB log, NOR flash
+# bytes per entry; a markdown table each; the last line is one JSON object.
+# Options: STORE_BENCH_DIR (where the logs go; default the system's temporary directory).
+STORE_BENCH_DIR ?=
+
+.PHONY: bench-store
+bench-store:
+	@cd store/bench && cargo build -q --release
+	@store/bench/target/release/zaxos-store-bench all $(if $(STORE_BENCH_DIR),--dir $(STORE_BENCH_DIR))
+

@@ -19,9 +19,12 @@ cd "$ROOT"
 # nothing is counted twice.
 RUST_EXCLUDE=""
 [ -d tree ] && RUST_EXCLUDE="--exclude zaxos-tree"
+# The store's crash tests run as a suite of their own, so that what each checked is shown.
+[ -d store ] && RUST_EXCLUDE="$RUST_EXCLUDE --exclude zaxos-store"
 
 SUITES=(
     "rust        core         cargo  cargo test --workspace --all-features $RUST_EXCLUDE"
+    "store       store        cargo  cargo test -p zaxos-store -- --nocapture --test-threads=1"
     "sim         core         line   scripts/sim-suite.sh"
     "nostd       nostd-tests  line   nostd-tests/run.sh"
     "nostd-host  nostd-tests  cargo  cargo test --manifest-path nostd-tests/Cargo.toml -p zaxos-nostd-scenario"

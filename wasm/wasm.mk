@@ -53,6 +53,7 @@ wasm:
 	rm -rf $(WASM_PKG) && mkdir -p $(WASM_PKG)/tree
 	cp $(WASM_WORK)/full/zaxos.js $(WASM_WORK)/full/zaxos.d.ts $(WASM_WORK)/full/zaxos_bg.wasm \
 		$(WASM_WORK)/full/zaxos_bg.wasm.d.ts wasm/js/index.js wasm/js/index.d.ts wasm/js/package.json \
+		wasm/js/store.js wasm/js/store.d.ts \
 		wasm/README.md $(WASM_PKG)/
 	cp $(WASM_WORK)/tree/zaxos.js $(WASM_WORK)/tree/zaxos.d.ts $(WASM_WORK)/tree/zaxos_bg.wasm \
 		$(WASM_WORK)/tree/zaxos_bg.wasm.d.ts wasm/js/index.js wasm/js/index.d.ts $(WASM_PKG)/tree/

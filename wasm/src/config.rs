@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 
 use wasm_bindgen::JsValue;
+use zaxos::persist::{Durable, LoadError, Loader};
 use zaxos::storage::{HardState, Storage, StorageError, VecStorage};
 use zaxos::{Config, NodeId, Zxid};
 
@@ -98,44 +99,70 @@ pub(crate) fn hard_state(value: &JsValue) -> Result<HardState, JsValue> {
 }
 
 /// Storage rebuilt from what the host made durable: `{ hardState, snapshot, entries }`
-/// (every part optional), checked so the kernel starts from a consistent history.
+/// (every part optional), checked so the kernel starts from a consistent history. It goes
+/// through the kernel's loader, as a restart from any other store does.
 pub(crate) fn storage(durable: &JsValue, capacity: Capacity) -> Result<VecStorage, JsValue> {
     let mut storage = capacity.storage();
     if durable.is_undefined() || durable.is_null() {
         return Ok(storage);
     }
     only_keys(durable, &["hardState", "snapshot", "entries"], "durable")?;
-    let hard = get(durable, "hardState", "durable")?;
-    if !hard.is_undefined() {
-        storage.set_hard_state(hard_state(&hard)?);
-    }
-    let snapshot = get(durable, "snapshot", "durable")?;
-    if !snapshot.is_undefined() && !snapshot.is_null() {
-        const WHAT: &str = "durable.snapshot";
-        let index = uint(&get(&snapshot, "index", WHAT)?, (1u64 << 53) - 1, "durable.snapshot.index")?;
-        let zxid = zxid_of(&get(&snapshot, "zxid", WHAT)?, "durable.snapshot.zxid")?;
-        let (data, len) = bytes_of(&get(&snapshot, "data", WHAT)?, capacity.snapshot_bytes_max, "durable.snapshot.data")?;
-        if len > data.len() {
-            return Err(errors::storage(StorageError::SnapshotTooLarge));
-        }
-        if index > 0 {
-            storage.receive_snapshot_chunk(0, &data).map_err(errors::storage)?;
-            storage.install_received_snapshot(index, zxid, data.len() as u32).map_err(errors::storage)?;
-        }
-    }
-    let entries = get(durable, "entries", "durable")?;
-    if !entries.is_undefined() {
-        for entry in array_of(&entries, "durable.entries")?.iter() {
-            let zxid: Zxid = zxid_of(&get(&entry, "zxid", "durable.entries[i]")?, "durable.entries[i].zxid")?;
-            if zxid <= storage.last_zxid() {
-                return Err(bad_argument("durable.entries[i].zxid", "greater than the zxid before it"));
-            }
-            let (payload, len) = bytes_of(&get(&entry, "payload", "durable.entries[i]")?, capacity.bytes_max, "durable.entries[i].payload")?;
-            if len > payload.len() {
-                return Err(errors::storage(StorageError::Full));
-            }
-            storage.append(zxid, &payload).map_err(errors::storage)?;
-        }
-    }
+    zaxos::persist::load(&mut storage, &mut JsDurable { durable, capacity }).map_err(|e| match e {
+        LoadError::Store(e) => e,
+        LoadError::Storage(e) => errors::storage(e),
+        LoadError::OutOfOrder { .. } | LoadError::NotEmpty => bad_argument("durable", "a history in order"),
+    })?;
     Ok(storage)
+}
+
+/// A JS `Durable` object as a store the kernel loads from.
+struct JsDurable<'a> {
+    durable: &'a JsValue,
+    capacity: Capacity,
+}
+
+impl Durable for JsDurable<'_> {
+    type Error = JsValue;
+
+    fn load<S: Storage>(&mut self, loader: &mut Loader<'_, S>) -> Result<(), LoadError<JsValue>> {
+        let (durable, capacity) = (self.durable, self.capacity);
+        let hard = get(durable, "hardState", "durable").map_err(LoadError::Store)?;
+        if !hard.is_undefined() {
+            loader.hard_state(hard_state(&hard).map_err(LoadError::Store)?);
+        }
+        let snapshot = get(durable, "snapshot", "durable").map_err(LoadError::Store)?;
+        let mut last_zxid = Zxid::ZERO;
+        if !snapshot.is_undefined() && !snapshot.is_null() {
+            const WHAT: &str = "durable.snapshot";
+            let field = |key| get(&snapshot, key, WHAT).map_err(LoadError::Store);
+            let index = uint(&field("index")?, (1u64 << 53) - 1, "durable.snapshot.index").map_err(LoadError::Store)?;
+            let zxid = zxid_of(&field("zxid")?, "durable.snapshot.zxid").map_err(LoadError::Store)?;
+            let (data, len) = bytes_of(&field("data")?, capacity.snapshot_bytes_max, "durable.snapshot.data").map_err(LoadError::Store)?;
+            if len > data.len() {
+                return Err(LoadError::Storage(StorageError::SnapshotTooLarge));
+            }
+            if index > 0 {
+                loader.snapshot_chunk(0, &data)?;
+                loader.snapshot_end(index, zxid)?;
+                last_zxid = zxid;
+            }
+        }
+        let entries = get(durable, "entries", "durable").map_err(LoadError::Store)?;
+        if !entries.is_undefined() {
+            for entry in array_of(&entries, "durable.entries").map_err(LoadError::Store)?.iter() {
+                let field = |key| get(&entry, key, "durable.entries[i]").map_err(LoadError::Store);
+                let zxid: Zxid = zxid_of(&field("zxid")?, "durable.entries[i].zxid").map_err(LoadError::Store)?;
+                if zxid <= last_zxid {
+                    return Err(LoadError::Store(bad_argument("durable.entries[i].zxid", "greater than the zxid before it")));
+                }
+                let (payload, len) = bytes_of(&field("payload")?, capacity.bytes_max, "durable.entries[i].payload").map_err(LoadError::Store)?;
+                if len > payload.len() {
+                    return Err(LoadError::Storage(StorageError::Full));
+                }
+                loader.entry(loader.next_index(), zxid, &payload)?;
+                last_zxid = zxid;
+            }
+        }
+        Ok(())
+    }
 }

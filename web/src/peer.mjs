@@ -7,7 +7,7 @@
 import { Node } from "/pkg/tree/index.js";
 import { Board, encodeNote, TEXT_MAX } from "./board.mjs";
 import { Mesh, FRAME_KERNEL, FRAME_STATUS } from "./mesh.mjs";
-import { Store } from "./store.mjs";
+import { IndexedDbStore as Store } from "/pkg/store.js";
 import { KINDS, messageKind } from "./wire.mjs";
 import { ENTRY_FORMAT, SESSION_TIMEOUT_MS, Zk } from "./zk.mjs";
 

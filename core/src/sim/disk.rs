@@ -6,6 +6,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::storage::{HardState, Storage, VecStorage};
+use crate::persist::{Durable, LoadError, Loader};
 use crate::{Node, Write, WriteKind, Zxid};
 
 /// One write copied out of the node when it was handed over, due at `durable_at`.
@@ -124,16 +125,26 @@ impl Disk {
         tore
     }
 
-    /// Storage rebuilt from what is durable, as a restarting host would load it.
+    /// Storage rebuilt from what is durable, as a restarting host would load it: through
+    /// the same [`Loader`] as [`Node::recover`].
     pub fn load(&self, storage: &mut VecStorage) {
-        storage.set_hard_state(self.hard);
+        let _ = crate::persist::load(storage, &mut &*self);
+    }
+}
+
+impl Durable for &Disk {
+    type Error = core::convert::Infallible;
+
+    fn load<S: Storage>(&mut self, loader: &mut Loader<'_, S>) -> Result<(), LoadError<Self::Error>> {
+        loader.hard_state(self.hard);
         let (index, zxid, data) = &self.snapshot;
         if *index > 0 {
-            let _ = storage.receive_snapshot_chunk(0, data);
-            let _ = storage.install_received_snapshot(*index, *zxid, data.len() as u32);
+            loader.snapshot_chunk(0, data)?;
+            loader.snapshot_end(*index, *zxid)?;
         }
-        for (zxid, payload) in &self.entries {
-            let _ = storage.append(*zxid, payload);
+        for (offset, (zxid, payload)) in self.entries.iter().enumerate() {
+            loader.entry(index + 1 + offset as u64, *zxid, payload)?;
         }
+        Ok(())
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! A `Storage` is the node's in-memory copy of its persistent state. The node
 //! changes it and tells the host, through [`crate::Write`]s, what to make
-//! durable; after a crash the host rebuilds a `Storage` from what it had made
-//! durable and hands it to [`crate::Node::new`].
+//! durable; after a crash [`crate::Node::recover`] fills an empty `Storage` from
+//! what a store made durable (see [`crate::persist`]).
 
 #[cfg(feature = "alloc")]
 mod extents;

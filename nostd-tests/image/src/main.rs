@@ -27,6 +27,40 @@ impl fmt::Write for Console {
     }
 }
 
+/// A node restarted from NOR flash after each of several power losses (see
+/// `zaxos_nostd_scenario::flash`); its state lives in `.bss` like the cluster's.
+#[cfg(flash_stage)]
+fn flash_stage() -> bool {
+    use zaxos_nostd_scenario::flash::FlashRun;
+    static mut FLASH_RUN: MaybeUninit<FlashRun> = MaybeUninit::uninit();
+    // SAFETY: the only reference to the run, taken once on the only core, after `init` wrote
+    // every field.
+    let run = unsafe {
+        let slot = addr_of_mut!(FLASH_RUN).cast::<FlashRun>();
+        FlashRun::init(slot);
+        &mut *slot
+    };
+    match run.run(&mut Console) {
+        Ok(o) => {
+            println!(
+                "flash: restarts={} applied={} hash={:016x} programmed={} erased={}",
+                o.restarts, o.applied, o.hash, o.programmed, o.erased
+            );
+            true
+        }
+        Err(failure) => {
+            println!("flash: failure: {failure}");
+            false
+        }
+    }
+}
+
+#[cfg(not(flash_stage))]
+fn flash_stage() -> bool {
+    println!("flash: skipped (no room in this machine's budget)");
+    true
+}
+
 /// The cluster lives in `.bss` (zeroed, so no initial image in flash), is initialised in place
 /// at start, and the stack holds only the frames of the run.
 static mut CLUSTER: MaybeUninit<Cluster> = MaybeUninit::uninit();
@@ -48,7 +82,7 @@ fn main() -> ! {
     };
     let result = cluster.run(SEED, &mut Console);
     let high_water = stack::high_water();
-    let mut ok = true;
+    let mut ok = flash_stage();
     match &result {
         Ok(outcome) => {
             println!(

@@ -17,6 +17,8 @@
 //! Everything is deterministic: the same seed gives the same hash on every target.
 #![no_std]
 
+pub mod flash;
+
 use core::fmt;
 
 
@@ -72,7 +74,7 @@ const _: () = assert!(PROPOSALS < SEQ_MAX && PROPOSALS >= COMMITTED_MIN as usize
 
 /// The storage of one node.
 pub type Store = HeaplessStorage<LOG_ENTRIES, LOG_BYTES, SNAPSHOT_BYTES>;
-type ZaxNode = Node<Store, FORWARD_BYTES>;
+pub(crate) type ZaxNode = Node<Store, FORWARD_BYTES>;
 /// A node's place in the cluster. The node lives here from the start (`Node::idle` is a
 /// `const fn`) and is (re)started in place with `Node::restart`, so no node is ever built
 /// on the stack: a Cortex-M0 with 16 KiB of RAM has no room for that.

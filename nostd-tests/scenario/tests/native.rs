@@ -83,3 +83,21 @@ fn images_printed_the_native_hash() {
         );
     }
 }
+
+/// The flash stage natively: the node comes back from its flash after every power loss.
+#[test]
+fn a_node_restarts_from_nor_flash_after_every_power_loss() {
+    use std::mem::MaybeUninit;
+    use zaxos_nostd_scenario::flash::{FlashRun, FLASH_RESTARTS};
+    let mut slot = Box::new(MaybeUninit::<FlashRun>::uninit());
+    // SAFETY: the box is writable and aligned; `init` writes every field.
+    let run = unsafe {
+        FlashRun::init(slot.as_mut_ptr());
+        slot.assume_init_mut()
+    };
+    let mut log = String::new();
+    let outcome = run.run(&mut log).unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert_eq!(outcome.restarts, FLASH_RESTARTS);
+    assert!(outcome.applied >= 40 * (FLASH_RESTARTS + 1), "{outcome:?}");
+    println!("{log}flash: {outcome:?}");
+}

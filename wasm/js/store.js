@@ -1,8 +1,11 @@
-// Durable storage of one node in IndexedDB: the kernel's writes, applied in seq order, each batch
-// in one transaction; the kernel hears `durable(seq)` only once that transaction has completed.
+// A node's durable storage in IndexedDB, for browsers (entry "zaxos/store"): the writes a node
+// drains, applied in seq order, each batch in one transaction; report `node.durable(seq)` only
+// once `persist` has resolved. `load()` gives back what was made durable, in the shape
+// `new Node(config, durable)` takes, so a restart is one call: `await store.recover(Node, config)`.
 //
-// Database `zaxos/<room>/<id>`, two object stores:
-//   meta     "hardState" -> HardState, "snapshot" -> { index, zxid, data }
+// It is the contract of zaxos::persist in IndexedDB. Database `name`, two object stores:
+//   meta     "hardState" -> HardState, "snapshot" -> { index, zxid, data } (data opens with the
+//            membership at its point: kept whole)
 //   entries  position (number) -> { zxid, payload }
 
 const VERSION = 1;
@@ -14,10 +17,12 @@ function request(req) {
   });
 }
 
-export class Store {
-  static async open(name) {
+export class IndexedDbStore {
+  /** Opens (or creates) the database `name`. */
+  static async open(name, factory = globalThis.indexedDB) {
+    if (!factory) throw new Error("IndexedDB is not available here");
     const db = await new Promise((ok, fail) => {
-      const req = indexedDB.open(name, VERSION);
+      const req = factory.open(name, VERSION);
       req.onupgradeneeded = () => {
         const db = req.result;
         if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
@@ -27,12 +32,13 @@ export class Store {
       req.onerror = () => fail(req.error);
       req.onblocked = () => fail(new Error(`IndexedDB ${name} is blocked by another tab`));
     });
-    return new Store(name, db);
+    return new IndexedDbStore(name, db, factory);
   }
 
-  constructor(name, db) {
+  constructor(name, db, factory) {
     this.name = name;
     this.db = db;
+    this.factory = factory;
     this.pending = 0; // transactions not yet complete
     this.written = 0; // writes made durable
     this.failed = 0;
@@ -50,7 +56,8 @@ export class Store {
       request(entries.getAll()),
     ]);
     const base = snapshot ? snapshot.index : 0;
-    // Keys come sorted; keep the run that follows the snapshot without a gap.
+    // Keys come sorted. Entries past a gap were written after a compaction whose snapshot a
+    // crash cut off: never reported durable, so they go.
     const list = [];
     for (let i = 0; i < keys.length; i++) {
       if (keys[i] <= base) continue;
@@ -58,6 +65,11 @@ export class Store {
       list.push({ zxid: values[i].zxid, payload: values[i].payload });
     }
     return { hardState: hardState ?? undefined, snapshot: snapshot ?? null, entries: list };
+  }
+
+  /** A node restarted from what this store made durable: `new Node(config, await load())`. */
+  async recover(NodeClass, config) {
+    return new NodeClass(config, await this.load());
   }
 
   /**
@@ -89,8 +101,10 @@ export class Store {
           held.onsuccess = () => {
             const e = held.result;
             const same = e && e.zxid.epoch === w.zxid.epoch && e.zxid.counter === w.zxid.counter;
-            // Our own snapshot: drop what it covers. One received from the leader: drop everything.
-            entries.delete(same ? IDBKeyRange.upperBound(w.index) : IDBKeyRange.lowerBound(0));
+            // The host's own snapshot: drop what it covers. One from the leader, or one this
+            // store does not hold the point of: drop everything.
+            const keep = same && !w.replacesHistory;
+            entries.delete(keep ? IDBKeyRange.upperBound(w.index) : IDBKeyRange.lowerBound(0));
             meta.put(snap, "snapshot");
           };
           break;
@@ -118,7 +132,8 @@ export class Store {
     this.db.close();
   }
 
-  static async erase(name) {
-    await request(indexedDB.deleteDatabase(name));
+  /** Deletes the database `name`. */
+  static async erase(name, factory = globalThis.indexedDB) {
+    await request(factory.deleteDatabase(name));
   }
 }
