@@ -244,6 +244,10 @@ fn a_batch_proposal_that_reaches_the_last_zxid_counter_forces_a_new_epoch() {
     let batch = t.nodes[first].propose_batch([b"1", b"2", b"3", b"4", b"5", b"6", b"7"]).unwrap();
     // Counters 1 to 5, then the leader steps down; the last two wait for the next leader.
     assert_eq!(batch, zaxos::ProposedBatch { taken: 5, first: Some(zaxos::Proposed::Local(Zxid::new(epoch, 1))) });
+    // Taken means stored, in order: none drawn and dropped at the boundary.
+    let storage = t.nodes[first].storage();
+    let stored: Vec<&[u8]> = (1..=storage.last_index()).filter_map(|i| storage.payload_at(i)).collect();
+    assert_eq!(stored, [b"1", b"2", b"3", b"4", b"5"]);
     assert!(!t.nodes[first].is_established_leader(), "the leader stepped down instead of overflowing");
     t.drain(first);
     t.settle(80);
@@ -602,4 +606,53 @@ fn a_transfer_to_a_node_that_cannot_take_over_times_out_and_the_cluster_goes_on(
     assert!(t.events[leader].contains(&zaxos::Event::TransferFailed { to: to as u16 + 1 }));
     assert_eq!((t.leader(), t.nodes[leader].epoch()), (leader, epoch), "the leader goes on");
     assert!(t.nodes[leader].propose(b"y").is_ok(), "and takes proposals again");
+}
+
+/// The case: with `zxid_counter_max = 2`, `propose_batch([a, b, c, d])` answered
+/// `taken: 2` while the history held `a, c` (b drawn past the last counter and dropped).
+#[test]
+fn a_batch_at_a_tiny_counter_limit_stores_exactly_what_it_took() {
+    let mut t = Trio::with_zxid_counter_max(2);
+    t.settle(40);
+    let first = t.leader();
+    let epoch = t.nodes[first].epoch();
+    let batch = t.nodes[first].propose_batch([b"a", b"b", b"c", b"d"]).unwrap();
+    assert_eq!(batch.taken, 2);
+    let storage = t.nodes[first].storage();
+    let held: Vec<(Zxid, &[u8])> = (1..=storage.last_index()).filter_map(|i| storage.entry_at(i)).collect();
+    assert_eq!(held, [(Zxid::new(epoch, 1), &b"a"[..]), (Zxid::new(epoch, 2), &b"b"[..])]);
+}
+
+/// A follower whose disk is slow (16 writes pending) gets a new epoch's LEADERINFO: the
+/// promise cannot be queued, so the step is refused as busy and changes nothing; once its
+/// disk catches up, the next LEADERINFO is answered and it joins. (It used to take the epoch
+/// first, answer every later LEADERINFO as a duplicate, and never send ACKEPOCH.)
+#[test]
+fn a_leaderinfo_refused_as_busy_changes_nothing_and_is_answered_later() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let old = t.leader();
+    let f = (old + 1) % 3;
+    let g = (old + 2) % 3;
+    t.hold[f] = true;
+    // Proposals one a tick: each becomes a write of its own at f, until its queue is full.
+    for k in 0..30u8 {
+        let _ = t.nodes[old].propose(&[k]);
+        t.drain(old);
+        t.tick();
+    }
+    assert!(t.nodes[f].counters().busy > 0, "f's write queue filled up");
+    // Leadership moves to g, which establishes a new epoch with the old leader while f's
+    // disk is still full: g's LEADERINFOs reach f and are refused as busy.
+    let busy_before = t.nodes[f].counters().busy;
+    t.nodes[old].transfer_leadership(g as u16 + 1).unwrap();
+    t.settle(60);
+    assert!(t.nodes[g].is_established_leader(), "g leads the next epoch");
+    assert!(t.nodes[f].counters().busy > busy_before, "a LEADERINFO reached f while its queue was full");
+    assert_eq!(t.nodes[f].leader(), None);
+    // The disk catches up: f joins the new leader.
+    t.release(f);
+    t.settle(120);
+    assert!(t.nodes[g].is_established_leader(), "g leads");
+    assert_eq!(t.nodes[f].leader(), Some(g as u16 + 1), "f joined the new epoch once its disk caught up");
 }
