@@ -22,6 +22,8 @@ export const EXPLAIN = {
   "kernel.proposeBusy": K("faults", "proposals refused because the history or write queue was full (the board retries)"),
   "kernel.forwardDropped": K("faults", "proposals forwarded to a leader that could not take them (the board retries)"),
   "kernel.eventsDropped": K("no", "events the page did not drain in time"),
+  "kernel.otherExchange": K("faults", "messages of another sync handshake: late, duplicated or replayed after a re-sync or restart; refused so they cannot undo a later sync"),
+  "kernel.implausible": K("no", "messages with a field no correct peer sends (forged or corrupted): refused"),
   "kernel.sendsDropped": K("faults", "messages not queued for sending because the outbox was full"),
   // step() errors, by code: the same refusals as above, as the page saw them.
   "refused.UNEXPECTED": K("yes", "step() refusals: a message that does not fit the role or stage (see kernel.unexpected)"),
@@ -30,6 +32,8 @@ export const EXPLAIN = {
   "refused.UNKNOWN_SENDER": K("yes", "step() refusals: a sender outside the membership (a tab joining or removed)"),
   "refused.BAD_MESSAGE": K("no", "step() refusals: bytes that are not a kernel message"),
   "refused.BUSY": K("faults", "step() refusals: queues full; the sender retransmits"),
+  "refused.OTHER_EXCHANGE": K("faults", "step() refusals: another sync handshake's message (see kernel.otherExchange)"),
+  "refused.IMPLAUSIBLE": K("no", "step() refusals: a field no correct peer sends (see kernel.implausible)"),
   "refused.CONFLICT": K("no", "step() refusals: would change committed history"),
   // Proposals and membership changes the page tried.
   "propose.NO_LEADER": K("faults", "notes proposed while no leader was known (retried every 2.5 s until on the board)"),
@@ -69,6 +73,9 @@ export const EXPLAIN = {
   "faults.crash": K("faults", "node crashes (unsynced writes lost)"),
   "faults.tornWrite": K("faults", "torn writes at a crash (a write half on disk)"),
   "faults.partialConnectivity": K("faults", "partial-connectivity partitions (some links cut, not all)"),
+  "faults.replay": K("faults", "old messages it delivered again (sent at any earlier time)"),
+  "faults.forge": K("faults", "messages it delivered with one field made implausible"),
+  "faults.compact": K("faults", "snapshots a simulated host took at a random moment"),
   "faults.clockSkew": K("faults", "nodes whose clock it made run faster or slower"),
   violations: K("no", "invariant violations: always 0 unless the kernel is wrong"),
 };
