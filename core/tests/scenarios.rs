@@ -17,6 +17,7 @@
 //! - `replay kind=K from=nX to=nY [oldest=N]` — the network delivers again the messages of kind
 //!   K sent from X to Y (the N oldest, or all)
 //! - `cluster … bugs=(a, b)` — with planted bugs (see `zaxos::Bugs`), to show what a defence stops
+//! - `dump` — the trace so far (every message sent and received), while writing a scenario
 //! - `check` — invariants, and whether every live member applied the same log
 #![cfg(feature = "sim")]
 
@@ -252,6 +253,7 @@ fn scenarios() {
                     w.sent(&kind)
                 }
                 "check" => w.check(),
+                "dump" => w.trace.join("\n") + "\n",
                 other => format!("unknown command {other}\n"),
             }
         })
