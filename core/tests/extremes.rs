@@ -1,7 +1,8 @@
 //! Nothing a peer sends panics a node, in debug or release: every message kind, with every
 //! field at the extremes of its range (and at plausible values, so that checks deeper in are
 //! reached), is fed to a node in each role, as a value and as bytes. After each, the node's
-//! committed prefix is unchanged and its commit point has not gone back.
+//! committed prefix is unchanged and its commit point has not gone back. And a late message
+//! of a SNAP transfer that moved on is refused.
 
 use zaxos::storage::{Storage, VecStorage};
 use zaxos::wire::{self, Bytes, Entries, Header, Message, MessageBuf, PeerState, Proposal, SnapChunk, Vote};
@@ -12,6 +13,10 @@ const CLUSTER: u32 = 3;
 
 struct Cluster {
     nodes: Vec<TestNode>,
+    /// Nodes whose messages are not delivered (either way).
+    down: Vec<usize>,
+    /// Every message delivered: (from, to, message).
+    delivered: Vec<(NodeId, NodeId, MessageBuf)>,
 }
 
 impl Cluster {
@@ -21,7 +26,7 @@ impl Cluster {
         let nodes = (1..=4u16)
             .map(|id| Node::new(Config::new(id, &voters, &[4]).unwrap().seed(5).cluster_id(CLUSTER), VecStorage::new(1 << 12, 1 << 20, 1 << 16)).unwrap())
             .collect();
-        let mut c = Cluster { nodes };
+        let mut c = Cluster { nodes, down: Vec::new(), delivered: Vec::new() };
         for tick in 0..300 {
             for i in 0..c.nodes.len() {
                 c.nodes[i].tick();
@@ -45,11 +50,36 @@ impl Cluster {
             drain(node);
         }
         for (from, to, m) in wire {
+            if self.down.contains(&(usize::from(from) - 1)) || self.down.contains(&(usize::from(to) - 1)) {
+                continue;
+            }
             if let Some(node) = self.nodes.get_mut(usize::from(to) - 1) {
                 let _ = node.step_message(from, &m.message());
                 drain(node);
             }
+            self.delivered.push((from, to, m));
         }
+    }
+
+    fn run(&mut self, ticks: usize, propose_at: Option<usize>) {
+        for _ in 0..ticks {
+            for node in self.nodes.iter_mut() {
+                node.tick();
+            }
+            if let Some(i) = propose_at {
+                let _ = self.nodes[i].propose(b"more");
+            }
+            self.deliver();
+        }
+    }
+
+    /// The host of node `i` snapshots its state machine: `bytes` long, of `fill`.
+    fn compact(&mut self, i: usize, bytes: usize, fill: u8) {
+        let node = &mut self.nodes[i];
+        drain(node);
+        let zxid = node.storage().zxid_at(node.applied_index()).expect("an applied entry");
+        node.compact(zxid, &vec![fill; bytes]).expect("the snapshot is taken");
+        drain(node);
     }
 }
 
@@ -258,4 +288,39 @@ fn nothing_a_peer_sends_panics_a_node_or_changes_what_it_committed() {
     }
     let _ = applied;
     assert!(c.nodes.iter().any(|n| n.is_established_leader()), "a leader after the barrage");
+}
+
+/// The SNAPACK case: the host compacts again while a SNAP transfer runs, and an
+/// acknowledgement of an offset of the old snapshot arrives after the leader switched to the
+/// new one. It names its snapshot, so the leader refuses it (it used to send from that offset
+/// forever while the learner asked for another), and the transfer completes.
+#[test]
+fn a_snapack_of_a_snapshot_no_longer_sent_is_refused() {
+    let mut c = Cluster::running();
+    let leader = c.nodes.iter().position(|n| n.is_established_leader()).expect("a leader");
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    c.down.push(f);
+    c.run(30, Some(leader));
+    c.compact(leader, 4_000, 1);
+    c.down.clear();
+    c.delivered.clear();
+    // Until the follower has acknowledged part of the first snapshot.
+    let snapack = |d: &(NodeId, NodeId, MessageBuf)| usize::from(d.0) - 1 == f && matches!(d.2.message(), Message::SnapAck { offset, .. } if offset > 0);
+    for _ in 0..200 {
+        if c.delivered.iter().any(snapack) {
+            break;
+        }
+        c.run(1, None);
+    }
+    let (_, _, old) = c.delivered.iter().find(|d| snapack(d)).expect("a SNAPACK of the first snapshot");
+    let old = MessageBuf::new(&old.message());
+    // The host compacts again: the transfer starts over with the new snapshot.
+    c.run(3, Some(leader));
+    c.compact(leader, 4_000, 2);
+    c.run(1, None);
+    let from = f as NodeId + 1;
+    assert_eq!(c.nodes[leader].step_message(from, &old.message()), Err(zaxos::StepError::Duplicate), "{:?}", old.message());
+    c.run(200, None);
+    assert!(c.nodes[f].commit_index() >= c.nodes[f].storage().snapshot_point().0 && c.nodes[f].storage().snapshot_point().0 > 0, "the follower got a snapshot");
+    assert_eq!(c.nodes[f].commit_zxid(), c.nodes[leader].commit_zxid(), "the follower caught up");
 }
