@@ -17,6 +17,7 @@
 //! - `replay kind=K from=nX to=nY [oldest=N]` — the network delivers again the messages of kind
 //!   K sent from X to Y (the N oldest, or all)
 //! - `cluster … bugs=(a, b)` — with planted bugs (see `zaxos::Bugs`), to show what a defence stops
+//! - `rounds` — each live node's election round
 //! - `dump` — the trace so far (every message sent and received), while writing a scenario
 //! - `check` — invariants, and whether every live member applied the same log
 #![cfg(feature = "sim")]
@@ -35,6 +36,7 @@ fn planted(names: &[String]) -> Result<Bugs, String> {
             "learner_ignores_exchange" => bugs.learner_ignores_exchange = true,
             "leader_ignores_exchange" => bugs.leader_ignores_exchange = true,
             "commit_floor_ignored" => bugs.commit_floor_ignored = true,
+            "round_ignores_unknown_candidate" => bugs.round_ignores_unknown_candidate = true,
             other => return Err(other.to_string()),
         }
     }
@@ -254,6 +256,7 @@ fn scenarios() {
                 }
                 "check" => w.check(),
                 "dump" => w.trace.join("\n") + "\n",
+                "rounds" => (0..w.sim.len()).map(|i| w.sim.node(i).map_or(format!("n{}: down\n", i + 1), |n| format!("n{}: round {}\n", i + 1, n.round()))).collect(),
                 other => format!("unknown command {other}\n"),
             }
         })
