@@ -403,7 +403,7 @@ impl Leader {
         // entries durable only here.
         let (snap_index, snap_zxid) = core.storage.snapshot_point();
         let sent = if peer.sent_index <= snap_index { Some(snap_zxid) } else { core.storage.zxid_at(peer.sent_index) };
-        if sent.is_none_or(|sent| zxid > sent) && !crate::config::bugs(&core.config).ack_unbounded {
+        if sent.map_or(true, |sent| zxid > sent) && !crate::config::bugs(&core.config).ack_unbounded {
             return Err(StepError::Implausible("an ACK beyond what was sent"));
         }
         let Some(index) = core.storage.index_at_or_before(zxid) else {

@@ -350,7 +350,8 @@ impl Learner {
         }
         for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
             let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
-            if !zxid.follows(previous, p.epoch) && !(crate::config::bugs(&core.config).entries_unchecked && zxid > previous) {
+            let unchecked = crate::config::bugs(&core.config).entries_unchecked && zxid > previous;
+            if !(zxid.follows(previous, p.epoch) || unchecked) {
                 core.end_appends(run)?;
                 return Err(StepError::Implausible("an entry that does not follow its predecessor in this epoch"));
             }

@@ -848,8 +848,7 @@ impl<M: StateMachine> Simulation<M> {
         while let Some(e) = node.poll_event() {
             events.push((e, host_applied));
         }
-        loop {
-            let Some(apply) = node.poll_commit() else { break };
+        while let Some(apply) = node.poll_commit() {
             let zxid = match apply {
                 Apply::Entry { index, zxid, payload } => {
                     m.machine.apply(index, zxid, payload);

@@ -45,10 +45,8 @@ pub(crate) fn check_sent(checker: &mut Checker, tick: u64, id: NodeId, to: NodeI
                 checker.fail(tick, PROMISE, format!("n{id} reported {last} in ACKEPOCH, durable up to {}", durable_last(disk)));
             }
         }
-        Message::Notification { state: PeerState::Looking, vote, .. } if vote.leader == id => {
-            if vote.epoch > disk.hard.current_epoch || !durably_holds(disk, vote.zxid) {
-                checker.fail(tick, VOTE, format!("n{id} voted for itself with {} in epoch {}, durable: {} in epoch {}", vote.zxid, vote.epoch, durable_last(disk), disk.hard.current_epoch));
-            }
+        Message::Notification { state: PeerState::Looking, vote, .. } if vote.leader == id && (vote.epoch > disk.hard.current_epoch || !durably_holds(disk, vote.zxid)) => {
+            checker.fail(tick, VOTE, format!("n{id} voted for itself with {} in epoch {}, durable: {} in epoch {}", vote.zxid, vote.epoch, durable_last(disk), disk.hard.current_epoch));
         }
         _ => {}
     }
