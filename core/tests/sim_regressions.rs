@@ -156,3 +156,17 @@ fn seed_25_batch_a_syncing_learner_is_not_sent_its_diffs_twice() {
 fn seed_392_a_node_that_stepped_aside_does_not_rejoin_itself() {
     replay(392, 20_000);
 }
+
+/// A looking voter had adopted a vote for n8; n8's removal then committed (learned from a
+/// peer's notification) and the voter kept that vote, which outranked every candidate the
+/// others could count (same history, higher id), while they refused it: no election ever
+/// agreed. A vote for a node that is no longer a voter is now dropped when the membership
+/// changes. The failing cluster is the nine-member build's (`make sim` runs it in CI; with
+/// the `small` feature the seed draws another cluster).
+#[test]
+fn seed_96_batch_a_vote_for_a_removed_voter_is_dropped() {
+    let options = Options { batch_proposals: true, ..Options::for_seed(96, 20_000) };
+    let report = Simulation::new(options).run();
+    assert!(report.violations.is_empty(), "seed 96: {:?}", report.violations);
+    assert!(report.liveness_ok, "seed 96: no commit on every node after faults stopped");
+}

@@ -235,10 +235,18 @@ impl Election {
         }
     }
 
-    /// The voters changed: a quorum may agree now (a lone voter decides alone).
+    /// The voters changed: a quorum may agree now (a lone voter decides alone). A vote for a
+    /// node that is no longer a voter can never win: vote anew (nodes that know the change
+    /// refuse that vote, and it outranks their candidates, so they would wait on each other).
     pub(crate) fn on_membership_changed<S: Storage>(&mut self, core: &mut Core<S>) {
-        if core.is_voter_any(core.me()) {
-            self.record(core.me(), self.vote);
+        let me = core.me();
+        if core.is_voter_any(me) && self.vote.leader != me && !core.is_voter_any(self.vote.leader) {
+            self.vote = self.own(core);
+            self.votes.retain(|(_, vote)| core.is_voter_any(vote.leader));
+            self.broadcast(core);
+        }
+        if core.is_voter_any(me) {
+            self.record(me, self.vote);
         }
         if self.agreed(core) {
             self.decide_at.get_or_insert(core.now + FINALIZE_TICKS);
