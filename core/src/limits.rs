@@ -13,9 +13,14 @@ pub const MEMBERS_MAX: usize = 5;
 /// answers busy and learners refuse (the leader retransmits).
 pub const WRITES_PENDING_MAX: usize = 16;
 /// Control messages (votes, acks, epoch messages) waiting to be sent: enough for
-/// one message to every other member and then some; past it a message is dropped,
-/// counted, and retransmitted by its timer like a lost datagram.
+/// one message to every other member and then some (16, or 8 with the `small` feature);
+/// past it a message is dropped, counted, and retransmitted by its timer like a lost
+/// datagram.
+#[cfg(not(feature = "small"))]
 pub const CONTROL_QUEUE_MAX: usize = 16;
+/// Control messages waiting to be sent (the `small` feature).
+#[cfg(feature = "small")]
+pub const CONTROL_QUEUE_MAX: usize = 8;
 /// Reads waiting for their read point, per node (past it, `read` answers busy):
 /// 8, or 2 with the `small` feature.
 #[cfg(not(feature = "small"))]
