@@ -1,0 +1,19 @@
+# Fuzzing (fuzz/): cargo-fuzz targets for the envelope decoder and for a node in each role.
+#
+#   make fuzz SECONDS=N           each target for N seconds (default 60) with libFuzzer, from the
+#                                 committed corpus (fuzz/corpus, read only; new inputs go to
+#                                 fuzz/target/corpus); a crash lands in fuzz/artifacts/<target>/.
+#                                 Last line JSON: executions and crashes per target.
+#   make fuzz FUZZ_TARGETS=step   only some targets
+#
+# `make test` replays the committed corpus and fuzz/regressions through the same target code
+# with a stable-toolchain test (fuzz/harness/tests/corpus.rs); this target needs nightly and
+# cargo-fuzz, which scripts/install.sh fuzz installs.
+
+SECONDS ?= 60
+FUZZ_TARGETS ?= decode step step_message
+
+.PHONY: fuzz
+fuzz:
+	@$(INSTALL) fuzz
+	@fuzz/run.sh $(SECONDS) $(FUZZ_TARGETS)

@@ -1,0 +1,43 @@
+//! Replays the committed corpus of every fuzz target, and every crash found (regressions),
+//! through the targets' own code, on the stable toolchain: what `make test` runs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["corpus", "regressions"] {
+        if let Ok(entries) = fs::read_dir(root.join(dir).join(target)) {
+            files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    files.sort();
+    files
+}
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let files = inputs(target);
+    assert!(!files.is_empty(), "no corpus for {target}");
+    for file in &files {
+        let data = fs::read(file).expect("corpus file");
+        let result = std::panic::catch_unwind(|| run(&data));
+        assert!(result.is_ok(), "{target} fails on {}", file.display());
+    }
+    println!("{target}: {} inputs replayed", files.len());
+}
+
+#[test]
+fn decode_corpus() {
+    replay("decode", zaxos_fuzz_harness::decode);
+}
+
+#[test]
+fn step_corpus() {
+    replay("step", zaxos_fuzz_harness::step);
+}
+
+#[test]
+fn step_message_corpus() {
+    replay("step_message", zaxos_fuzz_harness::step_message);
+}
