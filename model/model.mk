@@ -1,12 +1,14 @@
 # The model checker (model/): an exhaustive interleaving search over three real nodes.
 #
-#   make model DEPTH=N            search N actions deep past the setup (default 6); prints the
+#   make model DEPTH=N            search N actions deep past the setup (default 7); prints the
 #                                 states explored and every violation with its trace, last line JSON
-#   make model MODEL_FLAGS=...    other options of zaxos-model (--scenario fresh, --async,
-#                                 --isolate 2, --bug quorum-of-one, --states-max N, --all, ...)
+#   make model MODEL_FLAGS=...    options of zaxos-model (default --isolate 2: n2 stays cut off
+#                                 after the setup; MODEL_FLAGS= lets it in, for a far larger
+#                                 search; --scenario fresh, --async, --bug quorum-of-one,
+#                                 --states-max N, --all, ...; see model/README.md)
 
-DEPTH ?= 6
-MODEL_FLAGS ?=
+DEPTH ?= 7
+MODEL_FLAGS ?= --isolate 2
 
 .PHONY: model
 model:

@@ -62,7 +62,13 @@ fn main() {
                 x ^= x << 17;
                 data.push(x as u8);
             }
-            write(&root.join("step_message"), &data);
+            // A seed the kernel fails on is a regression input, not corpus.
+            let quiet = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let crashes = std::panic::catch_unwind(|| zaxos_fuzz_harness::step_message(&data)).is_err();
+            std::panic::set_hook(quiet);
+            let dir = if crashes { root.join("../regressions/step_message") } else { root.join("step_message") };
+            write(&dir, &data);
         }
     }
 }

@@ -13,15 +13,17 @@
 //!
 //! After every input the node is checked: no panic (debug assertions on), its commit point
 //! never goes back and never passes its history, what it committed never changes (in its
-//! history or in what it hands out to apply), its history rises and is contiguous inside an
-//! epoch, and every message it sends decodes at its receiver.
+//! history or in what it hands out to apply), its history rises, is contiguous inside an
+//! epoch and holds no epoch beyond the one it accepted, every proposal it says it took is in
+//! its history, a leader commits only what a majority can hold (an ACK counts up to what the
+//! leader sent its sender), and every message it sends decodes at its receiver.
 
 use std::collections::BTreeMap;
 
 use arbitrary::{Arbitrary, Unstructured};
 use zaxos::storage::{Storage, VecStorage};
 use zaxos::wire::{self, Bytes, Entries, Header, Message, PeerState, Proposal, SnapChunk, Vote};
-use zaxos::{Apply, Config, Node, NodeId, Zxid};
+use zaxos::{self as zxid, Apply, Config, Node, NodeId, Zxid};
 
 /// FNV-1a 64 of a payload: enough to tell entries apart.
 fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -38,6 +40,10 @@ pub const VOTERS: [NodeId; 3] = [1, 2, 3];
 pub const OBSERVER: NodeId = 4;
 /// Entries the cluster commits before the fuzzed node takes its first input.
 pub const ENTRIES: u32 = 3;
+
+/// The zxid counter bound of every node: a few proposals past the established history reach
+/// it, so the end of an epoch is fuzzed too.
+pub const ZXID_COUNTER_MAX: u32 = ENTRIES + 4;
 
 /// The node type fuzzed.
 pub type FuzzNode = Node<VecStorage, 1024>;
@@ -66,7 +72,9 @@ impl Target {
 }
 
 fn config(id: NodeId, seed: u64) -> Config {
-    Config::new(id, &VOTERS, &[OBSERVER]).expect("a valid membership").seed(seed).cluster_id(CLUSTER_ID).timeouts(10, 2).message_bytes_max(MESSAGE_BYTES_MAX)
+    let mut config = Config::new(id, &VOTERS, &[OBSERVER]).expect("a valid membership").seed(seed).cluster_id(CLUSTER_ID).timeouts(10, 2).message_bytes_max(MESSAGE_BYTES_MAX);
+    config.zxid_counter_max = ZXID_COUNTER_MAX;
+    config
 }
 
 /// A fault-free run of the cluster until a leader is established and every member applied
@@ -118,6 +126,14 @@ pub struct Bed {
     unreported: Option<u64>,
     starts: u64,
     buf: Vec<u8>,
+    /// Proposals numbered so far (each payload is unique).
+    proposals: u64,
+    /// At a leader: peer → the highest zxid it may hold, as far as this harness knows: what
+    /// it held when the cluster was established, raised by an ACK only up to what the leader
+    /// has sent it. A leader's commit point needs a majority of voters at or above it.
+    credited: BTreeMap<NodeId, Zxid>,
+    /// At a leader: peer → the highest zxid sent to it in a PROPOSAL.
+    sent: BTreeMap<NodeId, Zxid>,
 }
 
 impl Bed {
@@ -136,7 +152,26 @@ impl Bed {
             }
         };
         let node = node.expect("the node");
-        let mut bed = Bed { node, committed: BTreeMap::new(), commit: 0, applied: 0, unreported: None, starts: 1, buf: vec![0u8; MESSAGE_BYTES_MAX] };
+        let mut bed = Bed {
+            node,
+            committed: BTreeMap::new(),
+            commit: 0,
+            applied: 0,
+            unreported: None,
+            starts: 1,
+            buf: vec![0u8; MESSAGE_BYTES_MAX],
+            proposals: 0,
+            credited: BTreeMap::new(),
+            sent: BTreeMap::new(),
+        };
+        if target == Target::Leading {
+            // Every member applied the whole history before the node was taken out.
+            let last = bed.node.last_zxid();
+            for id in VOTERS.iter().chain([&OBSERVER]).filter(|&&id| id != bed.node.id()) {
+                bed.credited.insert(*id, last);
+                bed.sent.insert(*id, last);
+            }
+        }
         for index in 1..=bed.node.commit_index() {
             if let Some((zxid, payload)) = bed.node.storage().entry_at(index) {
                 bed.committed.insert(index, (zxid, hash_bytes(payload)));
@@ -168,9 +203,39 @@ impl Bed {
         self.drain();
     }
 
-    /// Offers a proposal.
-    pub fn propose(&mut self, payload: &[u8]) {
-        let _ = self.node.propose(payload);
+    fn next_payload(&mut self, len: usize) -> Vec<u8> {
+        self.proposals += 1;
+        let mut payload = format!("p{}.", self.proposals).into_bytes();
+        payload.resize(payload.len().max(len), b'.');
+        payload
+    }
+
+    /// Whether the history holds `payload` (every payload proposed here is unique).
+    fn holds(&self, payload: &[u8]) -> bool {
+        let storage = self.node.storage();
+        (storage.snapshot_point().0 + 1..=storage.last_index()).any(|i| storage.payload_at(i) == Some(payload))
+    }
+
+    /// Offers a proposal of about `len` bytes: if the node takes it as leader, its history holds it.
+    pub fn propose(&mut self, len: usize) {
+        let payload = self.next_payload(len);
+        let result = self.node.propose(&payload);
+        if let Ok(zxid::Proposed::Local(zxid)) = result {
+            assert!(self.holds(&payload), "n{} took a proposal as {zxid} and its history does not hold it", self.id());
+        }
+        self.drain();
+    }
+
+    /// Offers `count` proposals in one batch: every one the node says it took as leader is
+    /// in its history.
+    pub fn propose_batch(&mut self, count: usize) {
+        let payloads: Vec<Vec<u8>> = (0..count).map(|i| self.next_payload(i % 3)).collect();
+        let result = self.node.propose_batch(&payloads);
+        if let Ok(zxid::ProposedBatch { taken, first: Some(zxid::Proposed::Local(first)) }) = result {
+            for (i, payload) in payloads.iter().take(taken).enumerate() {
+                assert!(self.holds(payload), "n{} took {taken} of a batch of {count} from {first}, and its history lacks number {i}", self.id());
+            }
+        }
         self.drain();
     }
 
@@ -195,14 +260,30 @@ impl Bed {
 
     /// Steps the node with envelope bytes.
     pub fn step_bytes(&mut self, bytes: &[u8]) {
+        if let Ok((header, message)) = wire::decode(bytes, CLUSTER_ID, self.id(), MESSAGE_BYTES_MAX) {
+            self.credit(header.from, &message);
+        }
         let _ = self.node.step(bytes);
         self.drain();
     }
 
     /// Steps the node with a message value.
     pub fn step_value(&mut self, from: NodeId, message: &Message<'_>) {
+        self.credit(from, message);
         let _ = self.node.step_message(from, message);
         self.drain();
+    }
+
+    /// An ACK raises what its sender may hold, up to what the leader sent it. One for a zxid
+    /// beyond the leader's history is evidence of nothing (no follower can hold what the
+    /// leader never had): it raises nothing.
+    fn credit(&mut self, from: NodeId, message: &Message<'_>) {
+        if let (Message::Ack { zxid, .. }, Some(&sent)) = (message, self.sent.get(&from)) {
+            if *zxid <= self.node.last_zxid() {
+                let credited = self.credited.entry(from).or_default();
+                *credited = (*credited).max((*zxid).min(sent));
+            }
+        }
     }
 
     /// Drains every output and checks the node.
@@ -212,8 +293,16 @@ impl Bed {
         }
         let me = self.id();
         while let Some(t) = self.node.poll_transmit(&mut self.buf) {
-            if let Err(e) = wire::decode(&self.buf[..t.len], CLUSTER_ID, t.to, MESSAGE_BYTES_MAX) {
-                panic!("n{me} sent n{} a message that does not decode: {e:?}", t.to);
+            match wire::decode(&self.buf[..t.len], CLUSTER_ID, t.to, MESSAGE_BYTES_MAX) {
+                Ok((_, Message::Proposal(p))) => {
+                    if let Some(last) = p.entries.iter().filter_map(Result::ok).map(|(z, _)| z).last() {
+                        if let Some(sent) = self.sent.get_mut(&t.to) {
+                            *sent = (*sent).max(last);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("n{me} sent n{} a message that does not decode: {e:?}", t.to),
             }
         }
         loop {
@@ -253,7 +342,14 @@ impl Bed {
         assert!(commit >= self.commit, "n{me} commit point went back from {} to {commit}", self.commit);
         assert!(commit <= last, "n{me} commits up to {commit} but its history ends at {last}");
         self.commit = commit;
+        if node.is_established_leader() && !self.credited.is_empty() && commit > 0 {
+            let commit_zxid = node.commit_zxid();
+            let holders = VOTERS.iter().filter(|&&id| if id == me { node.durable_zxid() >= commit_zxid } else { self.credited.get(&id).is_some_and(|&z| z >= commit_zxid) }).count();
+            assert!(holders > VOTERS.len() / 2, "leader n{me} commits {commit_zxid}, which only {holders} of {} voters can hold (credited {:?})", VOTERS.len(), self.credited);
+        }
         let (snapshot, snapshot_zxid) = node.storage().snapshot_point();
+        let accepted_epoch = node.hard_state().accepted_epoch;
+        assert!(node.last_zxid().epoch <= accepted_epoch, "n{me} holds {} beyond its accepted epoch {accepted_epoch}", node.last_zxid());
         let mut previous = snapshot_zxid;
         for index in snapshot + 1..=last {
             let (zxid, payload) = node.storage().entry_at(index).unwrap_or_else(|| panic!("n{me} has no entry at {index} (history {snapshot}..={last})"));
@@ -288,7 +384,7 @@ pub fn decode(data: &[u8]) {
 
 /// `step` input: a target selector byte, then records `[kind, from, len_lo, len_hi, bytes…]`.
 /// Kinds (mod 6): 0 envelope as it is, 1 a postcard message body put in a valid envelope from
-/// `from`, 2 tick, 3 propose `bytes`, 4 durable, 5 restart.
+/// `from`, 2 tick, 3 propose (one, or a batch of `bytes[0] % 8`), 4 durable, 5 restart.
 pub fn step(data: &[u8]) {
     let Some((&selector, mut rest)) = data.split_first() else { return };
     let mut bed = Bed::new(Target::from_byte(selector));
@@ -307,7 +403,10 @@ pub fn step(data: &[u8]) {
                 Err(_) => bed.step_bytes(bytes),
             },
             2 => bed.tick(),
-            3 => bed.propose(bytes),
+            3 => match bytes.first() {
+                Some(&count) => bed.propose_batch(usize::from(count % 8)),
+                None => bed.propose(0),
+            },
             4 => bed.durable(),
             _ => bed.restart(),
         }
@@ -400,8 +499,12 @@ pub enum FuzzOp {
     },
     /// A tick.
     Tick,
-    /// A proposal of this many bytes.
+    /// This many ticks (mod 32): enough for a timeout.
+    Ticks(u8),
+    /// A proposal of about this many bytes.
     Propose(u8),
+    /// A batch of this many proposals (mod 8).
+    ProposeBatch(u8),
     /// Every write so far reported durable.
     Durable,
     /// A restart from storage.
@@ -531,7 +634,9 @@ pub fn apply_op(bed: &mut Bed, op: &FuzzOp) {
             }
         }
         FuzzOp::Tick => bed.tick(),
-        FuzzOp::Propose(len) => bed.propose(&vec![0xab; usize::from(*len)]),
+        FuzzOp::Ticks(n) => (0..n % 32).for_each(|_| bed.tick()),
+        FuzzOp::Propose(len) => bed.propose(usize::from(*len)),
+        FuzzOp::ProposeBatch(count) => bed.propose_batch(usize::from(*count % 8)),
         FuzzOp::Durable => bed.durable(),
         FuzzOp::Restart => bed.restart(),
     }

@@ -19,12 +19,15 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 fn replay(target: &str, run: fn(&[u8])) {
     let files = inputs(target);
     assert!(!files.is_empty(), "no corpus for {target}");
+    let mut failed = Vec::new();
     for file in &files {
         let data = fs::read(file).expect("corpus file");
-        let result = std::panic::catch_unwind(|| run(&data));
-        assert!(result.is_ok(), "{target} fails on {}", file.display());
+        if std::panic::catch_unwind(|| run(&data)).is_err() {
+            failed.push(file.display().to_string());
+        }
     }
     println!("{target}: {} inputs replayed", files.len());
+    assert!(failed.is_empty(), "{target} fails on {} of {} inputs:\n{}", failed.len(), files.len(), failed.join("\n"));
 }
 
 #[test]

@@ -1,0 +1,97 @@
+//! Kernel bugs the fuzz targets' checks catch, each replayed on the stable toolchain through
+//! the targets' own code (the `Bed`), named after what broke. Inputs the fuzzer found are
+//! kept as files in `fuzz/regressions/<target>/` and replayed by `tests/corpus.rs`.
+
+use zaxos::wire::{Entries, Message, PeerState, Proposal, Vote};
+use zaxos::{NodeId, Zxid};
+use zaxos_fuzz_harness::{Bed, Target, ZXID_COUNTER_MAX};
+
+/// The leader's id and a follower's, from a leader's bed.
+fn leader_and_follower(bed: &Bed) -> (NodeId, NodeId) {
+    let leader = bed.id();
+    let follower = [1, 2, 3].into_iter().find(|&id| id != leader).unwrap();
+    (leader, follower)
+}
+
+/// `propose_batch` across the end of an epoch's zxid counters: every payload it reports
+/// taken must be in the history (the kernel reported 4 taken and held 3: one was dropped).
+/// Found by the step_message target's corpus replay (fuzz/regressions/step_message/batch-*).
+#[test]
+fn a_batch_across_the_last_counter_keeps_every_payload_it_took() {
+    let mut bed = Bed::new(Target::Leading);
+    assert!(bed.node.last_zxid().counter + 6 > ZXID_COUNTER_MAX, "the batch must reach the last counter");
+    bed.propose_batch(6);
+}
+
+/// An ACK for a zxid beyond the leader's history must not count the follower as holding
+/// anything (the kernel clamped it to its last zxid and counted the follower as holding
+/// everything, so a proposal it was only sent committed on the leader alone).
+#[test]
+fn an_ack_beyond_the_history_does_not_count_for_later_proposals() {
+    let mut bed = Bed::new(Target::Leading);
+    let (_, follower) = leader_and_follower(&bed);
+    let (epoch, last) = (bed.node.epoch(), bed.node.last_zxid());
+    // The follower is sent the next proposal and has not acknowledged it yet.
+    bed.propose(1);
+    bed.step_value(follower, &Message::Ack { epoch, zxid: Zxid::new(epoch, last.counter + 9) });
+    bed.durable();
+}
+
+/// A PROPOSAL inside epoch e carrying an entry of a later epoch must be refused (the kernel
+/// appended it; the next proposal of epoch e then went behind it, out of zxid order).
+#[test]
+fn a_proposal_with_an_entry_of_a_later_epoch_is_refused() {
+    let mut bed = Bed::new(Target::Following);
+    let leader = bed.node.leader().expect("a leader");
+    let (epoch, last) = (bed.node.epoch(), bed.node.last_zxid());
+    let later = entries(&[(Zxid::new(epoch + 1, 1), b"x")]);
+    bed.step_value(leader, &Message::Proposal(Proposal { epoch, prev: last, commit: last, entries: Entries::from_wire(&later) }));
+    bed.durable();
+    let next = entries(&[(Zxid::new(epoch, last.counter + 1), b"y")]);
+    bed.step_value(leader, &Message::Proposal(Proposal { epoch, prev: last, commit: last, entries: Entries::from_wire(&next) }));
+    bed.durable();
+}
+
+/// A PROPOSAL that skips a counter must be refused: the history stays contiguous.
+#[test]
+fn a_proposal_that_skips_a_counter_is_refused() {
+    let mut bed = Bed::new(Target::Following);
+    let leader = bed.node.leader().expect("a leader");
+    let (epoch, last) = (bed.node.epoch(), bed.node.last_zxid());
+    let skipping = entries(&[(Zxid::new(epoch, last.counter + 2), b"x")]);
+    bed.step_value(leader, &Message::Proposal(Proposal { epoch, prev: last, commit: last, entries: Entries::from_wire(&skipping) }));
+    bed.durable();
+}
+
+/// A NOTIFICATION with round u64::MAX must not leave the node unable to start its next
+/// election (the kernel adopted the round; the next `round += 1` overflowed).
+#[test]
+fn a_notification_with_the_last_round_cannot_overflow_the_next_election() {
+    let mut bed = Bed::new(Target::Looking);
+    let me = bed.id();
+    let other = [1, 2, 3].into_iter().find(|&id| id != me).unwrap();
+    let vote = Vote { leader: other, zxid: bed.node.last_zxid(), epoch: bed.node.hard_state().current_epoch, connected: true };
+    bed.step_value(other, &Message::Notification { round: u64::MAX, state: PeerState::Looking, vote, membership: Zxid::ZERO });
+    for _ in 0..200 {
+        bed.tick();
+    }
+}
+
+/// Entries in their wire encoding: LEB128 `(epoch, counter, length)`, then the payload.
+fn entries(list: &[(Zxid, &[u8])]) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let mut out = Vec::new();
+    for (zxid, payload) in list {
+        put(&mut out, zxid.epoch.into());
+        put(&mut out, zxid.counter.into());
+        put(&mut out, payload.len() as u64);
+        out.extend_from_slice(payload);
+    }
+    out
+}
