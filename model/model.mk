@@ -13,3 +13,15 @@ MODEL_FLAGS ?= --isolate 2
 .PHONY: model
 model:
 	@cargo run --release -q --manifest-path model/Cargo.toml -- --depth $(DEPTH) $(MODEL_FLAGS)
+
+# Soak: many more simulator seeds than CI, on every core.
+#
+#   make soak SEEDS=N             seeds SOAK_START..SOAK_START+N of TICKS ticks (zaxos-sim --seeds),
+#                                 one job per core; last line JSON with the failing seeds
+#                                 (replay one: make sim SIM_FLAGS="--seed S --trace")
+
+SOAK_START ?= 0
+
+.PHONY: soak
+soak:
+	@cargo run --release -q -p zaxos --features sim --bin zaxos-sim -- --seeds $(SEEDS) --start $(SOAK_START) --ticks $(TICKS) --jobs $$(nproc) $(SIM_FLAGS)
