@@ -557,6 +557,9 @@ fn masked(m: &FuzzMessage, e0: u32, z0: Zxid) -> FuzzMessage {
     match &mut m {
         FuzzMessage::Ack { zxid, .. } if skipped("ack-beyond") && near_zxid(z0, *zxid) > z0 => *zxid = NearZxid::Near(0, 0),
         FuzzMessage::Notification { round: Near64::Raw(r), .. } if skipped("round-max") => *r = (*r).min(u64::MAX - (1 << 32)),
+        FuzzMessage::SnapChunk { epoch, zxid, .. } if skipped("snap-epoch") && near_zxid(z0, *zxid).epoch > near32(e0, *epoch) => {
+            *zxid = NearZxid::Raw(near32(e0, *epoch), near_zxid(z0, *zxid).counter);
+        }
         FuzzMessage::Proposal { epoch, entries, .. } | FuzzMessage::Inform { epoch, entries, .. } if skipped("later-epoch") || skipped("skip-counter") => {
             let epoch = near32(e0, *epoch);
             let mut previous = z0;
@@ -652,7 +655,8 @@ fn with_message<R>(node: &FuzzNode, m: &FuzzMessage, f: impl FnOnce(&Message<'_>
 /// should avoid, so that a fuzzing run digs past it: `batch` (batches are proposed one by one),
 /// `ack-beyond` (an ACK names at most the node's last zxid), `later-epoch` (entries carry at
 /// most the message's epoch), `skip-counter` (entries follow each other, from the node's last
-/// zxid, without a gap inside an epoch), `round-max` (rounds stay below `u64::MAX - 2^32`).
+/// zxid, without a gap inside an epoch), `round-max` (rounds stay below `u64::MAX - 2^32`),
+/// `snap-epoch` (a SNAP chunk's zxid has at most the message's epoch).
 fn skipped(name: &str) -> bool {
     static SKIP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SKIP.get_or_init(|| std::env::var("FUZZ_SKIP").unwrap_or_default()).split(',').any(|s| s.trim() == name)
@@ -695,4 +699,18 @@ pub fn step_message(data: &[u8]) {
         apply_op(&mut bed, &op);
         ops += 1;
     }
+}
+
+/// A `step_message` input as the target reads it: its role and its ops, one a line.
+pub fn describe_step_message(data: &[u8]) -> String {
+    let mut u = Unstructured::new(data);
+    let Ok(selector) = u.arbitrary::<u8>() else { return String::from("(empty)") };
+    let mut out = format!("{:?}\n", Target::from_byte(selector));
+    let mut ops = 0;
+    while !u.is_empty() && ops < 64 {
+        let Ok(op) = u.arbitrary::<FuzzOp>() else { break };
+        out.push_str(&format!("{op:?}\n"));
+        ops += 1;
+    }
+    out
 }

@@ -2,7 +2,7 @@
 //! the targets' own code (the `Bed`), named after what broke. Inputs the fuzzer found are
 //! kept as files in `fuzz/regressions/<target>/` and replayed by `tests/corpus.rs`.
 
-use zaxos::wire::{Entries, Message, PeerState, Proposal, Vote};
+use zaxos::wire::{Bytes, Entries, Message, PeerState, Proposal, SnapChunk, Vote};
 use zaxos::{NodeId, Zxid};
 use zaxos_fuzz_harness::{Bed, Target, ZXID_COUNTER_MAX};
 
@@ -15,7 +15,8 @@ fn leader_and_follower(bed: &Bed) -> (NodeId, NodeId) {
 
 /// `propose_batch` across the end of an epoch's zxid counters: every payload it reports
 /// taken must be in the history (the kernel reported 4 taken and held 3: one was dropped).
-/// Found by the step_message target's corpus replay (fuzz/regressions/step_message/batch-*).
+/// Found by replaying a pseudo-random seed of the step_message corpus, and by the target in its
+/// first seconds: fuzz/regressions/step_message/batch-drops-a-payload.
 #[test]
 fn a_batch_across_the_last_counter_keeps_every_payload_it_took() {
     let mut bed = Bed::new(Target::Leading);
@@ -25,7 +26,8 @@ fn a_batch_across_the_last_counter_keeps_every_payload_it_took() {
 
 /// An ACK for a zxid beyond the leader's history must not count the follower as holding
 /// anything (the kernel clamped it to its last zxid and counted the follower as holding
-/// everything, so a proposal it was only sent committed on the leader alone).
+/// everything, so a proposal it was only sent committed on the leader alone). Found by the
+/// step_message target: fuzz/regressions/step_message/ack-beyond-history.
 #[test]
 fn an_ack_beyond_the_history_does_not_count_for_later_proposals() {
     let mut bed = Bed::new(Target::Leading);
@@ -38,7 +40,8 @@ fn an_ack_beyond_the_history_does_not_count_for_later_proposals() {
 }
 
 /// A PROPOSAL inside epoch e carrying an entry of a later epoch must be refused (the kernel
-/// appended it; the next proposal of epoch e then went behind it, out of zxid order).
+/// appended it; the next proposal of epoch e then went behind it, out of zxid order). Found
+/// by the step_message target: fuzz/regressions/step_message/proposal-with-a-later-epoch.
 #[test]
 fn a_proposal_with_an_entry_of_a_later_epoch_is_refused() {
     let mut bed = Bed::new(Target::Following);
@@ -75,6 +78,20 @@ fn a_notification_with_the_last_round_cannot_overflow_the_next_election() {
     for _ in 0..200 {
         bed.tick();
     }
+}
+
+/// A SNAP chunk of the current epoch naming a snapshot of a later epoch (at any position)
+/// must be refused: no leader can hold one. The kernel installed it at an observer (and a
+/// follower), which then held 27:0 in epoch 1. Found by the step_message target
+/// (fuzz/regressions/step_message/snap-of-a-later-epoch is the first input it found).
+#[test]
+fn a_snap_chunk_of_a_later_epoch_is_refused() {
+    let mut bed = Bed::new(Target::Observing);
+    let leader = bed.node.leader().expect("a leader");
+    let epoch = bed.node.epoch();
+    let chunk = SnapChunk { epoch, index: u64::MAX - 107, zxid: Zxid::new(epoch + 26, 0), offset: 0, total: 0, data: Bytes(&[]) };
+    bed.step_value(leader, &Message::SnapChunk(chunk));
+    bed.durable();
 }
 
 /// Entries in their wire encoding: LEB128 `(epoch, counter, length)`, then the payload.
