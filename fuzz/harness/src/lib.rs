@@ -118,8 +118,11 @@ pub fn established() -> (Vec<FuzzNode>, Vec<(NodeId, Vec<u8>)>) {
 pub struct Bed {
     /// The node.
     pub node: FuzzNode,
-    /// position → (zxid, payload hash) of everything it committed.
+    /// position → (zxid, hash of the stored bytes) of everything it committed, as its
+    /// history holds them.
     committed: BTreeMap<u64, (Zxid, u64)>,
+    /// position → (zxid, payload hash) of everything it handed out to apply.
+    applied_log: BTreeMap<u64, (Zxid, u64)>,
     commit: u64,
     applied: u64,
     /// The last write handed out, not yet reported durable.
@@ -155,6 +158,7 @@ impl Bed {
         let mut bed = Bed {
             node,
             committed: BTreeMap::new(),
+            applied_log: BTreeMap::new(),
             commit: 0,
             applied: 0,
             unreported: None,
@@ -325,10 +329,10 @@ impl Bed {
         let me = self.id();
         assert!(index > self.applied, "n{me} applied position {index} after {}", self.applied);
         self.applied = index;
-        match self.committed.get(&index) {
-            Some(&(z, h)) => assert!(z == zxid && h == hash, "n{me} applied {zxid} at {index}, where it committed {z} before"),
+        match self.applied_log.get(&index) {
+            Some(&(z, h)) => assert!(z == zxid && h == hash, "n{me} applied {zxid} at {index}, where it applied {z} before (payloads equal: {})", h == hash),
             None => {
-                self.committed.insert(index, (zxid, hash));
+                self.applied_log.insert(index, (zxid, hash));
             }
         }
     }
@@ -359,8 +363,11 @@ impl Bed {
             }
             previous = zxid;
             if index <= commit {
-                if let Some(&(z, h)) = self.committed.get(&index) {
-                    assert!(z == zxid && h == hash_bytes(payload), "n{me} holds {zxid} at {index}, where it committed {z}");
+                match self.committed.get(&index) {
+                    Some(&(z, h)) => assert!(z == zxid && h == hash_bytes(payload), "n{me} holds {zxid} at {index}, where it committed {z} (payloads equal: {})", h == hash_bytes(payload)),
+                    None => {
+                        self.committed.insert(index, (zxid, hash_bytes(payload)));
+                    }
                 }
             }
         }

@@ -4,21 +4,20 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-fn inputs(target: &str) -> Vec<PathBuf> {
+fn inputs(dir: &str, target: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["corpus", "regressions"] {
-        if let Ok(entries) = fs::read_dir(root.join(dir).join(target)) {
-            files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
-        }
+    if let Ok(entries) = fs::read_dir(root.join(dir).join(target)) {
+        files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
     }
     files.sort();
     files
 }
 
-fn replay(target: &str, run: fn(&[u8])) {
-    let files = inputs(target);
-    assert!(!files.is_empty(), "no corpus for {target}");
+/// Every input of `dir/target` (`corpus` or `regressions`) through the target's code.
+fn replay(dir: &str, target: &str, run: fn(&[u8])) {
+    let files = inputs(dir, target);
+    assert!(!files.is_empty(), "no {dir} inputs for {target}");
     let mut failed = Vec::new();
     for file in &files {
         let data = fs::read(file).expect("corpus file");
@@ -32,15 +31,21 @@ fn replay(target: &str, run: fn(&[u8])) {
 
 #[test]
 fn decode_corpus() {
-    replay("decode", zaxos_fuzz_harness::decode);
+    replay("corpus", "decode", zaxos_fuzz_harness::decode);
 }
 
 #[test]
 fn step_corpus() {
-    replay("step", zaxos_fuzz_harness::step);
+    replay("corpus", "step", zaxos_fuzz_harness::step);
 }
 
 #[test]
 fn step_message_corpus() {
-    replay("step_message", zaxos_fuzz_harness::step_message);
+    replay("corpus", "step_message", zaxos_fuzz_harness::step_message);
+}
+
+/// The crashes the step_message target found, each named after the bug (see tests/regressions.rs).
+#[test]
+fn step_message_regressions() {
+    replay("regressions", "step_message", zaxos_fuzz_harness::step_message);
 }
