@@ -55,7 +55,8 @@ fn a_proposal_with_an_entry_of_a_later_epoch_is_refused() {
     bed.durable();
 }
 
-/// A PROPOSAL that skips a counter must be refused: the history stays contiguous.
+/// A PROPOSAL that skips a counter must be refused: the history stays contiguous. Found by
+/// the step_message target at an observer: fuzz/regressions/step_message/proposal-skips-a-counter.
 #[test]
 fn a_proposal_that_skips_a_counter_is_refused() {
     let mut bed = Bed::new(Target::Following);
