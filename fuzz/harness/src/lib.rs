@@ -721,3 +721,29 @@ pub fn describe_step_message(data: &[u8]) -> String {
     }
     out
 }
+
+/// A `step` input as the target reads it: its role and its records, one a line.
+pub fn describe_step(data: &[u8]) -> String {
+    let Some((&selector, mut rest)) = data.split_first() else { return String::from("(empty)") };
+    let mut out = format!("{:?}\n", Target::from_byte(selector));
+    while let [kind, from, lo, hi, tail @ ..] = rest {
+        let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(tail.len());
+        let (bytes, tail) = tail.split_at(len);
+        rest = tail;
+        let from = *from % 6;
+        let line = match kind % 6 {
+            0 => format!("envelope {:?}", wire::decode(bytes, CLUSTER_ID, 1, MESSAGE_BYTES_MAX).map(|(h, m)| format!("{h:?} {m:?}"))),
+            1 => match postcard::from_bytes::<Message<'_>>(bytes) {
+                Ok(message) => format!("from n{from}: {message:?}"),
+                Err(_) => format!("undecodable body {bytes:02x?}"),
+            },
+            2 => String::from("tick"),
+            3 => format!("propose {:?}", bytes.first().map(|c| c % 8)),
+            4 => String::from("durable"),
+            _ => String::from("restart"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

@@ -44,6 +44,12 @@ fn step_message_corpus() {
     replay("corpus", "step_message", zaxos_fuzz_harness::step_message);
 }
 
+/// The crashes the step target found (see tests/regressions.rs).
+#[test]
+fn step_regressions() {
+    replay("regressions", "step", zaxos_fuzz_harness::step);
+}
+
 /// The crashes the step_message target found, each named after the bug (see tests/regressions.rs).
 #[test]
 fn step_message_regressions() {
