@@ -14,6 +14,7 @@
 #   make record-traces           re-record the ZooKeeper traces the tree's tests replay
 #   make model DEPTH=N           exhaustive interleaving search over three real nodes; last line JSON
 #   make fuzz SECONDS=N          each fuzz target for N seconds (nightly, cargo-fuzz); last line JSON
+#   make soak SEEDS=N            the simulator over N seeds on every core; last line JSON
 #
 # A component directory may bring its own targets in <dir>/<dir>.mk (tree/tree.mk, wasm/wasm.mk,
 # web/web.mk, bench/bench.mk); it is included when present. Until then its targets fail with
@@ -31,7 +32,7 @@ SIM_FLAGS ?=
 .PHONY: help install demo demo-terminal test sim nostd
 
 help:
-	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,21p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	$(INSTALL)
