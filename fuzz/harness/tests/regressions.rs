@@ -4,7 +4,7 @@
 
 use zaxos::wire::{Bytes, Entries, Message, PeerState, Proposal, SnapChunk, Vote};
 use zaxos::{NodeId, Zxid};
-use zaxos_fuzz_harness::{Bed, Target, ZXID_COUNTER_MAX};
+use zaxos_fuzz_harness::{apply_op, Bed, EntryZxid, FuzzMessage, FuzzOp, Near32, Near64, NearZxid, Target, ZXID_COUNTER_MAX};
 
 /// The leader's id and a follower's, from a leader's bed.
 fn leader_and_follower(bed: &Bed) -> (NodeId, NodeId) {
@@ -93,6 +93,38 @@ fn a_snap_chunk_of_a_later_epoch_is_refused() {
     let chunk = SnapChunk { epoch, index: u64::MAX - 107, zxid: Zxid::new(epoch + 26, 0), offset: 0, total: 0, data: Bytes(&[]) };
     bed.step_value(leader, &Message::SnapChunk(chunk));
     bed.durable();
+}
+
+/// A leader that used up its epoch's counters (it steps down at 1:7) must not then take a
+/// NOTIFICATION, a LEADERINFO and a PROPOSAL from id 0, which is nobody: the kernel followed
+/// it and appended 1:8 right after 1:6 (replacing 1:7), a gap in the counters. Found by the
+/// step_message target after 487,199 executions (FUZZ_SKIP=batch,ack-beyond,snap-epoch,
+/// later-epoch,skip-counter), minimized by cargo fuzz tmin:
+/// fuzz/regressions/step_message/node-0-leads-and-skips-a-counter.
+#[test]
+fn nobody_cannot_lead_a_node_into_a_counter_gap() {
+    let mut bed = Bed::new(Target::Leading);
+    let notification = FuzzMessage::Notification {
+        round: Near64::Near(6),
+        state: 6,
+        leader: 6,
+        zxid: NearZxid::Near(6, 6),
+        epoch: Near32::Near(-1),
+        connected: true,
+        membership: NearZxid::Near(-105, 64),
+    };
+    let proposal = FuzzMessage::Proposal { epoch: Near32::Near(0), prev: NearZxid::Near(0, -1), commit: NearZxid::Near(-1, -1), entries: vec![(EntryZxid::Next, 0)] };
+    let ops = [
+        FuzzOp::Message { from: 6, message: notification },
+        FuzzOp::Message { from: 0, message: FuzzMessage::LeaderInfo { epoch: Near32::Near(0) } },
+        FuzzOp::Message { from: 6, message: proposal },
+    ];
+    for _ in 0..7 {
+        apply_op(&mut bed, &FuzzOp::Propose(0));
+    }
+    for op in &ops {
+        apply_op(&mut bed, op);
+    }
 }
 
 /// Entries in their wire encoding: LEB128 `(epoch, counter, length)`, then the payload.
