@@ -12,6 +12,9 @@
 #   make test-web                end-to-end tests in headless Chromium
 #   make test-tree               the znode tree's tests
 #   make record-traces           re-record the ZooKeeper traces the tree's tests replay
+#   make model DEPTH=N           exhaustive interleaving search over three real nodes; last line JSON
+#   make fuzz SECONDS=N          each fuzz target for N seconds (nightly, cargo-fuzz); last line JSON
+#   make soak SEEDS=N            the simulator over N seeds on every core; last line JSON
 #
 # A component directory may bring its own targets in <dir>/<dir>.mk (tree/tree.mk, wasm/wasm.mk,
 # web/web.mk, bench/bench.mk); it is included when present. Until then its targets fail with
@@ -29,7 +32,7 @@ SIM_FLAGS ?=
 .PHONY: help install demo demo-terminal test sim nostd
 
 help:
-	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,21p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	$(INSTALL)
@@ -59,7 +62,7 @@ nostd:
 	@nostd-tests/run.sh
 
 # Component makefiles, and a clear failure for each target whose component is not there yet.
--include tree/tree.mk wasm/wasm.mk web/web.mk bench/bench.mk
+-include tree/tree.mk wasm/wasm.mk web/web.mk bench/bench.mk model/model.mk fuzz/fuzz.mk
 
 define not_built
 .PHONY: $(1)

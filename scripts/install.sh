@@ -10,7 +10,10 @@
 #   qemu          qemu-system-arm and qemu-system-misc (bare-metal runs)
 #   wasm          wasm-bindgen-cli 0.2.130 (cargo) and wasm-opt (npm binaryen)
 #   browser       Debian chromium + chromium-driver, and playwright-core (npm, no browser download)
-#   node          the project-local npm packages in tools/node (binaryen, playwright-core, ws)
+#   node          the project-local npm packages in tools/node (binaryen, playwright-core, ws,
+#                 fake-indexeddb)
+#   fuzz          the nightly toolchain and cargo-fuzz (make fuzz; not part of "all": make test
+#                 replays the fuzz corpus on stable, and cargo-fuzz takes minutes to build)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -93,6 +96,21 @@ part_browser() {
     part_node
 }
 
+part_fuzz() {
+    if rustup toolchain list | grep -q '^nightly'; then
+        log "nightly toolchain already installed"
+    else
+        log "rustup toolchain install nightly"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if command -v cargo-fuzz >/dev/null; then
+        log "cargo-fuzz already installed"
+    else
+        log "cargo install cargo-fuzz --locked (takes several minutes)"
+        cargo install cargo-fuzz --locked
+    fi
+}
+
 run_part() {
     case "$1" in
         rust-targets) part_rust_targets ;;
@@ -100,8 +118,9 @@ run_part() {
         node) part_node ;;
         wasm) part_wasm ;;
         browser) part_browser ;;
+        fuzz) part_fuzz ;;
         all) for p in "${ALL_PARTS[@]}"; do run_part "$p"; done ;;
-        *) log "unknown part '$1' (known: ${ALL_PARTS[*]} all)"; return 2 ;;
+        *) log "unknown part '$1' (known: ${ALL_PARTS[*]} fuzz all)"; return 2 ;;
     esac
 }
 

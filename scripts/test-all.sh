@@ -26,6 +26,8 @@ SUITES=(
     "rust        core         cargo  cargo test --workspace --all-features $RUST_EXCLUDE"
     "store       store        cargo  cargo test -p zaxos-store -- --nocapture --test-threads=1"
     "sim         core         line   scripts/sim-suite.sh"
+    "model       model        cargo  cargo test --release --no-fail-fast --manifest-path model/Cargo.toml"
+    "fuzz-corpus fuzz         cargo  cargo test --no-fail-fast --manifest-path fuzz/Cargo.toml -p zaxos-fuzz-harness"
     "nostd       nostd-tests  line   nostd-tests/run.sh"
     "nostd-host  nostd-tests  cargo  cargo test --manifest-path nostd-tests/Cargo.toml -p zaxos-nostd-scenario"
     "tree        tree         line   make --no-print-directory test-tree"
