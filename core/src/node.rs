@@ -335,6 +335,10 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     }
 
     fn step_value(&mut self, from: NodeId, message: Message<'_>) -> Result<(), StepError> {
+        if from == 0 {
+            // Nobody: never a member, never a leader to follow.
+            return Err(StepError::UnknownSender(0));
+        }
         if matches!(message, Message::Notification { round, .. } if round > crate::limits::ROUND_MAX) && !crate::config::bugs(&self.core.config).rounds_unbounded {
             // Adopted, it would leave no rounds to count up to.
             return Err(StepError::Implausible("an election round near the end of its range"));

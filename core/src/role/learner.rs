@@ -454,6 +454,10 @@ impl Learner {
         if self.stage < Stage::Syncing {
             return Err(StepError::Unexpected("SNAP before ACKEPOCH"));
         }
+        if chunk.zxid.epoch > chunk.epoch || chunk.index == 0 || chunk.zxid == Zxid::ZERO {
+            // A leader's snapshot covers its committed history: never past its own epoch.
+            return Err(StepError::Implausible("a snapshot past the epoch that sends it"));
+        }
         // Once synced, only a snapshot beyond everything held is taken (the learner fell
         // behind the leader's compaction); an older one is stale and would erase
         // acknowledged entries.
