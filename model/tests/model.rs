@@ -87,3 +87,13 @@ fn a_late_newleader_cannot_erase_committed_entries_with_slow_disks() {
     let report = explore(&options);
     assert!(report.violations.is_empty(), "{}", describe(&report));
 }
+
+/// The same search with both defences against it switched off (the handshake id and the
+/// commit floor): it finds the loss, so the searches above would see it come back.
+#[test]
+fn finds_the_late_newleader_loss_with_its_defences_off() {
+    let bugs = Bugs { learner_ignores_exchange: true, commit_floor_ignored: true, ..Bugs::NONE };
+    let options = Options { setup: established(1), isolated: vec![1], depth: 7, bugs, ..Options::default() };
+    let report = explore(&options);
+    assert!(report.violations.iter().any(|f| f.violation.invariant.contains("committed")), "{}", describe(&report));
+}

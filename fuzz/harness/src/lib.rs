@@ -137,6 +137,10 @@ pub struct Bed {
     credited: BTreeMap<NodeId, Zxid>,
     /// At a leader: peer → the highest zxid sent to it in a PROPOSAL.
     sent: BTreeMap<NodeId, Zxid>,
+    /// Peer → the id of the last handshake the node named in a message to it (a learner's
+    /// own with its leader; a leader's with each learner), so fuzzed messages of that
+    /// handshake get past the first check.
+    exchanges: BTreeMap<NodeId, u64>,
 }
 
 impl Bed {
@@ -167,6 +171,7 @@ impl Bed {
             proposals: 0,
             credited: BTreeMap::new(),
             sent: BTreeMap::new(),
+            exchanges: BTreeMap::new(),
         };
         if target == Target::Leading {
             // Every member applied the whole history before the node was taken out.
@@ -271,6 +276,11 @@ impl Bed {
         self.drain();
     }
 
+    /// The id of the handshake the node last named to `peer` (0 if none).
+    pub fn exchange_with(&self, peer: NodeId) -> u64 {
+        self.exchanges.get(&peer).copied().unwrap_or(0)
+    }
+
     /// Steps the node with a message value.
     pub fn step_value(&mut self, from: NodeId, message: &Message<'_>) {
         self.credit(from, message);
@@ -297,6 +307,11 @@ impl Bed {
         }
         let me = self.id();
         while let Some(t) = self.node.poll_transmit(&mut self.buf) {
+            if let Ok((_, m)) = wire::decode(&self.buf[..t.len], CLUSTER_ID, t.to, MESSAGE_BYTES_MAX) {
+                if let Some(exchange) = m.exchange() {
+                    self.exchanges.insert(t.to, exchange);
+                }
+            }
             match wire::decode(&self.buf[..t.len], CLUSTER_ID, t.to, MESSAGE_BYTES_MAX) {
                 Ok((_, Message::Proposal(p))) => {
                     if let Some(last) = p.entries.iter().filter_map(Result::ok).map(|(z, _)| z).last() {
@@ -592,7 +607,7 @@ fn masked(m: &FuzzMessage, e0: u32, z0: Zxid) -> FuzzMessage {
 }
 
 /// Builds the message `m` for `node` and hands it to `f` (the message borrows local bytes).
-fn with_message<R>(node: &FuzzNode, m: &FuzzMessage, f: impl FnOnce(&Message<'_>) -> R) -> R {
+fn with_message<R>(node: &FuzzNode, x: u64, m: &FuzzMessage, f: impl FnOnce(&Message<'_>) -> R) -> R {
     let hard = node.hard_state();
     let e0 = node.epoch().max(hard.accepted_epoch);
     let z0 = node.last_zxid();
@@ -619,12 +634,12 @@ fn with_message<R>(node: &FuzzNode, m: &FuzzMessage, f: impl FnOnce(&Message<'_>
             let vote = Vote { leader: NodeId::from(*leader % 6), zxid: z(*zxid), epoch: e(*epoch), connected: *connected };
             Message::Notification { round: near64(node.round(), *round), state, vote, membership: z(*membership) }
         }
-        FuzzMessage::FollowerInfo { accepted_epoch } => Message::FollowerInfo { accepted_epoch: e(*accepted_epoch) },
-        FuzzMessage::LeaderInfo { epoch } => Message::LeaderInfo { epoch: e(*epoch) },
+        FuzzMessage::FollowerInfo { accepted_epoch } => Message::FollowerInfo { accepted_epoch: e(*accepted_epoch), exchange: x.wrapping_add(1) },
+        FuzzMessage::LeaderInfo { epoch } => Message::LeaderInfo { epoch: e(*epoch), exchange: x },
         FuzzMessage::AckEpoch { epoch, current_epoch, last, promised } => {
-            Message::AckEpoch { epoch: e(*epoch), current_epoch: e(*current_epoch), last: z(*last), promised: *promised }
+            Message::AckEpoch { epoch: e(*epoch), exchange: x, current_epoch: e(*current_epoch), last: z(*last), promised: *promised }
         }
-        FuzzMessage::Trunc { epoch, to } => Message::Trunc { epoch: e(*epoch), to: z(*to) },
+        FuzzMessage::Trunc { epoch, to } => Message::Trunc { epoch: e(*epoch), exchange: x, to: z(*to) },
         FuzzMessage::Proposal { epoch, prev, commit, entries } | FuzzMessage::Inform { epoch, prev, commit, entries } => {
             blob = wire_entries(&entries_of(entries));
             let p = Proposal { epoch: e(*epoch), prev: z(*prev), commit: z(*commit), entries: Entries::from_wire(&blob) };
@@ -634,20 +649,22 @@ fn with_message<R>(node: &FuzzNode, m: &FuzzMessage, f: impl FnOnce(&Message<'_>
                 Message::Inform(p)
             }
         }
-        FuzzMessage::NewLeader { epoch, last } => Message::NewLeader { epoch: e(*epoch), last: z(*last) },
-        FuzzMessage::Ack { epoch, zxid } => Message::Ack { epoch: e(*epoch), zxid: z(*zxid) },
+        FuzzMessage::NewLeader { epoch, last } => Message::NewLeader { epoch: e(*epoch), exchange: x, last: z(*last) },
+        FuzzMessage::Ack { epoch, zxid } => Message::Ack { epoch: e(*epoch), exchange: x, zxid: z(*zxid) },
         FuzzMessage::Commit { epoch, zxid } => Message::Commit { epoch: e(*epoch), zxid: z(*zxid) },
         FuzzMessage::Heartbeat { epoch, commit } => Message::Heartbeat { epoch: e(*epoch), commit: z(*commit) },
-        FuzzMessage::SyncState { epoch, last } => Message::SyncState { epoch: e(*epoch), last: z(*last) },
+        FuzzMessage::SyncState { epoch, last } => Message::SyncState { epoch: e(*epoch), exchange: x, last: z(*last) },
         FuzzMessage::SnapChunk { epoch, index, zxid, offset, total, data: d } => {
             data = d.clone();
             let index = near64(node.storage().last_index(), *index);
-            Message::SnapChunk(SnapChunk { epoch: e(*epoch), index, zxid: z(*zxid), offset: *offset % 4096, total: *total % 4096, data: Bytes(&data) })
+            Message::SnapChunk(SnapChunk { epoch: e(*epoch), exchange: x, index, zxid: z(*zxid), offset: *offset % 4096, total: *total % 4096, data: Bytes(&data) })
         }
-        FuzzMessage::SnapAck { epoch, offset } => Message::SnapAck { epoch: e(*epoch), offset: *offset },
+        FuzzMessage::SnapAck { epoch, offset } => Message::SnapAck { epoch: e(*epoch), exchange: x, index: node.storage().snapshot_point().0, offset: *offset },
         FuzzMessage::Forward { incarnation, seq, payload } => {
             data = payload.clone();
-            Message::Forward { incarnation: *incarnation, seq: *seq, payload: Bytes(&data) }
+            // The incarnation field picks the epoch: the node's own, or one near it.
+            let epoch = if *incarnation % 4 == 0 { Near32::Raw(*incarnation) } else { Near32::Near((*incarnation % 3) as i8 - 1) };
+            Message::Forward { epoch: e(epoch), exchange: x, seq: *seq, payload: Bytes(&data) }
         }
         FuzzMessage::ReadRequest { epoch, id, linearizable } => Message::ReadRequest { epoch: e(*epoch), id: *id, linearizable: *linearizable },
         FuzzMessage::ReadReply { epoch, id, zxid } => Message::ReadReply { epoch: e(*epoch), id: *id, zxid: z(*zxid) },
@@ -680,11 +697,12 @@ pub fn apply_op(bed: &mut Bed, op: &FuzzOp) {
             };
             // Every other message goes as bytes, so both input paths run.
             let as_bytes = matches!(message, FuzzMessage::Proposal { .. } | FuzzMessage::Ack { .. }) && from % 2 == 0;
-            let envelope = with_message(&bed.node, message, |m| if as_bytes { bed.envelope(from, m) } else { None });
+            let x = bed.exchanges.get(&from).copied().unwrap_or(0);
+            let envelope = with_message(&bed.node, x, message, |m| if as_bytes { bed.envelope(from, m) } else { None });
             match envelope {
                 Some(bytes) => bed.step_bytes(&bytes),
                 None => {
-                    let buf = with_message(&bed.node, message, wire::MessageBuf::new);
+                    let buf = with_message(&bed.node, x, message, wire::MessageBuf::new);
                     bed.step_value(from, &buf.message());
                 }
             }

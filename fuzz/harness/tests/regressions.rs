@@ -35,7 +35,8 @@ fn an_ack_beyond_the_history_does_not_count_for_later_proposals() {
     let (epoch, last) = (bed.node.epoch(), bed.node.last_zxid());
     // The follower is sent the next proposal and has not acknowledged it yet.
     bed.propose(1);
-    bed.step_value(follower, &Message::Ack { epoch, zxid: Zxid::new(epoch, last.counter + 9) });
+    let exchange = bed.exchange_with(follower);
+    bed.step_value(follower, &Message::Ack { epoch, exchange, zxid: Zxid::new(epoch, last.counter + 9) });
     bed.durable();
 }
 
@@ -90,7 +91,8 @@ fn a_snap_chunk_of_a_later_epoch_is_refused() {
     let mut bed = Bed::new(Target::Observing);
     let leader = bed.node.leader().expect("a leader");
     let epoch = bed.node.epoch();
-    let chunk = SnapChunk { epoch, index: u64::MAX - 107, zxid: Zxid::new(epoch + 26, 0), offset: 0, total: 0, data: Bytes(&[]) };
+    let exchange = bed.exchange_with(leader);
+    let chunk = SnapChunk { epoch, exchange, index: u64::MAX - 107, zxid: Zxid::new(epoch + 26, 0), offset: 0, total: 0, data: Bytes(&[]) };
     bed.step_value(leader, &Message::SnapChunk(chunk));
     bed.durable();
 }
