@@ -15,6 +15,7 @@
 #   make model DEPTH=N           exhaustive interleaving search over three real nodes; last line JSON
 #   make fuzz SECONDS=N          each fuzz target for N seconds (nightly, cargo-fuzz); last line JSON
 #   make soak SEEDS=N            the simulator over N seeds on every core; last line JSON
+#   make mutants                 cargo-mutants over the protocol code (MUTANTS_SHARD=k/n); a report
 #
 # A component directory may bring its own targets in <dir>/<dir>.mk (tree/tree.mk, wasm/wasm.mk,
 # web/web.mk, bench/bench.mk); it is included when present. Until then its targets fail with
@@ -29,10 +30,10 @@ SEEDS ?= 100
 TICKS ?= 20000
 SIM_FLAGS ?=
 
-.PHONY: help install demo demo-terminal test sim nostd
+.PHONY: help install demo demo-terminal test sim nostd mutants
 
 help:
-	@sed -n '1,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,22p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	$(INSTALL)
@@ -55,6 +56,11 @@ test:
 sim:
 	@test -d core || { echo "not built yet: core missing" >&2; exit 1; }
 	@cargo run --release -q -p zaxos --features sim --bin zaxos-sim -- --seeds $(SEEDS) --ticks $(TICKS) $(SIM_FLAGS)
+
+# Mutation testing of the protocol code (scripts/mutants.sh; MUTANTS_SHARD=k/n, MUTANTS_FILES=…):
+# writes target/mutants/report.md with the kill rate and the surviving mutants.
+mutants:
+	@scripts/mutants.sh
 
 nostd:
 	@test -d nostd-tests || { echo "not built yet: nostd-tests missing" >&2; exit 1; }
