@@ -57,49 +57,70 @@ pub struct Config {
     pub bugs: Bugs,
 }
 
-/// Deliberately broken variants of the kernel, for the simulator's own tests.
-/// All off by default; never switch one on outside a test of the checker.
-#[cfg(feature = "sim")]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Bugs {
-    /// A leader counts a single acknowledgement (its own) as a quorum.
-    pub quorum_of_one: bool,
-    /// Learners acknowledge proposals and promises before they are durable.
-    pub ack_before_durable: bool,
-    /// Learners ignore TRUNC, keep conflicting entries, and accept NEWLEADER whatever their history holds.
-    pub skip_trunc: bool,
-    /// Election and discovery ignore last_zxid (and current epoch): the highest id wins.
-    pub election_ignores_zxid: bool,
-    /// A learner takes its leader's messages of another handshake (a late NEWLEADER or TRUNC).
-    pub learner_ignores_exchange: bool,
-    /// A leader takes a learner's messages of another handshake (a late ACK, a replayed FORWARD).
-    pub leader_ignores_exchange: bool,
-    /// A restarted node forgets its commit floor (nothing it knew committed is protected).
-    pub commit_floor_ignored: bool,
-    /// A leader takes an ACK beyond what it sent (as if for its last entry).
-    pub ack_unbounded: bool,
-    /// A NOTIFICATION's round is adopted whatever its value, and counted up unchecked.
-    pub rounds_unbounded: bool,
-    /// `propose_batch` draws one payload past the last zxid counter, and drops it.
-    pub batch_draws_past_counter: bool,
-    /// Received entries need only rise, not follow their predecessor within the epoch that carries them.
-    pub entries_unchecked: bool,
-    /// A snapshot received by SNAP is advertised and handed to the host before it is durable.
-    pub snapshot_used_early: bool,
-    /// A learner acknowledges once its history is durable, whether or not its current epoch is.
-    pub ack_ignores_epoch: bool,
-    /// A learner checks LEADERINFO against its current epoch instead of its accepted epoch.
-    pub promise_checks_current_epoch: bool,
-    /// Reads are released at the commit point, not at what the host applied.
-    pub read_at_commit: bool,
-    /// A looking voter ignores the round of a vote it cannot count (a liveness bug).
-    pub round_ignores_unknown_candidate: bool,
+/// Declares the planted bugs once: the public `Bugs` of simulator builds, and a private
+/// stand-in of the same shape elsewhere, all off, so that every check compiles away.
+macro_rules! planted_bugs {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// Deliberately broken variants of the kernel, for the simulator's own tests.
+        /// All off by default; never switch one on outside a test of the checker.
+        #[cfg(feature = "sim")]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Bugs {
+            $($(#[doc = $doc])* pub $name: bool,)*
+        }
+
+        #[cfg(feature = "sim")]
+        impl Bugs {
+            /// Every bug off.
+            pub const NONE: Bugs = Bugs { $($name: false,)* };
+        }
+
+        #[cfg(not(feature = "sim"))]
+        #[derive(Clone, Copy, Default)]
+        pub(crate) struct Bugs {
+            $(pub $name: bool,)*
+        }
+
+        #[cfg(not(feature = "sim"))]
+        impl Bugs {
+            pub(crate) const NONE: Bugs = Bugs { $($name: false,)* };
+        }
+    };
 }
 
-#[cfg(feature = "sim")]
-impl Bugs {
-    /// Every bug off.
-    pub const NONE: Bugs = Bugs { quorum_of_one: false, ack_before_durable: false, skip_trunc: false, election_ignores_zxid: false, learner_ignores_exchange: false, leader_ignores_exchange: false, commit_floor_ignored: false, ack_unbounded: false, rounds_unbounded: false, batch_draws_past_counter: false, entries_unchecked: false, snapshot_used_early: false, ack_ignores_epoch: false, promise_checks_current_epoch: false, read_at_commit: false, round_ignores_unknown_candidate: false };
+planted_bugs! {
+    /// A leader counts a single acknowledgement (its own) as a quorum.
+    quorum_of_one,
+    /// Learners acknowledge proposals and promises before they are durable.
+    ack_before_durable,
+    /// Learners ignore TRUNC, keep conflicting entries, and accept NEWLEADER whatever their history holds.
+    skip_trunc,
+    /// Election and discovery ignore last_zxid (and current epoch): the highest id wins.
+    election_ignores_zxid,
+    /// A learner takes its leader's messages of another handshake (a late NEWLEADER or TRUNC).
+    learner_ignores_exchange,
+    /// A leader takes a learner's messages of another handshake (a late ACK, a replayed FORWARD).
+    leader_ignores_exchange,
+    /// A restarted node forgets its commit floor (nothing it knew committed is protected).
+    commit_floor_ignored,
+    /// A leader takes an ACK beyond what it sent (as if for its last entry).
+    ack_unbounded,
+    /// A NOTIFICATION's round is adopted whatever its value, and counted up unchecked.
+    rounds_unbounded,
+    /// `propose_batch` draws one payload past the last zxid counter, and drops it.
+    batch_draws_past_counter,
+    /// Received entries need only rise, not follow their predecessor within the epoch that carries them.
+    entries_unchecked,
+    /// A snapshot received by SNAP is advertised and handed to the host before it is durable.
+    snapshot_used_early,
+    /// A learner acknowledges once its history is durable, whether or not its current epoch is.
+    ack_ignores_epoch,
+    /// A learner checks LEADERINFO against its current epoch instead of its accepted epoch.
+    promise_checks_current_epoch,
+    /// Reads are released at the commit point, not at what the host applied.
+    read_at_commit,
+    /// A looking voter ignores the round of a vote it cannot count (a liveness bug).
+    round_ignores_unknown_candidate,
 }
 
 #[cfg(feature = "sim")]
@@ -107,32 +128,11 @@ pub(crate) fn bugs(config: &Config) -> Bugs {
     config.bugs
 }
 
-#[cfg(not(feature = "sim"))]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Bugs {
-    pub quorum_of_one: bool,
-    pub ack_before_durable: bool,
-    pub skip_trunc: bool,
-    pub election_ignores_zxid: bool,
-    pub learner_ignores_exchange: bool,
-    pub leader_ignores_exchange: bool,
-    pub commit_floor_ignored: bool,
-    pub ack_unbounded: bool,
-    pub rounds_unbounded: bool,
-    pub batch_draws_past_counter: bool,
-    pub entries_unchecked: bool,
-    pub snapshot_used_early: bool,
-    pub ack_ignores_epoch: bool,
-    pub promise_checks_current_epoch: bool,
-    pub read_at_commit: bool,
-    pub round_ignores_unknown_candidate: bool,
-}
-
 /// Without the `sim` feature every bug is off, and the checks below compile away.
 #[cfg(not(feature = "sim"))]
 #[inline(always)]
 pub(crate) fn bugs(_config: &Config) -> Bugs {
-    Bugs::default()
+    Bugs::NONE
 }
 
 impl Config {
