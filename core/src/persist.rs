@@ -288,15 +288,22 @@ impl Durable for MemoryStore {
     type Error = core::convert::Infallible;
 
     fn load<S: Storage>(&mut self, loader: &mut Loader<'_, S>) -> Result<(), LoadError<Self::Error>> {
-        loader.hard_state(self.hard);
-        let (index, zxid, data) = &self.snapshot;
-        if *index > 0 {
-            loader.snapshot_chunk(0, data)?;
-            loader.snapshot_end(*index, *zxid)?;
-        }
-        for (offset, (zxid, stored)) in self.entries.iter().enumerate() {
-            loader.entry(index + 1 + offset as u64, *zxid, stored)?;
-        }
-        Ok(())
+        load_held(loader, self.hard, &self.snapshot, &self.entries)
     }
+}
+
+/// Hands `loader` a durable state held in memory: the hard state, the snapshot (position,
+/// zxid, bytes) and the entries after it, in order.
+#[cfg(feature = "alloc")]
+pub(crate) fn load_held<S: Storage, E>(loader: &mut Loader<'_, S>, hard: HardState, snapshot: &(u64, Zxid, alloc::vec::Vec<u8>), entries: &[(Zxid, alloc::vec::Vec<u8>)]) -> Result<(), LoadError<E>> {
+    loader.hard_state(hard);
+    let (index, zxid, data) = snapshot;
+    if *index > 0 {
+        loader.snapshot_chunk(0, data)?;
+        loader.snapshot_end(*index, *zxid)?;
+    }
+    for (offset, (zxid, stored)) in entries.iter().enumerate() {
+        loader.entry(index + 1 + offset as u64, *zxid, stored)?;
+    }
+    Ok(())
 }

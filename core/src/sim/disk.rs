@@ -136,15 +136,6 @@ impl Durable for &Disk {
     type Error = core::convert::Infallible;
 
     fn load<S: Storage>(&mut self, loader: &mut Loader<'_, S>) -> Result<(), LoadError<Self::Error>> {
-        loader.hard_state(self.hard);
-        let (index, zxid, data) = &self.snapshot;
-        if *index > 0 {
-            loader.snapshot_chunk(0, data)?;
-            loader.snapshot_end(*index, *zxid)?;
-        }
-        for (offset, (zxid, payload)) in self.entries.iter().enumerate() {
-            loader.entry(index + 1 + offset as u64, *zxid, payload)?;
-        }
-        Ok(())
+        crate::persist::load_held(loader, self.hard, &self.snapshot, &self.entries)
     }
 }
