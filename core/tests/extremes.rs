@@ -324,3 +324,28 @@ fn a_snapack_of_a_snapshot_no_longer_sent_is_refused() {
     assert!(c.nodes[f].commit_index() >= c.nodes[f].storage().snapshot_point().0 && c.nodes[f].storage().snapshot_point().0 > 0, "the follower got a snapshot");
     assert_eq!(c.nodes[f].commit_zxid(), c.nodes[leader].commit_zxid(), "the follower caught up");
 }
+
+/// A looking node asking around is told the truth about each answerer's role: a follower
+/// says it follows the leader, an observer that it observes (only followers count towards
+/// the majority a looking node needs to join a leader).
+#[test]
+fn a_looking_node_is_told_who_follows_and_who_observes() {
+    let mut c = Cluster::running();
+    let leader = c.nodes.iter().position(|n| n.is_established_leader()).expect("a leader");
+    let follower = (0..3).find(|&i| i != leader).expect("a follower");
+    let asker = (0..3).find(|&i| i != leader && i != follower).expect("a third voter") as NodeId + 1;
+    let looking = Message::Notification { round: 1, state: PeerState::Looking, vote: Vote { leader: asker, zxid: Zxid::ZERO, epoch: 0, connected: false }, membership: Zxid::ZERO };
+    for (i, expected) in [(follower, PeerState::Following), (3, PeerState::Observing)] {
+        let node = &mut c.nodes[i];
+        drain(node);
+        while node.poll_message().is_some() {}
+        node.step_message(asker, &looking).expect("a notification from a voter is taken");
+        let mut told = None;
+        while let Some((to, m)) = node.poll_message() {
+            if let (true, Message::Notification { state, vote, .. }) = (to == asker, m) {
+                told = Some((state, vote.leader));
+            }
+        }
+        assert_eq!(told, Some((expected, leader as NodeId + 1)), "n{} answered", i + 1);
+    }
+}
