@@ -349,3 +349,35 @@ fn a_looking_node_is_told_who_follows_and_who_observes() {
         assert_eq!(told, Some((expected, leader as NodeId + 1)), "n{} answered", i + 1);
     }
 }
+
+/// A learner says FOLLOWERINFO again only while it waits for its leader's answer, and then at
+/// most once every two heartbeats; a synced follower says it never.
+#[test]
+fn followerinfo_is_repeated_only_while_waiting_and_at_the_heartbeat_pace() {
+    let mut c = Cluster::running();
+    let leader = c.nodes.iter().position(|n| n.is_established_leader()).expect("a leader");
+    let follower = (0..3).find(|&i| i != leader).expect("a follower");
+    let follower_infos = |c: &Cluster, from: usize| c.delivered.iter().filter(|(f, _, m)| usize::from(*f) - 1 == from && matches!(m.message(), Message::FollowerInfo { .. })).count();
+    c.delivered.clear();
+    c.run(40, None);
+    assert_eq!(follower_infos(&c, follower), 0, "a synced follower said FOLLOWERINFO");
+    // A fresh node told by n2 that it leads tries to follow it; n2 never answers: until it
+    // gives up (an election timeout, at most twice the configured one), it repeats
+    // FOLLOWERINFO once every two heartbeats.
+    let mut fresh: TestNode = Node::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(3).cluster_id(CLUSTER), VecStorage::new(1 << 12, 1 << 20, 1 << 16)).unwrap();
+    let claim = Message::Notification { round: 1, state: PeerState::Leading, vote: Vote { leader: 2, zxid: Zxid::ZERO, epoch: 1, connected: true }, membership: Zxid::ZERO };
+    fresh.step_message(2, &claim).expect("a leader's claim is taken");
+    let (mut said, mut ticks) = (0u64, 0u64);
+    let timeout = 2 * u64::from(fresh.config().election_timeout_ticks);
+    let heartbeat = u64::from(fresh.config().heartbeat_ticks);
+    while ticks < timeout {
+        drain(&mut fresh);
+        while let Some((_, m)) = fresh.poll_message() {
+            said += u64::from(matches!(m, Message::FollowerInfo { .. }));
+        }
+        fresh.tick();
+        ticks += 1;
+    }
+    assert!(said >= 1, "it tried to follow n2");
+    assert!(said <= ticks / (2 * heartbeat) + 1, "FOLLOWERINFO {said} times in {ticks} ticks (heartbeat {heartbeat})");
+}
