@@ -10,7 +10,7 @@ import { Cluster, Rng, agreedLog, text } from "./support/host.mjs";
 const CODES = new Set([
   "BAD_ARGUMENT", "BAD_CONFIG", "BAD_MESSAGE", "UNKNOWN_SENDER", "STALE_EPOCH", "UNEXPECTED",
   "DUPLICATE", "BUSY", "CONFLICT", "STORAGE_FULL", "STORAGE", "NO_LEADER", "TOO_LARGE", "NOT_APPLIED",
-  "TRANSFERRING", "NOT_LEADER",
+  "TRANSFERRING", "NOT_LEADER", "OTHER_EXCHANGE", "IMPLAUSIBLE",
 ]);
 
 /** Runs `f`, which must throw a zaxos Error with `code` (and the given properties). */
@@ -97,7 +97,8 @@ test("durable state that is not a consistent history is refused", () => {
   });
   assert.equal(node.lastIndex, 5);
   assert.deepEqual(node.lastZxid, z(2, 3));
-  assert.deepEqual(node.hardState, { acceptedEpoch: 2, promisedLeader: 2, currentEpoch: 2 });
+  // As handed back, with this start's incarnation (one more) and no commit floor yet.
+  assert.deepEqual(node.hardState, { acceptedEpoch: 2, promisedLeader: 2, currentEpoch: 2, incarnation: 1, commitFloor: z(0, 0) });
   assert.deepEqual(node.entry(4).zxid, z(2, 2));
   const commits = node.takeCommits();
   assert.equal(commits.length, 1);

@@ -36,6 +36,7 @@ function reseal(bytes) {
 
 const CODES = new Set([
   "BAD_MESSAGE", "UNKNOWN_SENDER", "STALE_EPOCH", "UNEXPECTED", "DUPLICATE", "BUSY", "CONFLICT", "STORAGE_FULL", "STORAGE",
+  "OTHER_EXCHANGE", "IMPLAUSIBLE",
 ]);
 
 test("the documented checksum matches the kernel's", () => {
