@@ -381,3 +381,35 @@ fn followerinfo_is_repeated_only_while_waiting_and_at_the_heartbeat_pace() {
     assert!(said >= 1, "it tried to follow n2");
     assert!(said <= ticks / (2 * heartbeat) + 1, "FOLLOWERINFO {said} times in {ticks} ticks (heartbeat {heartbeat})");
 }
+
+/// Discovery picks an epoch above every accepted epoch the learners that answered reported,
+/// and sends LEADERINFO to exactly those learners, in their handshakes.
+#[test]
+fn a_new_leader_proposes_an_epoch_above_what_its_learners_promised() {
+    let mut node: TestNode = Node::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(4).cluster_id(CLUSTER), VecStorage::new(1 << 12, 1 << 20, 1 << 16)).unwrap();
+    drain(&mut node);
+    while node.poll_message().is_some() {}
+    // n2 and n3 vote for n1, which hears a majority: it leads.
+    for from in [2u16, 3] {
+        let vote = Vote { leader: 1, zxid: Zxid::ZERO, epoch: 0, connected: true };
+        let _ = node.step_message(from, &Message::Notification { round: node.round(), state: PeerState::Looking, vote, membership: Zxid::ZERO });
+        drain(&mut node);
+    }
+    for _ in 0..3 {
+        node.tick();
+        drain(&mut node);
+    }
+    assert_eq!(node.role(), Role::Leading);
+    while node.poll_message().is_some() {}
+    // n2 reports it promised epoch 7 to someone else: the new epoch must be above it.
+    let exchange = 5 << 32 | 1;
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 7, exchange }).expect("FOLLOWERINFO is taken");
+    drain(&mut node);
+    let mut leader_infos = Vec::new();
+    while let Some((to, m)) = node.poll_message() {
+        if let Message::LeaderInfo { epoch, exchange } = m {
+            leader_infos.push((to, epoch, exchange));
+        }
+    }
+    assert_eq!(leader_infos, [(2, 8, exchange)], "LEADERINFO to n2 only, epoch above 7, in its handshake");
+}
