@@ -165,8 +165,6 @@ pub(crate) struct Core<S: Storage> {
     pub(crate) membership_changed: bool,
     /// Learner handshakes begun since this start (the low half of their ids).
     exchanges: u32,
-    /// The commit point the last commit-floor write named (a position).
-    floor_written: u64,
 }
 
 impl<S: Storage> Core<S> {
@@ -199,7 +197,6 @@ impl<S: Storage> Core<S> {
             membership_zxid: Zxid::ZERO,
             membership_changed: false,
             exchanges: 0,
-            floor_written: 0,
         }
     }
 
@@ -227,7 +224,6 @@ impl<S: Storage> Core<S> {
         let floor = self.storage.index_at_or_before(hard.commit_floor).unwrap_or(snapshot_index);
         let floor = if crate::config::bugs(&self.config).commit_floor_ignored { snapshot_index } else { floor };
         self.commit_index = floor.clamp(snapshot_index, self.storage.last_index());
-        self.floor_written = self.commit_index;
         self.applied_index = snapshot_index;
         self.restore_pending = snapshot_index > 0;
         self.control.clear();
@@ -270,14 +266,12 @@ impl<S: Storage> Core<S> {
     /// Makes the commit point a floor that survives a restart, now and then: at most one
     /// write per call (the node calls it once a tick), and only with room to spare.
     pub(crate) fn write_commit_floor(&mut self) {
-        if self.commit_index <= self.floor_written || self.writes_free() < WRITES_PENDING_MAX / 2 {
+        if self.writes_free() < WRITES_PENDING_MAX / 2 {
             return;
         }
-        let Some(floor) = self.storage.zxid_at(self.commit_index) else { return };
         let hard = self.storage.hard_state();
-        if self.set_hard_state(HardState { commit_floor: floor, ..hard }).is_ok() {
-            self.floor_written = self.commit_index;
-        }
+        let Some(floor) = self.storage.zxid_at(self.commit_index).filter(|floor| *floor > hard.commit_floor) else { return };
+        let _ = self.set_hard_state(HardState { commit_floor: floor, ..hard });
     }
 
     /// Rebuilds the membership from the snapshot and the history: the snapshot opens with
