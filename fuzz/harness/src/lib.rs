@@ -555,7 +555,7 @@ fn near_zxid(base: Zxid, n: NearZxid) -> Zxid {
 }
 
 /// Entries in their wire encoding: `(epoch, counter, length)` as LEB128 varints, then the payload.
-fn wire_entries(entries: &[(Zxid, Vec<u8>)]) -> Vec<u8> {
+pub fn wire_entries<P: AsRef<[u8]>>(entries: &[(Zxid, P)]) -> Vec<u8> {
     fn put(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push(v as u8 | 0x80);
@@ -567,8 +567,8 @@ fn wire_entries(entries: &[(Zxid, Vec<u8>)]) -> Vec<u8> {
     for (zxid, payload) in entries {
         put(&mut out, zxid.epoch.into());
         put(&mut out, zxid.counter.into());
-        put(&mut out, payload.len() as u64);
-        out.extend_from_slice(payload);
+        put(&mut out, payload.as_ref().len() as u64);
+        out.extend_from_slice(payload.as_ref());
     }
     out
 }

@@ -4,7 +4,7 @@
 
 use zaxos::wire::{Bytes, Entries, Message, PeerState, Proposal, SnapChunk, Vote};
 use zaxos::{NodeId, Zxid};
-use zaxos_fuzz_harness::{apply_op, Bed, EntryZxid, FuzzMessage, FuzzOp, Near32, Near64, NearZxid, Target, ZXID_COUNTER_MAX};
+use zaxos_fuzz_harness::{apply_op, wire_entries, Bed, EntryZxid, FuzzMessage, FuzzOp, Near32, Near64, NearZxid, Target, ZXID_COUNTER_MAX};
 
 /// The leader's id and a follower's, from a leader's bed.
 fn leader_and_follower(bed: &Bed) -> (NodeId, NodeId) {
@@ -48,10 +48,10 @@ fn a_proposal_with_an_entry_of_a_later_epoch_is_refused() {
     let mut bed = Bed::new(Target::Following);
     let leader = bed.node.leader().expect("a leader");
     let (epoch, last) = (bed.node.epoch(), bed.node.last_zxid());
-    let later = entries(&[(Zxid::new(epoch + 1, 1), b"x")]);
+    let later = wire_entries(&[(Zxid::new(epoch + 1, 1), b"x")]);
     bed.step_value(leader, &Message::Proposal(Proposal { epoch, prev: last, commit: last, entries: Entries::from_wire(&later) }));
     bed.durable();
-    let next = entries(&[(Zxid::new(epoch, last.counter + 1), b"y")]);
+    let next = wire_entries(&[(Zxid::new(epoch, last.counter + 1), b"y")]);
     bed.step_value(leader, &Message::Proposal(Proposal { epoch, prev: last, commit: last, entries: Entries::from_wire(&next) }));
     bed.durable();
 }
@@ -63,7 +63,7 @@ fn a_proposal_that_skips_a_counter_is_refused() {
     let mut bed = Bed::new(Target::Following);
     let leader = bed.node.leader().expect("a leader");
     let (epoch, last) = (bed.node.epoch(), bed.node.last_zxid());
-    let skipping = entries(&[(Zxid::new(epoch, last.counter + 2), b"x")]);
+    let skipping = wire_entries(&[(Zxid::new(epoch, last.counter + 2), b"x")]);
     bed.step_value(leader, &Message::Proposal(Proposal { epoch, prev: last, commit: last, entries: Entries::from_wire(&skipping) }));
     bed.durable();
 }
@@ -127,23 +127,4 @@ fn nobody_cannot_lead_a_node_into_a_counter_gap() {
     for op in &ops {
         apply_op(&mut bed, op);
     }
-}
-
-/// Entries in their wire encoding: LEB128 `(epoch, counter, length)`, then the payload.
-fn entries(list: &[(Zxid, &[u8])]) -> Vec<u8> {
-    fn put(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    let mut out = Vec::new();
-    for (zxid, payload) in list {
-        put(&mut out, zxid.epoch.into());
-        put(&mut out, zxid.counter.into());
-        put(&mut out, payload.len() as u64);
-        out.extend_from_slice(payload);
-    }
-    out
 }
