@@ -121,6 +121,8 @@ planted_bugs! {
     read_at_commit,
     /// A looking voter ignores the round of a vote it cannot count (a liveness bug).
     round_ignores_unknown_candidate,
+    /// A leader establishes its epoch even when a promiser holds a newer history than its own.
+    leader_ignores_newer_history,
 }
 
 #[cfg(feature = "sim")]

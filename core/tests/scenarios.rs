@@ -14,8 +14,8 @@
 //! - `members` — each live node's voters, observers and pending membership
 //! - `status` — role, epoch, last zxid, commit zxid and applied position per node
 //! - `sent kind=K` — messages of kind K sent since the last `sent`, by receiver
-//! - `replay kind=K from=nX to=nY [oldest=N]` — the network delivers again the messages of kind
-//!   K sent from X to Y (the N oldest, or all)
+//! - `replay kind=K from=nX to=nY [skip=M] [oldest=N]` — the network delivers again the messages
+//!   of kind K sent from X to Y (past the M oldest, the N oldest, or all)
 //! - `cluster … bugs=(a, b)` — with planted bugs (see `zaxos::Bugs`), to show what a defence stops
 //! - `rounds` — each live node's election round
 //! - `dump` — the trace so far (every message sent and received), while writing a scenario
@@ -37,6 +37,7 @@ fn planted(names: &[String]) -> Result<Bugs, String> {
             "leader_ignores_exchange" => bugs.leader_ignores_exchange = true,
             "commit_floor_ignored" => bugs.commit_floor_ignored = true,
             "round_ignores_unknown_candidate" => bugs.round_ignores_unknown_candidate = true,
+            "leader_ignores_newer_history" => bugs.leader_ignores_newer_history = true,
             other => return Err(other.to_string()),
         }
     }
@@ -244,8 +245,9 @@ fn scenarios() {
                     let kind = tc.try_take_arg::<String>("kind").ok().flatten().unwrap_or_default();
                     let from = tc.try_take_arg::<String>("from").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
                     let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
+                    let skip = tc.try_take_arg::<usize>("skip").ok().flatten().unwrap_or(0);
                     let oldest = tc.try_take_arg::<usize>("oldest").ok().flatten().unwrap_or(0);
-                    let n = w.sim.replay_matching(&kind, from, to, oldest);
+                    let n = w.sim.replay_matching(&kind, from, to, skip, oldest);
                     format!("{n} {kind} from n{} to n{} again\n", from.wrapping_add(1), to.wrapping_add(1))
                 }
                 "members" => w.members(),

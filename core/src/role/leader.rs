@@ -312,7 +312,8 @@ impl Leader {
             return None;
         }
         let own = (hard.current_epoch, core.durable_zxid());
-        let ignore = crate::config::bugs(&core.config).election_ignores_zxid;
+        let bugs = crate::config::bugs(&core.config);
+        let ignore = bugs.election_ignores_zxid || bugs.leader_ignores_newer_history;
         let newer = !ignore && self.peers.iter().any(|p| matches!(p.stage, Stage::Promised { current_epoch, last } if p.voter && (current_epoch, last) > own));
         if newer {
             // Election picked a node without the newest history of this quorum: let another lead.

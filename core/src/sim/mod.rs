@@ -775,13 +775,13 @@ impl<M: StateMachine> Simulation<M> {
     }
 
     /// Delivers again, at the next tick, the kept messages of `kind` (as `Message::kind`
-    /// names it) from node `from` to node `to` (indexes): the `oldest` first ones, or all
-    /// when `oldest` is 0; returns how many.
-    pub fn replay_matching(&mut self, kind: &str, from: usize, to: usize, oldest: usize) -> usize {
+    /// names it) from node `from` to node `to` (indexes), oldest first: past the `skip`
+    /// oldest, `count` of them, or all when `count` is 0; returns how many.
+    pub fn replay_matching(&mut self, kind: &str, from: usize, to: usize, skip: usize, count: usize) -> usize {
         let to_id = self.members.get(to).map_or(0, |m| m.id);
         let wanted = |f: usize, t: usize, sent: &Sent| f == from && t == to && sent.kind(to_id).as_deref() == Some(kind);
-        let take = if oldest == 0 { usize::MAX } else { oldest };
-        let again: Vec<(usize, usize, Sent)> = self.archive.matching(wanted).take(take).cloned().collect();
+        let take = if count == 0 { usize::MAX } else { count };
+        let again: Vec<(usize, usize, Sent)> = self.archive.matching(wanted).skip(skip).take(take).cloned().collect();
         for (from, to, sent) in &again {
             self.faults.replay += 1;
             self.enqueue(*from, *to, sent.clone(), 1);
@@ -879,7 +879,10 @@ impl<M: StateMachine> Simulation<M> {
         while let Some(e) = node.poll_event() {
             events.push((e, host_applied));
         }
-        if node.is_established_leader() && !self.leaders_checked.contains(&node.epoch()) {
+        // Checked once the leader takes its epoch as current: its history then is the epoch's
+        // initial history, whether or not a quorum ever acknowledges it.
+        let adopted = node.role() == crate::Role::Leading && node.hard_state().current_epoch == node.epoch();
+        if adopted && !self.leaders_checked.contains(&node.epoch()) {
             self.leaders_checked.push(node.epoch());
             let storage = node.storage();
             self.checker.leader_holds_committed(now, node.epoch(), m.id, storage.snapshot_point(), |index| storage.zxid_at(index));
