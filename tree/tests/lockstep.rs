@@ -56,3 +56,32 @@ fn replay_answers_each_line_before_the_next_is_written() {
     drop(stdin);
     assert!(child.wait().expect("exit").success());
 }
+
+#[test]
+fn check_stops_without_a_panic_when_its_reader_goes_away() {
+    // The smallest trace, often enough that the report outgrows a pipe's buffer (64 KiB):
+    // the lines written after the reader left are what used to panic.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/traces");
+    let smallest = std::fs::read_dir(dir)
+        .expect("the recorded traces")
+        .filter_map(|e| e.ok())
+        .min_by_key(|e| e.metadata().map_or(u64::MAX, |m| m.len()))
+        .expect("a trace")
+        .path();
+    let traces = vec![smallest.display().to_string(); 2_000];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zaxos-tree"))
+        .arg("check")
+        .args(&traces)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn zaxos-tree check");
+    // As `| head -1` does: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a first line");
+    assert!(first.starts_with("ok ") || first.starts_with("FAIL "), "{first}");
+    let output = child.wait_with_output().expect("exit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "a panic's exit code");
+}

@@ -38,6 +38,17 @@ fn replay(epoch: u32) -> ExitCode {
 }
 
 fn check(files: &[String]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match check_into(files, &mut out) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        // The reader went away (`| head`): nobody is left to tell.
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// Checks every trace, reporting to `out`; whether all passed, or why `out` could not be written.
+fn check_into(files: &[String], out: &mut impl Write) -> std::io::Result<bool> {
     let (mut passed, mut failed, mut ops) = (0, 0, 0);
     for f in files {
         let text = match std::fs::read_to_string(f) {
@@ -52,24 +63,24 @@ fn check(files: &[String]) -> ExitCode {
             Ok((n, mismatches)) if mismatches.is_empty() => {
                 passed += 1;
                 ops += n;
-                println!("ok   {f}: {n} operations");
+                writeln!(out, "ok   {f}: {n} operations")?;
             }
             Ok((n, mismatches)) => {
                 failed += 1;
                 ops += n;
-                println!("FAIL {f}: {} of {n} operations differ", mismatches.len());
+                writeln!(out, "FAIL {f}: {} of {n} operations differ", mismatches.len())?;
                 if let Some(m) = mismatches.first() {
-                    println!("  line {}: {}\n  expected {}\n  actual   {}", m.line, m.op, m.expected, m.actual);
+                    writeln!(out, "  line {}: {}\n  expected {}\n  actual   {}", m.line, m.op, m.expected, m.actual)?;
                 }
             }
             Err(e) => {
                 failed += 1;
-                println!("FAIL {f}: {e}");
+                writeln!(out, "FAIL {f}: {e}")?;
             }
         }
     }
-    println!("traces: {passed} passed, {failed} failed, {ops} operations checked");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    writeln!(out, "traces: {passed} passed, {failed} failed, {ops} operations checked")?;
+    Ok(failed == 0)
 }
 
 fn main() -> ExitCode {
