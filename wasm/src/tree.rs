@@ -465,6 +465,13 @@ impl JsTree {
             .collect()
     }
 
+    /// How many sessions a `Tick` found due that still wait for a tick of their own (each
+    /// tick expires one): the leader's host proposes another `Tick` while this is not zero.
+    #[wasm_bindgen(js_name = sessionsClosing)]
+    pub fn sessions_closing(&self) -> usize {
+        self.tree.sessions_closing()
+    }
+
     /// Open sessions with their negotiated timeouts and deadlines (last entry + timeout, in
     /// replicated ms), in id order.
     #[wasm_bindgen(unchecked_return_type = "{ id: SessionId; timeoutMs: number; deadlineMs: number }[]")]

@@ -162,6 +162,20 @@ test("a session's nodes of every mode, a watch on a follower, and a close that r
   for (const n of zk.nodes) n.free();
 });
 
+test("sessions due together expire one tick each, and sessionsClosing says how many wait", () => {
+  const t = new Tree(LIMITS);
+  const first = t.apply({ epoch: 1, counter: 1 }, Tree.openSession(1000, 10)).outcome.id;
+  const second = t.apply({ epoch: 1, counter: 2 }, Tree.openSession(1000, 20)).outcome.id;
+  assert.equal(t.sessionsClosing(), 0);
+  const tick = t.apply({ epoch: 1, counter: 3 }, Tree.tick(5000));
+  assert.deepEqual(tick.outcome, { kind: "expired", sessions: [first] }, "the earliest deadline first");
+  assert.equal(t.sessionsClosing(), 1, "the other is due and waits for the next tick");
+  const next = t.apply({ epoch: 1, counter: 4 }, Tree.tick(5001));
+  assert.deepEqual(next.outcome, { kind: "expired", sessions: [second] });
+  assert.equal(t.sessionsClosing(), 0);
+  t.free();
+});
+
 /** Runs `f`, which must throw a zaxos Error with `code` (and the given properties). */
 function throwsCode(f, code, props = {}) {
   let caught;

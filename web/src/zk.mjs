@@ -3,8 +3,9 @@
 //
 // When its node has a leader, the tab opens a session, pings it every second, and creates the
 // ephemeral znode /peers/<node id> (creating /peers first; NodeExists is fine). The leader proposes
-// a Tick with its clock every second, so a session that stops pinging (its tab closed, crashed or
-// frozen) expires on every replica at the same zxid, and its /peers entry goes with it. Every
+// a Tick with its clock every second (and on every timer while sessions found due wait, since a
+// tick expires one), so a session that stops pinging (its tab closed, crashed or frozen) expires
+// on every replica at the same zxid, and its /peers entry goes with it. Every
 // proposal here is fire-and-forget: what is lost is proposed again on the next timer.
 import { Tree } from "/pkg/tree/index.js";
 
@@ -94,7 +95,8 @@ export class Zk {
     const node = this.peer.node;
     if (!node || !node.leader) return;
     const now = Date.now();
-    if (node.isLeader && now - this.at.tick >= TICK_EVERY_MS) {
+    // Each tick expires one session: while some that are due wait, tick again at once.
+    if (node.isLeader && (now - this.at.tick >= TICK_EVERY_MS || this.tree.sessionsClosing() > 0)) {
       this.at.tick = now;
       this.peer.proposeRaw(Tree.tick(now));
     }
