@@ -7,9 +7,9 @@
 #   make fuzz FUZZ_TARGETS=step   only some targets
 #   make fuzz FUZZ_SKIP=batch     steer clear of a known bug's trigger, to find the next one
 #
-# `make test` replays the committed corpus and fuzz/regressions through the same target code
-# with a stable-toolchain test (fuzz/harness/tests/corpus.rs); this target needs nightly and
-# cargo-fuzz, which scripts/install.sh fuzz installs.
+# Built on the stable toolchain with cargo-fuzz's instrumentation (fuzz/run.sh); `make test`
+# runs each target for FUZZ_TEST_SECONDS (suite "fuzz") and replays the committed corpus and
+# fuzz/regressions through the same code as a cargo test (suite "fuzz-corpus").
 
 SECONDS ?= 60
 FUZZ_TARGETS ?= decode step step_message
@@ -17,5 +17,4 @@ FUZZ_SKIP ?=
 
 .PHONY: fuzz
 fuzz:
-	@$(INSTALL) fuzz
 	@FUZZ_SKIP="$(FUZZ_SKIP)" fuzz/run.sh $(SECONDS) $(FUZZ_TARGETS)

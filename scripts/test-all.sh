@@ -28,6 +28,7 @@ SUITES=(
     "sim         core         line   scripts/sim-suite.sh"
     "model       model        cargo  cargo test --release --no-fail-fast --manifest-path model/Cargo.toml"
     "fuzz-corpus fuzz         cargo  cargo test --no-fail-fast --manifest-path fuzz/Cargo.toml -p zaxos-fuzz-harness"
+    "fuzz        fuzz         line   fuzz/run.sh ${FUZZ_TEST_SECONDS:-30} decode step step_message"
     "nostd       nostd-tests  line   nostd-tests/run.sh"
     "nostd-host  nostd-tests  cargo  cargo test --manifest-path nostd-tests/Cargo.toml -p zaxos-nostd-scenario"
     "tree        tree         line   make --no-print-directory test-tree"
