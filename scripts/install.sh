@@ -6,14 +6,15 @@
 #   scripts/install.sh qemu wasm       # only some parts
 #
 # Parts:
-#   rust-targets  rustup targets for wasm and the bare-metal images
+#   rust-targets  rustup targets for wasm and the bare-metal images, and a C++ compiler (libFuzzer,
+#                 which the fuzz targets link, is C++)
 #   qemu          qemu-system-arm and qemu-system-misc (bare-metal runs)
 #   wasm          wasm-bindgen-cli 0.2.130 (cargo) and wasm-opt (npm binaryen)
 #   browser       Debian chromium + chromium-driver, and playwright-core (npm, no browser download)
 #   node          the project-local npm packages in tools/node (binaryen, playwright-core, ws,
 #                 fake-indexeddb)
-#   fuzz          the nightly toolchain and cargo-fuzz (make fuzz; not part of "all": make test
-#                 replays the fuzz corpus on stable, and cargo-fuzz takes minutes to build)
+#   fuzz          the nightly toolchain and cargo-fuzz, for `cargo +nightly fuzz run` with a
+#                 sanitizer (not part of "all": make test and make fuzz build the targets on stable)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,6 +59,11 @@ part_rust_targets() {
     else
         log "rustup target add ${missing[*]}"
         rustup target add "${missing[@]}"
+    fi
+    if command -v c++ >/dev/null; then
+        log "c++ already installed"
+    else
+        apt_install g++
     fi
 }
 
