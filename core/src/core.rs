@@ -913,3 +913,31 @@ impl<S: Storage> Core<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::HeaplessStorage;
+
+    fn started() -> Core<HeaplessStorage<4, 256, 64>> {
+        let mut core = Core::idle(HeaplessStorage::new());
+        let config = Config::new(1, &[1, 2, 3], &[]).unwrap_or_else(|e| panic!("config: {e:?}"));
+        core.restart(config);
+        core
+    }
+
+    /// Handshake ids never repeat: when a start's count runs out, the next id is of a new
+    /// incarnation, written before it is used, and the count starts again.
+    #[test]
+    fn handshake_ids_move_to_a_new_incarnation_when_the_count_runs_out() {
+        let mut core = started();
+        let incarnation = core.storage.hard_state().incarnation;
+        assert_eq!(core.next_exchange(), u64::from(incarnation) << 32 | 1, "the first id of a start");
+        core.exchanges = u32::MAX - 1;
+        assert_eq!(core.next_exchange(), u64::from(incarnation) << 32 | u64::from(u32::MAX), "the last id of the count");
+        let next = core.next_exchange();
+        assert_eq!(core.storage.hard_state().incarnation, incarnation + 1, "a new incarnation is written");
+        assert_eq!(next, u64::from(incarnation + 1) << 32 | 1, "and the count starts over in it");
+        assert!(!core.exchange_ready(), "ids of the new incarnation wait until it is durable");
+    }
+}

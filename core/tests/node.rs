@@ -20,13 +20,15 @@ struct Trio {
     events: Vec<Vec<zaxos::Event>>,
     /// Links cut: (from, to) node indexes.
     cut: Vec<(usize, usize)>,
+    /// Every write of each node, with how many of its writes were held when it came.
+    writes: Vec<Vec<(WriteKind, usize)>>,
 }
 
 impl Trio {
     fn new() -> Trio {
         let ids = [1u16, 2, 3];
         let nodes = ids.iter().map(|&id| Node::new(Config::new(id, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap()).collect();
-        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new() }
+        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3] }
     }
 
     /// Three nodes whose zxid counter tops out at `max`.
@@ -45,6 +47,7 @@ impl Trio {
         let mut buf = [0u8; 1400];
         let node = &mut self.nodes[i];
         while let Some(w) = node.poll_write() {
+            self.writes[i].push((w.kind, self.held[i].len()));
             if self.hold[i] {
                 self.held[i].push(w.seq);
             } else {
@@ -655,4 +658,58 @@ fn a_leaderinfo_refused_as_busy_changes_nothing_and_is_answered_later() {
     t.settle(120);
     assert!(t.nodes[g].is_established_leader(), "g leads");
     assert_eq!(t.nodes[f].leader(), Some(g as u16 + 1), "f joined the new epoch once its disk caught up");
+}
+
+/// Names of the messages `from` sent in `sent`.
+fn kinds_from(sent: &[(u16, u16, Vec<u8>)], from: u16) -> Vec<&'static str> {
+    sent.iter().filter(|(f, _, _)| *f == from).filter_map(|(_, to, bytes)| wire::decode(bytes, CLUSTER, *to, 4096).ok().map(|(_, m)| m.kind())).collect()
+}
+
+/// A restarted node's handshake ids carry its new incarnation; until that is durable, an id
+/// could repeat one of an earlier life after another crash, so it opens no handshake.
+#[test]
+fn a_restarted_learner_opens_its_handshake_only_once_its_incarnation_is_durable() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    let ids = [1u16, 2, 3];
+    t.hold[f] = true;
+    t.nodes[f].restart(Config::new(f as u16 + 1, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER)).unwrap();
+    t.drain(f);
+    let mut early = Vec::new();
+    for _ in 0..30 {
+        let sent = t.tick();
+        early.extend(kinds_from(&sent, f as u16 + 1));
+    }
+    assert_eq!(t.nodes[f].role(), zaxos::Role::Following, "it found the leader meanwhile");
+    assert!(!early.contains(&"FOLLOWERINFO"), "FOLLOWERINFO sent before the incarnation was durable: {early:?}");
+    t.release(f);
+    let mut later = Vec::new();
+    for _ in 0..10 {
+        let sent = t.tick();
+        later.extend(kinds_from(&sent, f as u16 + 1));
+    }
+    assert!(later.contains(&"FOLLOWERINFO"), "no handshake once durable: {later:?}");
+}
+
+/// The commit floor is written now and then, never into a write queue more than half full:
+/// the room left is for the writes that acknowledgements and promises wait on.
+#[test]
+fn the_commit_floor_is_not_written_into_a_queue_more_than_half_full() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    t.hold[f] = true;
+    for k in 0..30u8 {
+        let _ = t.nodes[leader].propose(&[k]);
+        t.drain(leader);
+        t.tick();
+    }
+    let half = 16 / 2;
+    let floors: Vec<usize> = t.writes[f].iter().filter(|(kind, _)| matches!(kind, WriteKind::HardState(h) if h.commit_floor > Zxid::ZERO)).map(|(_, held)| *held).collect();
+    assert!(t.writes[f].iter().any(|(_, held)| *held > half), "f's queue passed half full");
+    assert!(!floors.is_empty(), "f wrote its commit floor while it had room");
+    assert!(floors.iter().all(|held| *held <= half), "a floor written with this many writes pending: {floors:?}");
 }
