@@ -185,6 +185,14 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
             match write.kind {
                 WriteKind::HardState(state) => store.hard_state(&state)?,
                 WriteKind::Append { first, last } => {
+                    // A snapshot that replaced the history may be folded into a later one only
+                    // if no append lies between them: the later call, replacing the history,
+                    // would drop this append's entries. A host that drains after every input
+                    // never has both in one drain; nor does a late one through compaction
+                    // (nothing past a received snapshot is applied, so nothing is compacted,
+                    // before it is durable) or a second replacing snapshot (it turns the appends
+                    // not handed out yet into truncations).
+                    debug_assert!(!replaces_carried, "an append between a folded snapshot that replaced the history and the next snapshot");
                     // Positions compacted since the write was made are in the snapshot that follows.
                     let first = first.max(storage.snapshot_point().0 + 1);
                     for index in first..=last {

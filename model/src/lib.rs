@@ -419,8 +419,8 @@ impl Cluster {
     fn drain(&mut self, i: usize) {
         loop {
             let mut progressed = false;
-            while let Some(write) = self.nodes[i].poll_write() {
-                self.disks[i].accept(&self.nodes[i], write, 0);
+            if let Ok(Some(seq)) = self.nodes[i].persist(&mut self.disks[i]) {
+                self.disks[i].submit(seq, 0);
                 progressed = true;
             }
             if !self.options.async_durability {

@@ -71,7 +71,7 @@ export const EXPLAIN = {
   "faults.reorder": K("faults", "messages it delivered out of order"),
   "faults.partition": K("faults", "partitions it made"),
   "faults.crash": K("faults", "node crashes (unsynced writes lost)"),
-  "faults.tornWrite": K("faults", "torn writes at a crash (a write half on disk)"),
+  "faults.tornWrite": K("faults", "torn writes at a crash (part of what was being written reached the disk)"),
   "faults.partialConnectivity": K("faults", "partial-connectivity partitions (some links cut, not all)"),
   "faults.replay": K("faults", "old messages it delivered again (sent at any earlier time)"),
   "faults.forge": K("faults", "messages it delivered with one field made implausible"),

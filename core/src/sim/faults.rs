@@ -22,7 +22,7 @@ pub struct FaultRates {
     pub partition: f64,
     /// Per node and tick: the node crashes (losing every write not reported durable).
     pub crash: f64,
-    /// On a crash: the write being made is torn (a prefix of it survives).
+    /// On a crash: the writes in flight are torn (a prefix of their calls survives).
     pub torn_write: f64,
     /// Largest delay in ticks before a write becomes durable (slow, asynchronous storage).
     pub storage_delay_ticks_max: u64,

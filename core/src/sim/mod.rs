@@ -108,7 +108,7 @@ pub struct FaultCounts {
     pub partial_connectivity: u64,
     /// Crashes.
     pub crash: u64,
-    /// Torn writes at a crash.
+    /// Crashes that kept part of what was in flight (a prefix of the calls, cut anywhere).
     pub torn_write: u64,
     /// Nodes whose clock runs at another rate.
     pub clock_skew: u64,
@@ -817,8 +817,9 @@ impl<M: StateMachine> Simulation<M> {
         let now = self.now;
         let Some(m) = self.members.get_mut(i) else { return };
         let Some(node) = m.node.as_mut() else { return };
-        while let Some(write) = node.poll_write() {
-            m.disk.accept(node, write, now + delay);
+        // The disk's `Persist` never fails; what the drain handed over is one group.
+        if let Ok(Some(seq)) = node.persist(&mut m.disk) {
+            m.disk.submit(seq, now + delay);
         }
         if delay == 0 {
             if let Some(seq) = m.disk.complete(now) {

@@ -5,8 +5,8 @@
 //! 1. a leader is elected and every node follows it;
 //! 2. entries are proposed (most at the leader, some forwarded by a follower) and committed on
 //!    every node in the same order;
-//! 3. a follower crashes, losing every write it had not been told was durable, restarts from
-//!    what was durable and catches up while the others go on;
+//! 3. a follower crashes, losing every write its disk had not finished, restarts from what its
+//!    disk holds and catches up while the others go on;
 //! 4. the leader crashes; the two others elect a new leader in a higher epoch, which commits
 //!    more entries; the old leader restarts and catches up;
 //! 5. every node has applied the same history: at least [`COMMITTED_MIN`] entries, no entry
@@ -17,17 +17,18 @@
 //! Everything is deterministic: the same seed gives the same hash on every target.
 #![no_std]
 
+pub mod disk;
 pub mod flash;
 
 use core::fmt;
 
 
 
-use heapless::{Deque, Vec};
-use zaxos::storage::{HardState, HeaplessStorage, Storage, StorageError};
-use zaxos::{
-    Apply, Config, Event, Node, NodeId, ProposeError, Proposed, Role, WriteKind, Zxid,
-};
+use heapless::Vec;
+use zaxos::storage::{HeaplessStorage, Storage};
+use zaxos::{Apply, Config, Event, Node, NodeId, ProposeError, Proposed, Role, Zxid};
+
+use disk::Disk;
 
 /// The seed of the run the images and the host test compare.
 pub const SEED: u64 = 0x5A58_05A1_2026_0006;
@@ -56,12 +57,10 @@ pub const FORWARD_BYTES: usize = 32;
 pub const MESSAGE_BYTES: usize = 112;
 /// Datagrams waiting for each node; a datagram to a full queue is lost, as on a real network.
 pub const INBOX_DEPTH: usize = 3;
-/// Writes a node has handed to its host and the host has not finished yet.
-const WRITES_IN_FLIGHT: usize = 8;
 /// Proposals in flight per follower.
 const INFLIGHT_ENTRIES: u32 = 8;
 /// Payload: a 4-byte sequence number and 4 bytes derived from it.
-const PAYLOAD_BYTES: usize = 8;
+pub const PAYLOAD_BYTES: usize = 8;
 /// Highest sequence number the scenario proposes (sizes the duplicate check).
 const SEQ_MAX: usize = 320;
 /// Entries the scenario proposes and that must all commit (sizes the reference order).
@@ -76,7 +75,7 @@ const _: () = assert!(PROPOSALS < SEQ_MAX && PROPOSALS >= COMMITTED_MIN as usize
 pub type Store = HeaplessStorage<LOG_ENTRIES, LOG_BYTES, SNAPSHOT_BYTES>;
 pub(crate) type ZaxNode = Node<Store, FORWARD_BYTES>;
 /// A node's place in the cluster. The node lives here from the start (`Node::idle` is a
-/// `const fn`) and is (re)started in place with `Node::restart`, so no node is ever built
+/// `const fn`) and is (re)started in place with `Node::restart_from`, so no node is ever built
 /// on the stack: a Cortex-M0 with 16 KiB of RAM has no room for that.
 pub struct Slot {
     node: ZaxNode,
@@ -187,20 +186,6 @@ impl App {
     }
 }
 
-/// A write handed out by a node and not yet finished by the simulated disk. Kept small: each
-/// node's host holds [`WRITES_IN_FLIGHT`] of them in RAM.
-#[derive(Clone, Copy, Debug)]
-struct InFlight {
-    /// The write's sequence number (a run hands out far fewer than 2^32).
-    seq: u32,
-    due: u32,
-    /// What a crash undoes if the write has not finished: appends from this position are lost
-    /// (0: nothing, positions start at 1).
-    lost_from: u32,
-    /// The hard state this write stores, if it is one.
-    hard: Option<HardState>,
-}
-
 /// Datagrams waiting for one node: a ring of [`INBOX_DEPTH`] fixed-size slots. A datagram is
 /// copied straight from the sender's buffer into its slot and handed to the node from there, so
 /// no datagram is ever copied through the stack.
@@ -258,20 +243,11 @@ impl Inbox {
 const _: () = assert!(MESSAGE_BYTES <= 255);
 const _: () = assert!(INBOX_DEPTH <= 255);
 
-/// What is left of a crashed node: its history up to `keep` and its durable hard state.
-#[derive(Clone, Copy, Debug)]
-struct Crashed {
-    keep: u64,
-    hard: HardState,
-}
-
 /// What the host keeps for one node besides the node itself.
 struct Host {
     app: App,
-    /// Writes started and not finished, in order.
-    writes: Deque<InFlight, WRITES_IN_FLIGHT>,
-    /// The hard state as of the last finished write.
-    durable_hard: HardState,
+    /// The node's disk: what survives a crash.
+    disk: Disk,
     /// Datagrams waiting for this node.
     inbox: Inbox,
     /// Sequence numbers this node has applied since it last started (duplicate check).
@@ -279,25 +255,16 @@ struct Host {
 }
 
 impl Host {
-    fn reset(&mut self) {
+    /// What a (re)started node's host starts from: nothing but the disk.
+    fn restart(&mut self) {
         self.app = App::NEW;
-        self.writes.clear();
-        self.durable_hard = HardState::default();
         self.inbox.clear();
         self.seen = [0; SEQ_MAX.div_ceil(32)];
     }
 
-    /// The disk finished write `w`.
-    fn finish(&mut self, w: InFlight) {
-        if let Some(hard) = w.hard {
-            self.durable_hard = hard;
-        }
-    }
-
     const NEW: Host = Host {
         app: App::NEW,
-        writes: Deque::new(),
-        durable_hard: HardState::ZERO,
+        disk: Disk::NEW,
         inbox: Inbox::NEW,
         seen: [0; SEQ_MAX.div_ceil(32)],
     };
@@ -329,9 +296,9 @@ const PHASE_TICKS_MAX: u32 = 3000;
 
 /// The whole cluster: nodes, their hosts, the network and the reference order of applied entries.
 pub struct Cluster {
-    /// The nodes. A crashed node stays here, untouched, as its own disk until it restarts.
+    /// The nodes. A crashed node's slot is emptied when it restarts from its host's disk.
     nodes: [Slot; NODES],
-    crashed: [Option<Crashed>; NODES],
+    crashed: [bool; NODES],
     hosts: [Host; NODES],
     /// Sequence numbers in the order the first node to apply each position applied it.
     reference: Vec<u16, PROPOSALS>,
@@ -355,7 +322,7 @@ impl Cluster {
     pub const fn new() -> Self {
         Cluster {
             nodes: [EMPTY, EMPTY, EMPTY],
-            crashed: [None, None, None],
+            crashed: [false; NODES],
             hosts: [Host::NEW, Host::NEW, Host::NEW],
             reference: Vec::new(),
             next_seq: 1,
@@ -372,8 +339,9 @@ impl Cluster {
     fn reset(&mut self) {
         for slot in 0..NODES {
             self.nodes[slot] = EMPTY;
-            self.crashed[slot] = None;
-            self.hosts[slot].reset();
+            self.crashed[slot] = false;
+            self.hosts[slot].restart();
+            self.hosts[slot].disk = Disk::NEW;
         }
         self.reference.clear();
         self.next_seq = 1;
@@ -394,11 +362,10 @@ impl Cluster {
         unsafe {
             for slot in 0..NODES {
                 addr_of_mut!((*this).nodes[slot]).write(EMPTY);
-                addr_of_mut!((*this).crashed[slot]).write(None);
+                addr_of_mut!((*this).crashed[slot]).write(false);
                 let host = addr_of_mut!((*this).hosts[slot]);
                 addr_of_mut!((*host).app).write(App::NEW);
-                addr_of_mut!((*host).writes).write(Deque::new());
-                addr_of_mut!((*host).durable_hard).write(HardState::default());
+                addr_of_mut!((*host).disk).write(Disk::NEW);
                 addr_of_mut!((*host).inbox).write(Inbox::NEW);
                 addr_of_mut!((*host).seen).write([0; SEQ_MAX.div_ceil(32)]);
             }
@@ -450,9 +417,9 @@ impl Cluster {
             };
             let _ = writeln!(
                 out,
-                "node {}: {}{} epoch {} leader {} last {} durable {} commit {} applied {} ({}) snapshot {} inbox {} writes {} rejected {} (busy {}, unexpected {}, duplicate {}) sends dropped {}",
+                "node {}: {}{} epoch {} leader {} last {} durable {} commit {} applied {} ({}) snapshot {} inbox {} writes in flight {} rejected {} (busy {}, unexpected {}, duplicate {}) sends dropped {}",
                 IDS[slot],
-                if self.crashed[slot].is_some() { "crashed " } else { "" },
+                if self.crashed[slot] { "crashed " } else { "" },
                 match node.role() {
                     Role::Looking => "looking",
                     Role::Following => "following",
@@ -468,7 +435,7 @@ impl Cluster {
                 host.app.last,
                 node.storage().snapshot_point().1,
                 host.inbox.len(),
-                host.writes.len(),
+                host.disk.groups_in_flight(),
                 node.counters().rejected_total(),
                 node.counters().busy,
                 node.counters().unexpected,
@@ -588,65 +555,52 @@ impl Cluster {
         self.nodes[slot]
             .get()
             .ok()
-            .filter(|_| self.crashed[slot].is_none())
+            .filter(|_| !self.crashed[slot])
     }
 
     fn live_mut(&mut self, slot: usize) -> Option<&mut ZaxNode> {
         self.nodes[slot]
             .get_mut()
             .ok()
-            .filter(|_| self.crashed[slot].is_none())
+            .filter(|_| !self.crashed[slot])
     }
 
-    /// Starts the node of `slot`, in place, from what its storage holds.
+    /// Starts the node of `slot`, in place, from what its host's disk holds (nothing at the
+    /// first start): the slot's node is idle, its storage empty.
     #[inline(never)]
     fn start(&mut self, slot: usize) -> Result<(), Failure> {
         let config = self.config(slot)?;
-        let place = &mut self.nodes[slot];
-        place.started = place.node.restart(config).is_ok();
-        let Ok(node) = self.nodes[slot].get() else {
-            return Err(self.fail("node refused its configuration", slot));
-        };
-        let host = &mut self.hosts[slot];
-        host.reset();
-        host.durable_hard = node.hard_state();
+        let started = self.nodes[slot].node.restart_from(config, &mut self.hosts[slot].disk).is_ok();
+        self.nodes[slot].started = started;
+        if !started {
+            return Err(self.fail("node refused its configuration or its disk", slot));
+        }
+        self.hosts[slot].restart();
         self.drain(slot)
     }
 
-    /// Crashes a node: its queue and every unfinished write are lost. Returns how many entries
-    /// its durable history keeps. The node stays down until [`Cluster::restart`].
+    /// Crashes a node: its queue and every call its disk had not written are lost. Returns the
+    /// last position its disk holds. The node stays down until [`Cluster::restart`].
     fn crash(&mut self, slot: usize) -> Result<u64, Failure> {
-        let node = self
-            .live(slot)
-            .ok_or_else(|| self.fail("crashing a node that is down", slot))?;
-        let host = &self.hosts[slot];
-        let mut keep = node.storage().last_index();
-        for w in host.writes.iter() {
-            if w.lost_from > 0 {
-                keep = keep.min(u64::from(w.lost_from) - 1);
-            }
+        if self.live(slot).is_none() {
+            return Err(self.fail("crashing a node that is down", slot));
         }
-        // An unfinished snapshot write is kept: a write may reach the disk before it is confirmed,
-        // and the entries it covers are gone from the history.
-        keep = keep.max(node.storage().snapshot_point().0);
-        self.crashed[slot] = Some(Crashed {
-            keep,
-            hard: host.durable_hard,
-        });
-        self.hosts[slot].inbox.clear();
-        self.hosts[slot].writes.clear();
-        Ok(keep)
+        self.crashed[slot] = true;
+        let host = &mut self.hosts[slot];
+        host.disk.crash();
+        host.inbox.clear();
+        Ok(host.disk.last_index())
     }
 
-    /// Restarts a crashed node from its durable state only.
+    /// Restarts a crashed node from its disk only: the node is emptied first, as a board's
+    /// memory is by a reset.
     #[inline(never)]
     fn restart(&mut self, slot: usize) -> Result<(), Failure> {
-        let (true, Some(crashed)) = (self.nodes[slot].started, self.crashed[slot]) else {
+        if !(self.nodes[slot].started && self.crashed[slot]) {
             return Err(self.fail("restarting a node that did not crash", slot));
-        };
-        rebuild(self.nodes[slot].node.storage_mut(), crashed.keep, crashed.hard)
-            .map_err(|_| self.fail("durable state could not be rebuilt", slot))?;
-        self.crashed[slot] = None;
+        }
+        self.nodes[slot] = EMPTY;
+        self.crashed[slot] = false;
         self.start(slot)
     }
 
@@ -665,22 +619,16 @@ impl Cluster {
             let Some(node) = self.nodes[slot]
                 .get_mut()
                 .ok()
-                .filter(|_| self.crashed[slot].is_none())
+                .filter(|_| !self.crashed[slot])
             else {
                 continue;
             };
-            let host = &mut self.hosts[slot];
-            let mut done = None;
-            while let Some(w) = host.writes.front().copied() {
-                if w.due > tick {
-                    break;
-                }
-                host.writes.pop_front();
-                host.finish(w);
-                done = Some(w.seq);
-            }
+            let done = self.hosts[slot]
+                .disk
+                .complete(tick)
+                .map_err(|_| disk_failure(slot, tick))?;
             if let Some(seq) = done {
-                node.durable(u64::from(seq));
+                node.durable(seq);
                 self.drain(slot)?;
             }
         }
@@ -689,7 +637,7 @@ impl Cluster {
             for _ in 0..queued {
                 let inbox = &mut self.hosts[slot].inbox;
                 let node = match self.nodes[slot].get_mut() {
-                    Ok(node) if self.crashed[slot].is_none() => node,
+                    Ok(node) if !self.crashed[slot] => node,
                     _ => break,
                 };
                 let Some(bytes) = inbox.front() else {
@@ -712,39 +660,26 @@ impl Cluster {
             let Some(node) = self.nodes[slot]
                 .get_mut()
                 .ok()
-                .filter(|_| self.crashed[slot].is_none())
+                .filter(|_| !self.crashed[slot])
             else {
                 return Ok(());
             };
-            while let Some(w) = node.poll_write() {
+            let (host, tick) = (&mut self.hosts[slot], self.tick);
+            let handed = node.persist(&mut host.disk);
+            if let Some(seq) = handed.map_err(|_| disk_failure(slot, tick))? {
                 progressed = true;
-                let host = &mut self.hosts[slot];
-                if host.writes.is_full() {
-                    // The disk finishes the oldest write first to make room.
-                    if let Some(old) = host.writes.pop_front() {
-                        host.finish(old);
-                        node.durable(u64::from(old.seq));
-                    }
+                // The disk writes a drain's calls one to three ticks after it takes them.
+                let due = tick + 1 + (self.rng.next() % 3) as u32;
+                let made_room = host.disk.submit(seq, due);
+                if let Some(seq) = made_room.map_err(|_| disk_failure(slot, tick))? {
+                    node.durable(seq);
                 }
-                let (lost_from, hard) = match w.kind {
-                    WriteKind::Append { first, .. } => (first as u32, None),
-                    WriteKind::HardState(hard) => (0, Some(hard)),
-                    WriteKind::Truncate { .. } | WriteKind::Snapshot { .. } => (0, None),
-                };
-                // The simulated disk takes one to three ticks per write.
-                let due = self.tick + 1 + (self.rng.next() % 3) as u32;
-                let _ = host.writes.push_back(InFlight {
-                    seq: w.seq as u32,
-                    due,
-                    lost_from,
-                    hard,
-                });
             }
             while let Some(t) = node.poll_transmit(&mut self.buf) {
                 progressed = true;
                 let to = IDS.iter().position(|&id| id == t.to);
                 let queue = to
-                    .filter(|&i| self.crashed[i].is_none())
+                    .filter(|&i| !self.crashed[i])
                     .map(|i| &mut self.hosts[i].inbox);
                 let sent = match (queue, self.buf.get(..t.len)) {
                     (Some(q), Some(bytes)) => q.push(bytes),
@@ -879,14 +814,13 @@ impl Cluster {
     }
 }
 
-/// Brings a node's storage back to what its disk holds after a crash: the snapshot, the
-/// history up to position `keep`, and the durable hard state.
-fn rebuild(store: &mut Store, keep: u64, hard: HardState) -> Result<(), StorageError> {
-    // What was not durable is dropped; the snapshot stays (a snapshot write may reach the
-    // disk before it is confirmed).
-    store.truncate_after(keep.max(store.snapshot_point().0))?;
-    store.set_hard_state(hard);
-    Ok(())
+/// A disk that refused a call: its capacities are too small for the run.
+fn disk_failure(slot: usize, tick: u32) -> Failure {
+    Failure {
+        what: "disk refused a write",
+        node: IDS.get(slot).copied().unwrap_or(0),
+        tick,
+    }
 }
 
 /// The payload of proposal `seq`: the number and a pattern derived from it.
