@@ -713,3 +713,39 @@ fn the_commit_floor_is_not_written_into_a_queue_more_than_half_full() {
     assert!(!floors.is_empty(), "f wrote its commit floor while it had room");
     assert!(floors.iter().all(|held| *held <= half), "a floor written with this many writes pending: {floors:?}");
 }
+
+/// A peer's NOTIFICATION names the membership it knows committed: it commits the one pending
+/// here only if it names that very entry, never another.
+#[test]
+fn a_pending_membership_is_committed_by_a_peer_naming_that_entry_only() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    let g = (leader + 2) % 3;
+    let _ = t.nodes[leader].propose(b"before");
+    t.drain(leader);
+    t.settle(4);
+    let command = t.nodes[f].last_zxid();
+    let change = t.nodes[leader].change_membership(zaxos::MembershipChange::AddObserver(4)).unwrap();
+    t.drain(leader);
+    t.tick();
+    // f holds the change; the commit that follows never reaches it.
+    t.cut.push((leader, f));
+    t.settle(4);
+    assert!(t.nodes[f].pending_membership().is_some(), "f holds the change, pending");
+    let round = t.nodes[g].round();
+    let notification = |membership: Zxid| Message::Notification {
+        round,
+        state: zaxos::wire::PeerState::Following,
+        vote: zaxos::wire::Vote { leader: leader as u16 + 1, zxid: change, epoch: change.epoch, connected: true },
+        membership,
+    };
+    let other = notification(command);
+    let _ = t.nodes[f].step_message(g as u16 + 1, &other);
+    assert!(t.nodes[f].pending_membership().is_some(), "a peer naming another entry ({command}) commits nothing here");
+    let same = notification(change);
+    let _ = t.nodes[f].step_message(g as u16 + 1, &same);
+    assert!(t.nodes[f].pending_membership().is_none(), "a peer naming {change} committed commits it here");
+    assert!(t.nodes[f].config().is_member(4) && !t.nodes[f].config().is_voter(4), "the change is in effect");
+}
