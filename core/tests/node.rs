@@ -22,13 +22,15 @@ struct Trio {
     cut: Vec<(usize, usize)>,
     /// Every write of each node, with how many of its writes were held when it came.
     writes: Vec<Vec<(WriteKind, usize)>>,
+    /// Hosts that do not take committed entries (their applied point stays behind).
+    no_apply: [bool; 3],
 }
 
 impl Trio {
     fn new() -> Trio {
         let ids = [1u16, 2, 3];
         let nodes = ids.iter().map(|&id| Node::new(Config::new(id, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap()).collect();
-        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3] }
+        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3], no_apply: [false; 3] }
     }
 
     /// Three nodes whose zxid counter tops out at `max`.
@@ -57,7 +59,7 @@ impl Trio {
         while let Some(t) = node.poll_transmit(&mut buf) {
             self.wire.push((node.id(), t.to, buf[..t.len].to_vec()));
         }
-        while let Some(a) = node.poll_commit() {
+        while let Some(a) = if self.no_apply[i] { None } else { node.poll_commit() } {
             if let Apply::Entry { zxid, .. } = a {
                 self.applied[i].push(zxid);
             }
@@ -748,4 +750,31 @@ fn a_pending_membership_is_committed_by_a_peer_naming_that_entry_only() {
     let _ = t.nodes[f].step_message(g as u16 + 1, &same);
     assert!(t.nodes[f].pending_membership().is_none(), "a peer naming {change} committed commits it here");
     assert!(t.nodes[f].config().is_member(4) && !t.nodes[f].config().is_voter(4), "the change is in effect");
+}
+
+/// Confirmed reads wait at most `READS_MAX` for the host to apply their point; with that
+/// queue full a new read is refused at once (busy), not accepted and failed later.
+#[test]
+fn with_every_confirmed_read_waiting_a_new_read_is_refused_at_once() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    t.no_apply[leader] = true;
+    let _ = t.nodes[leader].propose(b"not applied yet");
+    t.drain(leader);
+    t.settle(4);
+    let mut ids = Vec::new();
+    for _ in 0..zaxos::limits::READS_MAX {
+        ids.push(t.nodes[leader].read(zaxos::ReadKind::Linearizable).expect("room for a read"));
+        t.drain(leader);
+        t.settle(4);
+    }
+    assert!(ids.iter().all(|&id| read_outcome(&t, leader, id).is_none()), "confirmed reads wait for the host to apply");
+    assert!(t.nodes[leader].read(zaxos::ReadKind::Linearizable).is_err(), "no room left: refused at once");
+    t.drain(leader);
+    t.settle(4);
+    assert!(!t.events[leader].iter().any(|e| matches!(e, zaxos::Event::ReadFailed { .. })), "no read accepted and failed later");
+    t.no_apply[leader] = false;
+    t.drain(leader);
+    assert!(ids.iter().all(|&id| matches!(read_outcome(&t, leader, id), Some(Ok(_)))), "applied: every waiting read is answered");
 }
