@@ -618,6 +618,34 @@ pub enum Message<'a> {
         /// The new leader.
         to: NodeId,
     },
+    /// FETCH (the history step of the ZAB paper's discovery): a leader whose promisers
+    /// include one with a newer history than its own asks that promiser for it before it
+    /// establishes its epoch, so that the node elected (say, the only one a majority can
+    /// reach) need not hold the newest history itself.
+    Fetch {
+        /// The epoch being established.
+        epoch: u32,
+        /// The handshake with the promiser (see [`Message::FollowerInfo`]).
+        exchange: u64,
+        /// Send what follows your last entry at or before this zxid (the leader's probe
+        /// for the point where both histories agree).
+        from: Zxid,
+        /// Up to this zxid: the last one the promiser reported in its ACKEPOCH.
+        to: Zxid,
+    },
+    /// FETCHED: entries of a promiser's history that follow `prev` there, answering FETCH.
+    Fetched {
+        /// The epoch being established.
+        epoch: u32,
+        /// The handshake.
+        exchange: u64,
+        /// The zxid right before the first entry (the promiser's snapshot point when it has
+        /// compacted past the leader's probe).
+        prev: Zxid,
+        /// The entries, in zxid order.
+        #[serde(borrow)]
+        entries: Entries<'a>,
+    },
 }
 
 /// Postcard variant indexes of the messages encoded by hand.
@@ -643,6 +671,8 @@ impl Message<'_> {
             | Message::ReadProbe { epoch, .. }
             | Message::ReadProbeAck { epoch, .. }
             | Message::Handover { epoch, .. }
+            | Message::Fetch { epoch, .. }
+            | Message::Fetched { epoch, .. }
             | Message::Forward { epoch, .. } => Some(epoch),
             Message::Proposal(p) | Message::Inform(p) => Some(p.epoch),
             Message::SnapChunk(c) => Some(c.epoch),
@@ -660,6 +690,8 @@ impl Message<'_> {
             | Message::Ack { exchange, .. }
             | Message::SyncState { exchange, .. }
             | Message::SnapAck { exchange, .. }
+            | Message::Fetch { exchange, .. }
+            | Message::Fetched { exchange, .. }
             | Message::Forward { exchange, .. } => Some(exchange),
             Message::SnapChunk(c) => Some(c.exchange),
             _ => None,
@@ -689,6 +721,8 @@ impl Message<'_> {
             Message::ReadProbe { .. } => "READPROBE",
             Message::ReadProbeAck { .. } => "READPROBEACK",
             Message::Handover { .. } => "HANDOVER",
+            Message::Fetch { .. } => "FETCH",
+            Message::Fetched { .. } => "FETCHED",
         }
     }
 }
