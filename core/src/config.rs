@@ -121,6 +121,8 @@ planted_bugs! {
     read_at_commit,
     /// A looking voter ignores the round of a vote it cannot count (a liveness bug).
     round_ignores_unknown_candidate,
+    /// The leader neither steps aside for nor adopts a promiser's newer history.
+    leader_ignores_newer_history,
 }
 
 #[cfg(feature = "sim")]

@@ -687,6 +687,9 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                 if let Some(ack) = l.ack(&self.core) {
                     return Some((leader, ack));
                 }
+                if let Some(fetched) = l.poll_fetched(&self.core, message_bytes) {
+                    return Some((leader, fetched));
+                }
                 let len = self.forward.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
                 let payload = self.forward.get(4..4 + len)?;
                 self.forward_seq = self.forward_seq.wrapping_add(1);

@@ -656,3 +656,24 @@ fn a_leaderinfo_refused_as_busy_changes_nothing_and_is_answered_later() {
     assert!(t.nodes[g].is_established_leader(), "g leads");
     assert_eq!(t.nodes[f].leader(), Some(g as u16 + 1), "f joined the new epoch once its disk caught up");
 }
+
+/// A looking voter that hears another voter's vote, in a later round, for a candidate it does
+/// not know as a voter cannot count the vote but takes the round: otherwise the two wait in
+/// different rounds and no election agrees (seed 673). The stall needs the story of
+/// `testdata/rounds.txt` at an older election ranking; here the defence is shown directly.
+#[cfg(feature = "sim")]
+#[test]
+fn a_vote_for_an_unknown_candidate_in_a_later_round_moves_the_round_on() {
+    let round_after = |bugs: zaxos::Bugs| {
+        let mut config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER);
+        config.bugs = bugs;
+        let mut node = TestNode::new(config, Store::new()).unwrap();
+        node.tick();
+        let vote = wire::Vote { leader: 9, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
+        let notification = Message::Notification { round: 50, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO };
+        assert_eq!(node.step(&encode(2, 1, CLUSTER, &notification)), Err(StepError::Unexpected("a vote for a node that is not a voter")));
+        node.round()
+    };
+    assert_eq!(round_after(zaxos::Bugs::NONE), 50);
+    assert!(round_after(zaxos::Bugs { round_ignores_unknown_candidate: true, ..zaxos::Bugs::NONE }) < 50, "the planted bug stays behind");
+}

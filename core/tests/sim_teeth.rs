@@ -176,6 +176,7 @@ fn probe() {
         "promise_checks_current_epoch" => bugs.promise_checks_current_epoch = true,
         "read_at_commit" => bugs.read_at_commit = true,
         "round_ignores_unknown_candidate" => bugs.round_ignores_unknown_candidate = true,
+        "leader_ignores_newer_history" => bugs.leader_ignores_newer_history = true,
         other => panic!("unknown bug {other}"),
     }
     let adjust = if name == "batch_draws_past_counter" { batches } else { as_drawn };

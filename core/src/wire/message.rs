@@ -21,7 +21,7 @@ pub enum PeerState {
     Observing,
 }
 
-/// A vote of fast leader election, compared by `(epoch, zxid, leader)`.
+/// A vote of fast leader election, compared by `(connected, epoch, zxid, leader)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
     /// The proposed (or followed) leader.
@@ -30,17 +30,19 @@ pub struct Vote {
     pub zxid: Zxid,
     /// The proposed leader's current epoch (or, out of election, the epoch followed).
     pub epoch: u32,
-    /// Whether the proposed leader hears a majority of voters in this election: with equal
-    /// histories, such a candidate beats one that does not (the OmniPaxos paper's lesson:
-    /// a leader must be connected to a quorum, or partial connectivity stalls the cluster).
+    /// Whether the proposed leader hears a majority of voters in this election: such a
+    /// candidate beats one that does not, whatever their histories (the OmniPaxos paper's
+    /// lesson: a leader must be connected to a quorum, or partial connectivity stalls the
+    /// cluster). Discovery then fetches the newest history among its promisers.
     pub connected: bool,
 }
 
 impl Vote {
-    /// The key votes are compared by: newest history first, then quorum connectivity,
-    /// then the higher id.
-    pub fn rank(&self) -> (u32, Zxid, bool, NodeId) {
-        (self.epoch, self.zxid, self.connected, self.leader)
+    /// The key votes are compared by: quorum connectivity first, then the newest history,
+    /// then the higher id. Among candidates that all hear a majority (any healthy cluster)
+    /// the newest history wins, as in ZooKeeper, and discovery has nothing to fetch.
+    pub fn rank(&self) -> (bool, u32, Zxid, NodeId) {
+        (self.connected, self.epoch, self.zxid, self.leader)
     }
 }
 
