@@ -677,3 +677,31 @@ fn a_vote_for_an_unknown_candidate_in_a_later_round_moves_the_round_on() {
     assert_eq!(round_after(zaxos::Bugs::NONE), 50);
     assert!(round_after(zaxos::Bugs { round_ignores_unknown_candidate: true, ..zaxos::Bugs::NONE }) < 50, "the planted bug stays behind");
 }
+
+/// When the leader dies, the first follower to time out starts an election, and the others,
+/// whose leader has been silent for an election timeout too, join it at once instead of
+/// each waiting for its own randomised timeout: failover takes the earliest timeout.
+#[test]
+fn followers_of_a_silent_leader_join_the_first_election_at_once() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let epoch = t.nodes[leader].epoch();
+    for other in (0..3).filter(|&i| i != leader) {
+        t.cut.push((leader, other));
+        t.cut.push((other, leader));
+    }
+    let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let following = |t: &Trio, i: usize| t.nodes[i].role() == zaxos::Role::Following && t.nodes[i].epoch() == epoch;
+    let mut ticks = 0;
+    while followers.iter().all(|&i| following(&t, i)) {
+        t.tick();
+        ticks += 1;
+        assert!(ticks <= 40, "a follower notices its leader is gone");
+    }
+    // In the same tick the first follower began to look, the other joined it.
+    assert!(followers.iter().all(|&i| !following(&t, i)), "both followers left the silent leader together");
+    // (This harness delivers one hop a tick: the handshake takes a few.)
+    t.settle(12);
+    assert!(followers.iter().any(|&i| t.nodes[i].is_established_leader()), "a new leader within a few ticks");
+}

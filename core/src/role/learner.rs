@@ -109,6 +109,11 @@ impl Learner {
         self.stage == Stage::Broadcast
     }
 
+    /// Whether the leader has been silent for at least the (unrandomised) election timeout.
+    pub(crate) fn leader_silent<S: Storage>(&self, core: &Core<S>) -> bool {
+        core.now.saturating_sub(self.last_heard) >= u64::from(core.config.election_timeout_ticks)
+    }
+
     pub(crate) fn tick<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
         if core.now.saturating_sub(self.last_heard) >= self.timeout_ticks {
             return Some(Transition::Look);
