@@ -88,6 +88,18 @@ fn a_leader_taking_another_handshakes_messages_is_caught() {
     assert!(matches!(found, Some((_, Found::Violation(_)))), "{found:?}");
 }
 
+/// A leader that neither steps aside for nor adopts a promiser's newer history: elected for
+/// its connectivity with a stale history, it leads without an entry committed before (seed
+/// 40); where every follower knows the commit, their commit floor refuses it and the cluster
+/// stalls instead (seed 18).
+#[test]
+fn a_leader_ignoring_a_promisers_newer_history_is_caught() {
+    let bugs = Bugs { leader_ignores_newer_history: true, ..Bugs::NONE };
+    let found = first_failure_from(bugs, 40, 1, 5_000, as_drawn);
+    assert!(matches!(found, Some((40, Found::Violation("nothing committed is lost")))), "{found:?}");
+    assert_eq!(first_failure_from(Bugs::NONE, 40, 1, 5_000, as_drawn).map(|(seed, _)| seed), None, "the correct kernel passes seed 40");
+}
+
 #[test]
 fn an_ack_beyond_what_was_sent_is_caught() {
     let found = first_failure(Bugs { ack_unbounded: true, ..Bugs::NONE }, 200, 3_000, as_drawn);
