@@ -376,11 +376,13 @@ impl Leader {
         durable_all && core.storage.last_zxid() == last
     }
 
-    /// Starts (or, for a newer promiser than the one fetched from, restarts) fetching; while
-    /// a fetch is under way, waits for it.
+    /// Starts fetching, or restarts from `newest` if it is newer than the history being
+    /// fetched or that promiser started over; while a fetch is under way, waits for it.
     fn fetch_history<S: Storage>(&mut self, core: &mut Core<S>, newest: Fetch) -> Option<Transition> {
-        let same = self.fetch.is_some_and(|f| f.peer == newest.peer && f.last == newest.last);
-        if same {
+        let promised = |f: &Fetch| self.peers.iter().any(|p| p.id == f.peer && p.stage == Stage::Promised { current_epoch: f.current_epoch, last: f.last });
+        // Another promiser with the same history (the usual case) is no reason to start over.
+        let going = self.fetch.filter(promised).is_some_and(|f| (f.current_epoch, f.last) >= (newest.current_epoch, newest.last));
+        if going {
             return None;
         }
         let Some(peer) = self.peers.iter().find(|p| p.id == newest.peer) else { return Some(Transition::Look) };
