@@ -402,6 +402,10 @@ impl Leader {
         if prev > fetch.last {
             return Err(StepError::Implausible("FETCHED past the history promised"));
         }
+        if fetch.last.epoch >= self.epoch {
+            // A promiser's history ends before the epoch it promised.
+            return Err(StepError::Implausible("FETCHED of a history from the epoch being established"));
+        }
         let Some(at) = core.storage.index_of(prev) else { return self.probe_back(core, fetch, prev) };
         let (last_index, last_zxid) = Self::take_fetched(core, at, prev, fetch.last, entries)?;
         // Progress: a long history takes more than one timeout to fetch.
@@ -473,7 +477,8 @@ impl Leader {
         Ok((index, previous))
     }
 
-    /// Every fetched entry well-formed, following its predecessor, and within `last`.
+    /// Every fetched entry well-formed, following its predecessor, and within `last` (which
+    /// is of an earlier epoch than the one being established).
     fn check_fetched(prev: Zxid, last: Zxid, entries: Entries<'_>) -> Result<(), StepError> {
         let mut previous = prev;
         for entry in entries.iter() {
