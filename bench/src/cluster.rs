@@ -193,6 +193,12 @@ pub trait Cluster {
     /// Bytes sent so far (0 if the engine cannot tell).
     fn bytes(&self) -> u64;
 
+    /// Node `i`'s role and epoch or term, for the failover timeline (`BENCH_TIMELINE=1`);
+    /// empty if the engine does not say.
+    fn describe(&self, _i: usize) -> String {
+        String::new()
+    }
+
     /// Forgets a crashed node's volatile state: drops queued messages to and from it. (Crashed
     /// nodes are simply no longer ticked nor drained; the harness never restarts them.)
     fn crash(&mut self, _i: usize) {}

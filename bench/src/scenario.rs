@@ -255,9 +255,17 @@ pub fn failover<C: Cluster>(params: &Params, ticks_max: u64) -> Result<Failover,
     h.crash(leader);
     let first_after = client.next;
     let live: Vec<usize> = (0..params.nodes).filter(|&i| h.live[i]).collect();
+    // Where the ticks go: each live node's role whenever one changes (BENCH_TIMELINE=1).
+    let timeline = std::env::var_os("BENCH_TIMELINE").is_some();
+    let mut roles: Vec<String> = live.iter().map(|&i| h.cluster.describe(i)).collect();
     for t in 1..=ticks_max {
         client.propose(&mut h);
         h.tick();
+        let now: Vec<String> = live.iter().map(|&i| h.cluster.describe(i)).collect();
+        if timeline && now != roles {
+            eprintln!("{} t={t} {}", C::NAME, now.join(" | "));
+            roles = now;
+        }
         if live.iter().any(|&i| h.cluster.applied(i).max_seq >= first_after) {
             return Ok(Failover { ticks: Some(t), agree: logs_agree(&h.cluster, &live) });
         }

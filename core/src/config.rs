@@ -121,7 +121,7 @@ planted_bugs! {
     read_at_commit,
     /// A looking voter ignores the round of a vote it cannot count (a liveness bug).
     round_ignores_unknown_candidate,
-    /// A leader establishes its epoch even when a promiser holds a newer history than its own.
+    /// The leader neither steps aside for nor adopts a promiser's newer history.
     leader_ignores_newer_history,
 }
 

@@ -34,6 +34,8 @@ pub const EVENTS_MAX: usize = 8;
 pub const HEADER_BYTES: usize = 13;
 /// Bytes a PROPOSAL spends on its own fields at most (tag, epoch, two zxids, length).
 pub const PROPOSAL_OVERHEAD_BYTES_MAX: usize = 1 + 5 + 10 + 10 + 5;
+/// Bytes a FETCHED spends on its own fields at most (tag, epoch, exchange, zxid, length).
+pub const FETCHED_OVERHEAD_BYTES_MAX: usize = 1 + 5 + 10 + 10 + 5;
 /// Bytes an entry spends on its zxid and length prefix at most.
 pub const ENTRY_OVERHEAD_BYTES_MAX: usize = 10 + 5;
 /// The smallest message size a configuration may choose.
@@ -43,6 +45,7 @@ pub const SNAP_CHUNK_BYTES_MAX: usize = 1024;
 
 const _: () = assert!(MEMBERS_MAX >= 3 && MEMBERS_MAX <= 255);
 const _: () = assert!(MESSAGE_BYTES_MIN > HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX + ENTRY_OVERHEAD_BYTES_MAX);
+const _: () = assert!(MESSAGE_BYTES_MIN > HEADER_BYTES + FETCHED_OVERHEAD_BYTES_MAX + ENTRY_OVERHEAD_BYTES_MAX);
 const _: () = assert!(WRITES_PENDING_MAX >= 4);
 const _: () = assert!(CONTROL_QUEUE_MAX >= MEMBERS_MAX);
 /// The highest election round a node adopts from a peer: a round counts elections, one at a

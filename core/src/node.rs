@@ -394,6 +394,21 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
     }
 
     fn on_notification(&mut self, from: NodeId, round: u64, state: PeerState, vote: Vote) -> Option<Transition> {
+        let joins = match &self.role {
+            RoleState::Learning(l) => state == PeerState::Looking && l.leader_silent(&self.core) && self.core.is_voter_any(from) && self.core.is_voter_any(self.core.me()),
+            _ => false,
+        };
+        if joins {
+            // A voter is electing and our leader has been silent for a whole election
+            // timeout: it is gone for this node too, so join the election now rather than at
+            // this node's own (randomised, later) timeout. A healthy leader is heard every
+            // heartbeat, so a node that was cut off cannot pull its followers away.
+            self.apply(Some(Transition::Look));
+            if let RoleState::Looking(e) = &mut self.role {
+                return e.on_notification(&mut self.core, from, round, state, vote);
+            }
+            return None;
+        }
         let core = &mut self.core;
         let (state_here, vote_here) = match &mut self.role {
             RoleState::Looking(e) => return e.on_notification(core, from, round, state, vote),
@@ -686,6 +701,9 @@ impl<S: Storage, const FORWARD_BYTES: usize> Node<S, FORWARD_BYTES> {
                 let (leader, epoch, exchange) = (l.leader, l.epoch, l.exchange());
                 if let Some(ack) = l.ack(&self.core) {
                     return Some((leader, ack));
+                }
+                if let Some(fetched) = l.poll_fetched(&self.core, message_bytes) {
+                    return Some((leader, fetched));
                 }
                 let len = self.forward.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
                 let payload = self.forward.get(4..4 + len)?;

@@ -9,6 +9,7 @@
 //! - `run [ticks=N]` — advance; prints epochs established meanwhile
 //! - `propose at=nX [count=N]` — client proposals at node X
 //! - `crash nX`, `restart nX`, `isolate nX`, `cut from=nX to=nY`, `heal`
+//! - `only nX-nY …` — every link closed but those named, both ways
 //! - `transfer to=nX` — the leader hands leadership over to node X
 //! - `change add-observer=nX | promote=nX | demote=nX | remove=nX` — a membership change at the leader
 //! - `members` — each live node's voters, observers and pending membership
@@ -230,6 +231,19 @@ fn scenarios() {
                     let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));
                     w.sim.set_link(from, to, false);
                     format!("n{} no longer reaches n{}\n", from + 1, to + 1)
+                }
+                "only" => {
+                    // Every link closed but those named (`nX-nY`, both ways).
+                    let mut pairs: Vec<(usize, usize)> = tc.args.keys().filter_map(|k| k.split_once('-')).map(|(a, b)| (node_index(a), node_index(b))).collect();
+                    pairs.sort_unstable();
+                    for i in 0..w.sim.len() {
+                        for j in 0..w.sim.len() {
+                            let open = pairs.iter().any(|&(a, b)| (a, b) == (i, j) || (b, a) == (i, j));
+                            w.sim.set_link(i, j, open);
+                        }
+                    }
+                    let named: Vec<String> = pairs.iter().map(|(a, b)| format!("n{}-n{}", a + 1, b + 1)).collect();
+                    format!("only {} open\n", named.join(" "))
                 }
                 "transfer" => {
                     let to = tc.try_take_arg::<String>("to").ok().flatten().map_or(usize::MAX, |s| node_index(&s));

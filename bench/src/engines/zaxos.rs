@@ -167,6 +167,11 @@ impl<const BYTES: bool> Cluster for Zaxos<BYTES> {
         self.nodes[i].is_established_leader()
     }
 
+    fn describe(&self, i: usize) -> String {
+        let n = &self.nodes[i];
+        format!("{:?}{} e{}", n.role(), if n.is_established_leader() { "*" } else { "" }, n.epoch())
+    }
+
     fn applied(&self, i: usize) -> &Applied {
         &self.applied[i]
     }

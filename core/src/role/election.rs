@@ -173,6 +173,8 @@ impl Election {
             // hears, so the sender can count it, and never decides. Election only picks a
             // candidate; discovery keeps the choice safe.
             let placeholder = self.vote.leader == core.me();
+            // A vote naming this node speaks for it with its own durable state only (below).
+            let vote = if vote.leader == core.me() { self.own(core) } else { vote };
             if round > core.round || (round == core.round && (placeholder || Self::better(core, &vote, &self.vote))) {
                 core.round = core.round.max(round);
                 self.vote = vote;
@@ -180,14 +182,18 @@ impl Election {
             }
             return None;
         }
+        // A vote for this node speaks for its state as the sender last heard of it, which may
+        // be stale (and, naming it connected, outrank its own fresh vote): this node votes
+        // for itself only with its own durable state.
+        let adopt = if vote.leader == core.me() { self.own(core) } else { vote };
         if round > core.round {
-            self.enter_round(core, round, Some(vote));
+            self.enter_round(core, round, Some(adopt));
         } else if round < core.round {
             self.reply(core, from);
             return None;
-        } else if Self::better(core, &vote, &self.vote) {
-            self.vote = vote;
-            self.record(core.me(), vote);
+        } else if Self::better(core, &adopt, &self.vote) {
+            self.vote = adopt;
+            self.record(core.me(), adopt);
             self.broadcast(core);
         }
         self.record(from, vote);

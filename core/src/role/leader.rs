@@ -13,7 +13,7 @@ use crate::error::{ProposeError, StepError};
 use crate::limits::{ENTRY_OVERHEAD_BYTES_MAX, HEADER_BYTES, MEMBERS_MAX, PROPOSAL_OVERHEAD_BYTES_MAX, READS_MAX, SNAP_CHUNK_BYTES_MAX};
 use crate::membership::{MembershipChange, MembershipError};
 use crate::storage::{HardState, Storage};
-use crate::wire::{self, Bytes, Entries, Message, Proposal, SnapChunk};
+use crate::wire::{self, Bytes, Entries, MalformedEntries, Message, Proposal, SnapChunk};
 use crate::{NodeId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,26 @@ pub(crate) struct Leader {
     heartbeat_at: u64,
     quorum_check_at: u64,
     cursor: usize,
+    /// Fetching the newest history among the promisers, before establishing the epoch.
+    fetch: Option<Fetch>,
+}
+
+/// The history step of discovery: the leader takes the history of the promiser with the
+/// highest `(current_epoch, last)` (the ZAB paper's phase 1), so that a candidate elected
+/// for its connectivity rather than its history can still lead. FETCH asks the promiser for
+/// the entries that follow its last entry at or before `asked`; the answer's `prev` tells
+/// the leader whether both histories agree up to there (if not, it probes further back,
+/// as DIFF does the other way). The promiser's history cannot change meanwhile: it is
+/// this leader's learner, waiting for a sync that only follows establishment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fetch {
+    /// The promiser fetched from.
+    peer: NodeId,
+    /// What it reported in its ACKEPOCH: the history to end up holding.
+    current_epoch: u32,
+    last: Zxid,
+    /// The probe of the last FETCH sent.
+    asked: Zxid,
 }
 
 impl Leader {
@@ -116,6 +136,7 @@ impl Leader {
             heartbeat_at: core.now,
             quorum_check_at: core.now + timeout,
             cursor: 0,
+            fetch: None,
         };
         leader.sync_peers(core);
         if let Some(t) = leader.try_choose_epoch(core) {
@@ -234,6 +255,7 @@ impl Leader {
                 self.confirm_reads(core);
                 Ok(None)
             }
+            Message::Fetched { prev, entries, .. } => self.on_fetched(core, from, prev, entries),
             Message::Forward { seq, payload, .. } => {
                 let Some(peer) = self.peer(from) else { return Err(StepError::UnknownSender(from)) };
                 if seq <= peer.forward_high {
@@ -301,8 +323,9 @@ impl Leader {
         Ok(None)
     }
 
-    /// With a majority's promises durable, check that this node holds the most
-    /// recent history among them, adopt the epoch and start syncing.
+    /// With a majority's promises durable, make sure this node holds the most recent
+    /// history among them (fetching it from the promiser that has it), adopt the epoch
+    /// and start syncing.
     fn try_establish_epoch<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
         let hard = core.durable_hard;
         if self.phase != Phase::Discovery || hard.accepted_epoch != self.epoch || hard.promised_leader != core.me() {
@@ -311,14 +334,14 @@ impl Leader {
         if !self.quorum(core, &|p| matches!(p.stage, Stage::Promised { .. })) {
             return None;
         }
-        let own = (hard.current_epoch, core.durable_zxid());
         let bugs = crate::config::bugs(&core.config);
         let ignore = bugs.election_ignores_zxid || bugs.leader_ignores_newer_history;
-        let newer = !ignore && self.peers.iter().any(|p| matches!(p.stage, Stage::Promised { current_epoch, last } if p.voter && (current_epoch, last) > own));
-        if newer {
-            // Election picked a node without the newest history of this quorum: let another lead.
-            return Some(Transition::Look);
+        if let Some(newest) = self.newest_promise(core).filter(|_| !ignore) {
+            if !Self::holds_history(core, newest.last) {
+                return self.fetch_history(core, newest);
+            }
         }
+        self.fetch = None;
         let state = core.storage.hard_state();
         if core.set_hard_state(HardState { current_epoch: self.epoch, ..state }).is_err() {
             return None;
@@ -332,6 +355,143 @@ impl Leader {
         }
         self.maybe_commit(core);
         None
+    }
+
+    /// The voter promiser with the highest `(current_epoch, last)`, if it is newer than this
+    /// node's own durable history.
+    fn newest_promise<S: Storage>(&self, core: &Core<S>) -> Option<Fetch> {
+        let own = (core.durable_hard.current_epoch, core.durable_zxid());
+        let promised = self.peers.iter().filter(|p| p.voter).filter_map(|p| match p.stage {
+            Stage::Promised { current_epoch, last } => Some(Fetch { peer: p.id, current_epoch, last, asked: Zxid::ZERO }),
+            _ => None,
+        });
+        promised.max_by_key(|f| (f.current_epoch, f.last)).filter(|f| (f.current_epoch, f.last) > own)
+    }
+
+    /// Whether this node's history, all of it durable, ends at `last`: then it is the history
+    /// of the promiser that reported `last` (one zxid names one proposal of one leader, and a
+    /// history holding it holds what preceded it there).
+    fn holds_history<S: Storage>(core: &Core<S>, last: Zxid) -> bool {
+        let durable_all = core.durable_index >= core.storage.last_index();
+        durable_all && core.storage.last_zxid() == last
+    }
+
+    /// Starts fetching, or restarts from `newest` if it is newer than the history being
+    /// fetched or that promiser started over; while a fetch is under way, waits for it.
+    fn fetch_history<S: Storage>(&mut self, core: &mut Core<S>, newest: Fetch) -> Option<Transition> {
+        let promised = |f: &Fetch| self.peers.iter().any(|p| p.id == f.peer && p.stage == Stage::Promised { current_epoch: f.current_epoch, last: f.last });
+        // Another promiser with the same history (the usual case) is no reason to start over.
+        let going = self.fetch.filter(promised).is_some_and(|f| (f.current_epoch, f.last) >= (newest.current_epoch, newest.last));
+        if going {
+            return None;
+        }
+        let Some(peer) = self.peers.iter().find(|p| p.id == newest.peer) else { return Some(Transition::Look) };
+        let exchange = peer.exchange;
+        // Probe from the end of this history: usually the promiser holds it all.
+        let asked = core.storage.last_zxid().min(newest.last);
+        self.fetch = Some(Fetch { asked, ..newest });
+        core.send(newest.peer, Message::Fetch { epoch: self.epoch, exchange, from: asked, to: newest.last });
+        None
+    }
+
+    /// FETCHED: takes entries of the newest promiser's history that follow `prev` there.
+    fn on_fetched<S: Storage>(&mut self, core: &mut Core<S>, from: NodeId, prev: Zxid, entries: Entries<'_>) -> Result<Option<Transition>, StepError> {
+        let Some(fetch) = self.fetch.filter(|f| f.peer == from && self.phase == Phase::Discovery) else {
+            return Err(StepError::Unexpected("FETCHED without a FETCH under way"));
+        };
+        if prev > fetch.last {
+            return Err(StepError::Implausible("FETCHED past the history promised"));
+        }
+        if fetch.last.epoch >= self.epoch {
+            // A promiser's history ends before the epoch it promised.
+            return Err(StepError::Implausible("FETCHED of a history from the epoch being established"));
+        }
+        let Some(at) = core.storage.index_of(prev) else { return self.probe_back(core, fetch, prev) };
+        let (last_index, last_zxid) = Self::take_fetched(core, at, prev, fetch.last, entries)?;
+        // Progress: a long history takes more than one timeout to fetch.
+        self.started_at = core.now;
+        if last_zxid == fetch.last {
+            // Anything after the promiser's last entry here the new epoch skips.
+            core.truncate_after(last_index)?;
+            self.fetch = Some(Fetch { asked: last_zxid, ..fetch });
+            self.sync_peers(core);
+            return Ok(self.try_establish_epoch(core));
+        }
+        self.ask(core, Fetch { asked: last_zxid, ..fetch });
+        Ok(None)
+    }
+
+    /// The promiser's history and this one part before `prev`: ask from our last entry before
+    /// it (strictly earlier, so the probe ends). Committed entries are in both, so the probe
+    /// stops at the commit point at the latest; below that, or below our snapshot, the fetch
+    /// cannot be done, and this node steps aside as it did before fetching existed.
+    fn probe_back<S: Storage>(&mut self, core: &mut Core<S>, fetch: Fetch, prev: Zxid) -> Result<Option<Transition>, StepError> {
+        if prev > fetch.asked {
+            // The answer to an earlier probe, or a promiser that compacted past this one:
+            // then the fetch stalls and discovery times out.
+            return Err(StepError::Duplicate);
+        }
+        let before = core.storage.index_at_or_before(prev).and_then(|at| core.storage.zxid_at(at));
+        match before {
+            Some(zxid) if zxid >= core.commit_zxid() => {
+                self.ask(core, Fetch { asked: zxid, ..fetch });
+                Ok(None)
+            }
+            _ => Ok(Some(Transition::Look)),
+        }
+    }
+
+    fn ask<S: Storage>(&mut self, core: &mut Core<S>, fetch: Fetch) {
+        self.fetch = Some(fetch);
+        let Some(peer) = self.peers.iter().find(|p| p.id == fetch.peer) else { return };
+        core.send(fetch.peer, Message::Fetch { epoch: self.epoch, exchange: peer.exchange, from: fetch.asked, to: fetch.last });
+    }
+
+    /// Appends the fetched entries after position `at` (holding `prev`), replacing whatever
+    /// differs: that part of this history is not the newest promiser's, so nothing in it is
+    /// committed. Returns the position and zxid of the last entry taken.
+    fn take_fetched<S: Storage>(core: &mut Core<S>, at: u64, prev: Zxid, last: Zxid, entries: Entries<'_>) -> Result<(u64, Zxid), StepError> {
+        // All checked before anything changes: a refused message leaves the history as it was.
+        Self::check_fetched(prev, last, entries)?;
+        let mut index = at;
+        let mut previous = prev;
+        let mut run = core.begin_appends()?;
+        for (zxid, payload) in entries.iter().flatten() {
+            index += 1;
+            previous = zxid;
+            match core.storage.zxid_at(index) {
+                Some(have) if have == zxid => continue,
+                Some(_) => {
+                    core.end_appends(run)?;
+                    core.truncate_after(index - 1)?;
+                    run = core.begin_appends()?;
+                }
+                None => {}
+            }
+            if let Err(e) = core.append_to(&mut run, zxid, payload) {
+                core.end_appends(run)?;
+                return Err(e);
+            }
+        }
+        core.end_appends(run)?;
+        Ok((index, previous))
+    }
+
+    /// Every fetched entry well-formed, following its predecessor, and within `last` (which
+    /// is of an earlier epoch than the one being established).
+    fn check_fetched(prev: Zxid, last: Zxid, entries: Entries<'_>) -> Result<(), StepError> {
+        let mut previous = prev;
+        for entry in entries.iter() {
+            let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
+            if !zxid.follows(previous, last.epoch) || zxid > last {
+                return Err(StepError::Implausible("a fetched entry that does not follow its predecessor"));
+            }
+            if !crate::membership::valid_entry(payload) {
+                return Err(StepError::Wire(crate::wire::WireError::Malformed));
+            }
+            previous = zxid;
+        }
+        Ok(())
     }
 
     /// Chooses DIFF, TRUNC then DIFF, or SNAP for a learner whose history ends at `last`.
@@ -732,11 +892,18 @@ impl Leader {
 
     /// Retransmits whatever each peer is waiting for and asks for its state.
     fn heartbeat<S: Storage>(&mut self, core: &mut Core<S>) {
+        let fetching = self.fetch.filter(|f| f.asked != f.last);
+        if let Some(fetch) = fetching {
+            // A FETCH or its answer may be lost: ask again (answers are idempotent).
+            self.ask(core, fetch);
+        }
         let epoch = self.epoch;
         let commit = core.commit_zxid();
         let stall = 2 * u64::from(core.config.heartbeat_ticks);
         for peer in self.peers.iter_mut() {
             match peer.stage {
+                // The other promisers wait for the fetch: keep them from giving up on us.
+                Stage::Promised { .. } if fetching.is_some() => core.send(peer.id, Message::Heartbeat { epoch, commit }),
                 Stage::Idle | Stage::Promised { .. } => {}
                 Stage::Discovering => core.send(peer.id, Message::LeaderInfo { epoch, exchange: peer.exchange }),
                 Stage::Snap { index, offset, .. } => peer.stage = Stage::Snap { index, offset, sent: false },
@@ -841,7 +1008,7 @@ impl Leader {
     /// The last position from `first` up to `last_allowed` whose entries (from `first` on) fit in
     /// `budget` bytes on the wire, and the bytes of their payloads. In one step when every entry
     /// fits even at the largest encoding; entry by entry otherwise.
-    fn fit<S: Storage>(storage: &S, first: u64, last_allowed: u64, budget: usize) -> (u64, usize) {
+    pub(crate) fn fit<S: Storage>(storage: &S, first: u64, last_allowed: u64, budget: usize) -> (u64, usize) {
         if last_allowed < first {
             return (first - 1, 0);
         }

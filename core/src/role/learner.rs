@@ -9,7 +9,8 @@ use super::Transition;
 use crate::core::Core;
 use crate::error::StepError;
 use crate::storage::{HardState, Storage};
-use crate::wire::{MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote};
+use crate::limits::{FETCHED_OVERHEAD_BYTES_MAX, HEADER_BYTES};
+use crate::wire::{Entries, MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote};
 use crate::{NodeId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,6 +51,8 @@ pub(crate) struct Learner {
     /// Tick of the last SYNCSTATE report: at most one a tick, or reordered
     /// proposals would make the leader resend its window over and over.
     reported_at: Option<u64>,
+    /// A FETCH to answer: the position before the first entry to send, and the last one.
+    fetch: Option<(u64, u64)>,
 }
 
 impl Learner {
@@ -73,6 +76,7 @@ impl Learner {
             reported_at: None,
             promise: true,
             reads: heapless::Vec::new(),
+            fetch: None,
         };
         learner.connect(core);
         learner
@@ -103,6 +107,11 @@ impl Learner {
 
     pub(crate) fn established(&self) -> bool {
         self.stage == Stage::Broadcast
+    }
+
+    /// Whether the leader has been silent for at least the (unrandomised) election timeout.
+    pub(crate) fn leader_silent<S: Storage>(&self, core: &Core<S>) -> bool {
+        core.now.saturating_sub(self.last_heard) >= u64::from(core.config.election_timeout_ticks)
     }
 
     pub(crate) fn tick<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
@@ -189,7 +198,7 @@ impl Learner {
         if self.epoch != 0 && epoch < self.epoch {
             return Err(StepError::StaleEpoch { message: epoch, current: self.epoch });
         }
-        let handshake = matches!(message, Message::LeaderInfo { .. } | Message::Trunc { .. } | Message::NewLeader { .. } | Message::SnapChunk(_));
+        let handshake = matches!(message, Message::LeaderInfo { .. } | Message::Trunc { .. } | Message::NewLeader { .. } | Message::SnapChunk(_) | Message::Fetch { .. });
         if handshake && message.exchange().is_some_and(|exchange| exchange != self.exchange) && !crate::config::bugs(&core.config).learner_ignores_exchange {
             // Of an earlier handshake (before a restart of either end, or a re-sync): a
             // late NEWLEADER or TRUNC would truncate what this one acknowledged.
@@ -216,6 +225,7 @@ impl Learner {
                 }
             }
             Message::SnapChunk(chunk) => self.on_snap_chunk(core, chunk)?,
+            Message::Fetch { from, to, .. } => self.on_fetch(core, from, to)?,
             Message::Handover { to, .. } => {
                 if !core.is_voter_any(to) {
                     return Err(StepError::Unexpected("HANDOVER to a node that is not a voter"));
@@ -439,6 +449,35 @@ impl Learner {
             core.event(crate::core::Event::Leader { leader: self.leader, epoch: self.epoch });
         }
         Ok(())
+    }
+
+    /// FETCH: the leader takes this promiser's history before it establishes its epoch. The
+    /// answer goes out from `poll_fetched`, borrowing the entries from this history.
+    fn on_fetch<S: Storage>(&mut self, core: &mut Core<S>, from: Zxid, to: Zxid) -> Result<(), StepError> {
+        if self.stage != Stage::Syncing || !self.promise {
+            // Only a promiser's history counts, and only until the leader syncs it.
+            return Err(StepError::Unexpected("FETCH outside discovery"));
+        }
+        let Some(end) = core.storage.index_of(to).filter(|&end| end <= core.durable_index) else {
+            return Err(StepError::Implausible("FETCH beyond the history promised"));
+        };
+        // From our last entry at or before the leader's probe; below our snapshot, from it.
+        let start = core.storage.index_at_or_before(from.min(to)).unwrap_or(core.storage.snapshot_point().0);
+        self.fetch = Some((start.min(end), end));
+        Ok(())
+    }
+
+    /// The FETCHED answering the last FETCH, if one is due: as many entries as fit in
+    /// `message_bytes` and in the in-flight bound.
+    pub(crate) fn poll_fetched<'a, S: Storage>(&mut self, core: &'a Core<S>, message_bytes: usize) -> Option<Message<'a>> {
+        let (start, end) = self.fetch.take()?;
+        let storage = &core.storage;
+        let prev = storage.zxid_at(start)?;
+        let budget = core.config.message_bytes_max.min(message_bytes).saturating_sub(HEADER_BYTES + FETCHED_OVERHEAD_BYTES_MAX);
+        let window = u64::from(core.config.inflight_entries_max).max(1);
+        let (last, payload_bytes) = super::leader::Leader::fit(storage, start + 1, end.min(start + window), budget);
+        let entries = Entries::from_history(storage, start + 1, last, payload_bytes);
+        Some(Message::Fetched { epoch: self.epoch, exchange: self.exchange, prev, entries })
     }
 
     fn on_commit<S: Storage>(&mut self, core: &mut Core<S>, commit: Zxid) {

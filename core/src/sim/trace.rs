@@ -20,6 +20,8 @@ fn fields(m: &Message<'_>) -> String {
         Message::Proposal(p) | Message::Inform(p) => format!("{} epoch={} prev={} commit={} entries={}", m.kind(), p.epoch, p.prev, p.commit, p.entries.iter().count()),
         Message::SnapChunk(c) => format!("SNAP epoch={} at={} offset={} total={}", c.epoch, c.zxid, c.offset, c.total),
         Message::Forward { epoch, exchange, seq, payload } => format!("FORWARD epoch={epoch} {exchange:x}#{seq} {} bytes", payload.0.len()),
+        Message::Fetch { epoch, exchange, from, to } => format!("FETCH epoch={epoch} {exchange:x} from={from} to={to}"),
+        Message::Fetched { epoch, exchange, prev, entries } => format!("FETCHED epoch={epoch} {exchange:x} prev={prev} entries={}", entries.iter().count()),
         other => format!("{other:?}"),
     }
 }

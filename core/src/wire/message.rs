@@ -21,7 +21,7 @@ pub enum PeerState {
     Observing,
 }
 
-/// A vote of fast leader election, compared by `(epoch, zxid, leader)`.
+/// A vote of fast leader election, compared by `(connected, epoch, zxid, leader)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
     /// The proposed (or followed) leader.
@@ -30,17 +30,19 @@ pub struct Vote {
     pub zxid: Zxid,
     /// The proposed leader's current epoch (or, out of election, the epoch followed).
     pub epoch: u32,
-    /// Whether the proposed leader hears a majority of voters in this election: with equal
-    /// histories, such a candidate beats one that does not (the OmniPaxos paper's lesson:
-    /// a leader must be connected to a quorum, or partial connectivity stalls the cluster).
+    /// Whether the proposed leader hears a majority of voters in this election: such a
+    /// candidate beats one that does not, whatever their histories (the OmniPaxos paper's
+    /// lesson: a leader must be connected to a quorum, or partial connectivity stalls the
+    /// cluster). Discovery then fetches the newest history among its promisers.
     pub connected: bool,
 }
 
 impl Vote {
-    /// The key votes are compared by: newest history first, then quorum connectivity,
-    /// then the higher id.
-    pub fn rank(&self) -> (u32, Zxid, bool, NodeId) {
-        (self.epoch, self.zxid, self.connected, self.leader)
+    /// The key votes are compared by: quorum connectivity first, then the newest history,
+    /// then the higher id. Among candidates that all hear a majority (any healthy cluster)
+    /// the newest history wins, as in ZooKeeper, and discovery has nothing to fetch.
+    pub fn rank(&self) -> (bool, u32, Zxid, NodeId) {
+        (self.connected, self.epoch, self.zxid, self.leader)
     }
 }
 
@@ -618,6 +620,34 @@ pub enum Message<'a> {
         /// The new leader.
         to: NodeId,
     },
+    /// FETCH (the history step of the ZAB paper's discovery): a leader whose promisers
+    /// include one with a newer history than its own asks that promiser for it before it
+    /// establishes its epoch, so that the node elected (say, the only one a majority can
+    /// reach) need not hold the newest history itself.
+    Fetch {
+        /// The epoch being established.
+        epoch: u32,
+        /// The handshake with the promiser (see [`Message::FollowerInfo`]).
+        exchange: u64,
+        /// Send what follows your last entry at or before this zxid (the leader's probe
+        /// for the point where both histories agree).
+        from: Zxid,
+        /// Up to this zxid: the last one the promiser reported in its ACKEPOCH.
+        to: Zxid,
+    },
+    /// FETCHED: entries of a promiser's history that follow `prev` there, answering FETCH.
+    Fetched {
+        /// The epoch being established.
+        epoch: u32,
+        /// The handshake.
+        exchange: u64,
+        /// The zxid right before the first entry (the promiser's snapshot point when it has
+        /// compacted past the leader's probe).
+        prev: Zxid,
+        /// The entries, in zxid order.
+        #[serde(borrow)]
+        entries: Entries<'a>,
+    },
 }
 
 /// Postcard variant indexes of the messages encoded by hand.
@@ -643,6 +673,8 @@ impl Message<'_> {
             | Message::ReadProbe { epoch, .. }
             | Message::ReadProbeAck { epoch, .. }
             | Message::Handover { epoch, .. }
+            | Message::Fetch { epoch, .. }
+            | Message::Fetched { epoch, .. }
             | Message::Forward { epoch, .. } => Some(epoch),
             Message::Proposal(p) | Message::Inform(p) => Some(p.epoch),
             Message::SnapChunk(c) => Some(c.epoch),
@@ -660,6 +692,8 @@ impl Message<'_> {
             | Message::Ack { exchange, .. }
             | Message::SyncState { exchange, .. }
             | Message::SnapAck { exchange, .. }
+            | Message::Fetch { exchange, .. }
+            | Message::Fetched { exchange, .. }
             | Message::Forward { exchange, .. } => Some(exchange),
             Message::SnapChunk(c) => Some(c.exchange),
             _ => None,
@@ -689,6 +723,8 @@ impl Message<'_> {
             Message::ReadProbe { .. } => "READPROBE",
             Message::ReadProbeAck { .. } => "READPROBEACK",
             Message::Handover { .. } => "HANDOVER",
+            Message::Fetch { .. } => "FETCH",
+            Message::Fetched { .. } => "FETCHED",
         }
     }
 }

@@ -24,11 +24,11 @@ pub(crate) use message::{TAG_INFORM, TAG_PROPOSAL};
 #[cfg(feature = "alloc")]
 pub use owned::MessageBuf;
 
-use crate::limits::{HEADER_BYTES, PROPOSAL_OVERHEAD_BYTES_MAX};
+use crate::limits::{FETCHED_OVERHEAD_BYTES_MAX, HEADER_BYTES, PROPOSAL_OVERHEAD_BYTES_MAX};
 use crate::{NodeId, Zxid};
 
 /// The format version this build speaks.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 
 /// Why bytes were refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +155,7 @@ pub(crate) fn check_value_len(message: &Message<'_>, bytes_max: usize) -> Result
         Message::Proposal(p) | Message::Inform(p) => HEADER_BYTES + PROPOSAL_OVERHEAD_BYTES_MAX + p.entries.encoded_len_bound(),
         Message::SnapChunk(c) => HEADER_BYTES + FIELDS_BYTES_MAX + c.data.0.len(),
         Message::Forward { payload, .. } => HEADER_BYTES + FIELDS_BYTES_MAX + payload.0.len(),
+        Message::Fetched { entries, .. } => HEADER_BYTES + FETCHED_OVERHEAD_BYTES_MAX + entries.encoded_len_bound(),
         // Every other message has fixed fields only and fits in `MESSAGE_BYTES_MIN`.
         _ => return Ok(()),
     };

@@ -48,6 +48,8 @@ enum Fields {
     ReadProbe { epoch: u32, round: u32 },
     ReadProbeAck { epoch: u32, round: u32 },
     Handover { epoch: u32, to: NodeId },
+    Fetch { epoch: u32, exchange: u64, from: Zxid, to: Zxid },
+    Fetched { epoch: u32, exchange: u64, prev: Zxid },
 }
 
 impl MessageBuf {
@@ -81,6 +83,11 @@ impl MessageBuf {
                 self.data.extend_from_slice(payload.0);
                 Fields::Forward { epoch, exchange, seq }
             }
+            Message::Fetched { epoch, exchange, prev, entries } => {
+                self.take_entries(&entries);
+                Fields::Fetched { epoch, exchange, prev }
+            }
+            Message::Fetch { epoch, exchange, from, to } => Fields::Fetch { epoch, exchange, from, to },
             Message::Notification { round, state, vote, membership } => Fields::Notification { round, state, vote, membership },
             Message::FollowerInfo { accepted_epoch, exchange } => Fields::FollowerInfo { accepted_epoch, exchange },
             Message::LeaderInfo { epoch, exchange } => Fields::LeaderInfo { epoch, exchange },
@@ -143,6 +150,8 @@ impl MessageBuf {
             Fields::ReadProbe { epoch, round } => Message::ReadProbe { epoch, round },
             Fields::ReadProbeAck { epoch, round } => Message::ReadProbeAck { epoch, round },
             Fields::Handover { epoch, to } => Message::Handover { epoch, to },
+            Fields::Fetch { epoch, exchange, from, to } => Message::Fetch { epoch, exchange, from, to },
+            Fields::Fetched { epoch, exchange, prev } => Message::Fetched { epoch, exchange, prev, entries },
         }
     }
 }

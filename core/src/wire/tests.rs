@@ -5,7 +5,7 @@ const HEADER: Header = Header { cluster_id: 9, from: 1, to: 2 };
 
 /// One message of every kind (a PROPOSAL carrying `proposal_entries`), for the tests of each
 /// form a message takes.
-pub(super) fn one_of_each(proposal_entries: Entries<'_>) -> [Message<'_>; 20] {
+pub(super) fn one_of_each(proposal_entries: Entries<'_>) -> [Message<'_>; 22] {
     let z = Zxid::new(3, 4);
     let vote = Vote { leader: 3, zxid: z, epoch: 2, connected: true };
     [
@@ -29,6 +29,8 @@ pub(super) fn one_of_each(proposal_entries: Entries<'_>) -> [Message<'_>; 20] {
         Message::ReadProbe { epoch: 6, round: 9 },
         Message::ReadProbeAck { epoch: 6, round: 9 },
         Message::Handover { epoch: 6, to: 2 },
+        Message::Fetch { epoch: 6, exchange: 7 << 32 | 1, from: Zxid::new(2, 9), to: z },
+        Message::Fetched { epoch: 6, exchange: 7 << 32 | 1, prev: Zxid::new(2, 9), entries: proposal_entries },
     ]
 }
 

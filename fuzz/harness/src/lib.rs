@@ -507,6 +507,8 @@ pub enum FuzzMessage {
     ReadProbe { epoch: Near32, round: u32 },
     ReadProbeAck { epoch: Near32, round: u32 },
     Handover { epoch: Near32, to: u8 },
+    Fetch { epoch: Near32, from: NearZxid, to: NearZxid },
+    Fetched { epoch: Near32, prev: NearZxid, entries: Vec<(EntryZxid, u8)> },
 }
 
 /// One input of [`step_message`].
@@ -671,6 +673,11 @@ fn with_message<R>(node: &FuzzNode, x: u64, m: &FuzzMessage, f: impl FnOnce(&Mes
         FuzzMessage::ReadProbe { epoch, round } => Message::ReadProbe { epoch: e(*epoch), round: *round },
         FuzzMessage::ReadProbeAck { epoch, round } => Message::ReadProbeAck { epoch: e(*epoch), round: *round },
         FuzzMessage::Handover { epoch, to } => Message::Handover { epoch: e(*epoch), to: NodeId::from(*to % 6) },
+        FuzzMessage::Fetch { epoch, from, to } => Message::Fetch { epoch: e(*epoch), exchange: x, from: z(*from), to: z(*to) },
+        FuzzMessage::Fetched { epoch, prev, entries } => {
+            blob = wire_entries(&entries_of(entries));
+            Message::Fetched { epoch: e(*epoch), exchange: x, prev: z(*prev), entries: Entries::from_wire(&blob) }
+        }
     };
     f(&message)
 }
