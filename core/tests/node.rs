@@ -24,13 +24,15 @@ struct Trio {
     writes: Vec<Vec<(WriteKind, usize)>>,
     /// Hosts that do not take committed entries (their applied point stays behind).
     no_apply: [bool; 3],
+    /// Hosts that do not take events.
+    no_events: [bool; 3],
 }
 
 impl Trio {
     fn new() -> Trio {
         let ids = [1u16, 2, 3];
         let nodes = ids.iter().map(|&id| Node::new(Config::new(id, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap()).collect();
-        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3], no_apply: [false; 3] }
+        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3], no_apply: [false; 3], no_events: [false; 3] }
     }
 
     /// Three nodes whose zxid counter tops out at `max`.
@@ -64,7 +66,7 @@ impl Trio {
                 self.applied[i].push(zxid);
             }
         }
-        while let Some(e) = node.poll_event() {
+        while let Some(e) = if self.no_events[i] { None } else { node.poll_event() } {
             self.events[i].push(e);
         }
     }
@@ -826,4 +828,85 @@ fn followers_of_a_silent_leader_join_the_first_election_at_once() {
     // (This harness delivers one hop a tick: the handshake takes a few.)
     t.settle(12);
     assert!(followers.iter().any(|&i| t.nodes[i].is_established_leader()), "a new leader within a few ticks");
+}
+
+/// Appends the host has not taken yet are one write: the next contiguous append extends it.
+#[test]
+fn appends_not_yet_taken_by_the_host_are_one_write() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let first = t.nodes[leader].storage_last_index() + 1;
+    for payload in [b"a", b"b", b"c"] {
+        assert!(t.nodes[leader].propose(payload).is_ok());
+    }
+    let mut writes = Vec::new();
+    while let Some(w) = t.nodes[leader].poll_write() {
+        writes.push(w.kind);
+    }
+    assert_eq!(writes, vec![WriteKind::Append { first, last: first + 2 }], "three proposals, one write");
+    // Once taken, a write is never extended: the next append is a write of its own.
+    assert!(t.nodes[leader].propose(b"d").is_ok());
+    assert_eq!(t.nodes[leader].poll_write().map(|w| w.kind), Some(WriteKind::Append { first: first + 3, last: first + 3 }));
+}
+
+/// Events the host does not take are bounded: past `EVENTS_MAX` they are dropped and counted.
+#[test]
+fn events_past_the_limit_are_counted_as_dropped() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    t.no_events[leader] = true;
+    let mut reads = 0u64;
+    while reads < zaxos::limits::EVENTS_MAX as u64 + 3 {
+        for _ in 0..zaxos::limits::READS_MAX {
+            if t.nodes[leader].read(zaxos::ReadKind::Linearizable).is_ok() {
+                reads += 1;
+            }
+        }
+        t.drain(leader);
+        t.settle(4);
+    }
+    let kept = std::iter::from_fn(|| t.nodes[leader].poll_event()).count() as u64;
+    assert_eq!(kept, zaxos::limits::EVENTS_MAX as u64, "the queue holds its limit");
+    assert_eq!(t.nodes[leader].counters().events_dropped, reads - kept, "every read answered past the limit is counted");
+}
+
+/// Messages the host does not take are bounded: past the control queue's limit they are
+/// dropped (as a lost datagram would be) and counted.
+#[test]
+fn messages_past_the_control_queue_are_counted_as_dropped() {
+    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+    for _ in 0..200 {
+        node.tick();
+        while node.poll_write().is_some() {}
+    }
+    let dropped = node.sends_dropped();
+    assert!(dropped > 0, "a looking node kept broadcasting into a full queue");
+    let mut buf = [0u8; 1400];
+    let queued = std::iter::from_fn(|| node.poll_transmit(&mut buf)).count();
+    assert_eq!(queued, zaxos::limits::CONTROL_QUEUE_MAX, "the queue holds its limit");
+}
+
+/// At a follower too: entries of two PROPOSALs received before the host took the first
+/// write are one write, and contiguous ones only.
+#[test]
+fn a_followers_appends_not_yet_taken_are_one_write() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    let first = t.nodes[f].storage_last_index() + 1;
+    let mut to_f = Vec::new();
+    for payload in [b"a", b"b"] {
+        assert!(t.nodes[leader].propose(payload).is_ok());
+        t.drain(leader);
+        to_f.extend(t.wire.drain(..).filter(|(_, to, _)| usize::from(*to) == f + 1).map(|(_, _, bytes)| bytes));
+    }
+    assert_eq!(to_f.len(), 2, "two PROPOSALs for f");
+    for bytes in &to_f {
+        assert_eq!(t.nodes[f].step(bytes), Ok(()));
+    }
+    let writes: Vec<WriteKind> = std::iter::from_fn(|| t.nodes[f].poll_write().map(|w| w.kind)).collect();
+    assert_eq!(writes, vec![WriteKind::Append { first, last: first + 1 }], "two PROPOSALs, one write");
 }
