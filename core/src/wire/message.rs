@@ -282,8 +282,9 @@ impl<'a> Entries<'a> {
     /// Hands the batch's wire encoding to `put` a slice at a time: the whole of it if held so;
     /// otherwise per run its header, then its payloads, one slice per stretch the sender holds
     /// back to back (runs are as long as the entries allow, so every holder of the same entries
-    /// encodes the same bytes). `Ok(false)` as soon as `put` refuses a slice.
-    pub(crate) fn emit(&self, put: &mut impl FnMut(&[u8]) -> bool) -> Result<bool, MalformedEntries> {
+    /// encodes the same bytes). `Ok(false)` as soon as `put` refuses a slice. (`put` is a
+    /// trait object: one copy of this code for every caller, a few calls per message.)
+    pub(crate) fn emit(&self, put: &mut dyn FnMut(&[u8]) -> bool) -> Result<bool, MalformedEntries> {
         if let Layout::Wire(bytes) = self.0 {
             return Ok(put(bytes));
         }
@@ -516,8 +517,8 @@ impl<'a> Iterator for EntriesIter<'a> {
 
 impl<'a> EntriesIter<'a> {
     /// The next entries as one run: as many as the batch holds back to back with consecutive
-    /// zxids and one stored length (a run of the wire, a stretch of the history or the whole
-    /// of a uniform copy), or one entry.
+    /// zxids and one stored length (a run of the wire, a stretch of the history), or one entry
+    /// (a uniform copy, held only by a `MessageBuf` and rarely encoded, goes entry by entry).
     fn next_run(&mut self) -> Option<Result<Run<'a>, MalformedEntries>> {
         match &mut self.0 {
             IterState::Wire { bytes, at, run } => {
@@ -530,9 +531,10 @@ impl<'a> EntriesIter<'a> {
             IterState::History { next, last, .. } if *next == *last => self.next_one(),
             IterState::History { history, next, last } if *next < *last => {
                 let span = history.history_span(*next, *last).and_then(|span| {
-                    let run = Run { first: span.zxid, count: u32::try_from(span.count).ok()?, stride: u32::try_from(span.stride).ok()?, data: span.bytes };
-                    let fits = run.count > 0 && run.stride > 0 && u64::from(run.first.counter) + u64::from(run.count) <= u64::from(u32::MAX) + 1;
-                    fits.then_some(run)
+                    let (count, stride) = (u32::try_from(span.count).ok()?, u32::try_from(span.stride).ok()?);
+                    // Consecutive counters within the epoch.
+                    let fits = stride > 0 && count > 0 && span.zxid.counter.checked_add(count - 1).is_some();
+                    fits.then_some(Run { first: span.zxid, count, stride, data: span.bytes })
                 });
                 match span {
                     Some(run) => {
@@ -542,26 +544,12 @@ impl<'a> EntriesIter<'a> {
                     None => self.next_one(),
                 }
             }
-            IterState::Uniform { next, stride, data } => {
-                let count = data.len().checked_div(*stride).filter(|&count| count > 1 && data.len() % *stride == 0);
-                let run = count.and_then(|count| {
-                    let first = Zxid::from_u64(*next);
-                    let run = Run { first, count: u32::try_from(count).ok()?, stride: u32::try_from(*stride).ok()?, data };
-                    (u64::from(first.counter) + count as u64 <= u64::from(u32::MAX) + 1).then_some(run)
-                });
-                match run {
-                    Some(run) => {
-                        *next = next.wrapping_add(u64::from(run.count));
-                        *data = &[];
-                        Some(Ok(run))
-                    }
-                    None => self.next_one(),
-                }
-            }
             _ => self.next_one(),
         }
     }
 
+    // Out of line: `next` inlined once here, not in every arm above.
+    #[inline(never)]
     fn next_one(&mut self) -> Option<Result<Run<'a>, MalformedEntries>> {
         Some(self.next()?.map(|(zxid, payload)| Run::one(zxid, payload)))
     }
