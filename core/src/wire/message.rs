@@ -455,7 +455,6 @@ enum IterState<'a> {
 impl<'a> Iterator for EntriesIter<'a> {
     type Item = Result<(Zxid, &'a [u8]), MalformedEntries>;
 
-    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             IterState::Wire { bytes, at, run } => {
