@@ -285,9 +285,18 @@ impl<'a> Entries<'a> {
     /// encodes the same bytes). `Ok(false)` as soon as `put` refuses a slice. (`put` is a
     /// trait object: one copy of this code for every caller, a few calls per message.)
     pub(crate) fn emit(&self, put: &mut dyn FnMut(&[u8]) -> bool) -> Result<bool, MalformedEntries> {
-        if let Layout::Wire(bytes) = self.0 {
-            return Ok(put(bytes));
-        }
+        let (history, index) = match self.0 {
+            Layout::Wire(bytes) => return Ok(put(bytes)),
+            Layout::History { history, first, last, .. } if first == last => (history, first),
+            _ => return self.emit_runs(put),
+        };
+        // One entry (one in flight): no run to look for.
+        let (zxid, payload) = history.history_entry(index).ok_or(MalformedEntries)?;
+        let mut head = [0u8; RUN_HEAD_BYTES_MAX];
+        Ok(put(run_head(&Run::one(zxid, payload), &mut head)) && put(payload))
+    }
+
+    fn emit_runs(&self, put: &mut dyn FnMut(&[u8]) -> bool) -> Result<bool, MalformedEntries> {
         let mut pieces = self.iter();
         loop {
             let start = pieces.clone();
