@@ -104,8 +104,9 @@ fn encode(from: u16, to: u16, m: &Message<'_>) -> Vec<u8> {
 /// Entries in their wire encoding (every value below 128: one byte each).
 fn wire_entries(entries: &[(Zxid, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
+    // Each entry a run of one: epoch, counter, len << 1 (no more in the run), the payload.
     for (zxid, payload) in entries {
-        out.extend([zxid.epoch as u8, zxid.counter as u8, payload.len() as u8]);
+        out.extend([zxid.epoch as u8, zxid.counter as u8, (payload.len() as u8) << 1]);
         out.extend_from_slice(payload);
     }
     out

@@ -304,6 +304,9 @@ fn bad_input_gets_a_typed_error_a_count_and_no_state_change() {
     let last = corrupted.len() - 1;
     corrupted[last] ^= 0x10;
     let oversized = vec![0u8; 1401];
+    let last = t.nodes[f].last_zxid();
+    let next = u8::try_from(last.counter + 1).unwrap();
+    assert!(next < 120 && epoch < 120, "one-byte varints below");
     type Case = (&'static str, Vec<u8>, fn(&StepError) -> bool, fn(&Counters) -> u64);
     let table: Vec<Case> = vec![
         ("empty", vec![], |e| matches!(e, StepError::Wire(wire::WireError::TooShort)), |c| c.undecodable),
@@ -319,8 +322,12 @@ fn bad_input_gets_a_typed_error_a_count_and_no_state_change() {
         ("NEWLEADER of another handshake", encode(l, me, CLUSTER, &Message::NewLeader { epoch, exchange: 1, last: Zxid::ZERO }), |e| matches!(e, StepError::OtherExchange), |c| c.other_exchange),
         ("TRUNC of another handshake", encode(l, me, CLUSTER, &Message::Trunc { epoch, exchange: u64::MAX, to: Zxid::ZERO }), |e| matches!(e, StepError::OtherExchange), |c| c.other_exchange),
         ("a round at the end of its range", encode(l, me, CLUSTER, &Message::Notification { round: u64::MAX, state: wire::PeerState::Looking, vote: wire::Vote { leader: l, zxid: commit, epoch, connected: true }, membership: Zxid::ZERO }), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
-        ("an entry of a later epoch", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[epoch as u8 + 5, 1, 1, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
-        ("an entry skipping a counter", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[epoch as u8, t.nodes[f].last_zxid().counter as u8 + 2, 1, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("an entry of a later epoch", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[epoch as u8 + 5, 1, 2, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("an entry skipping a counter", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[epoch as u8, t.nodes[f].last_zxid().counter as u8 + 2, 2, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        // A good run (two entries of one byte), then a run of one that does not follow it.
+        ("a run then an entry skipping a counter", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: last, commit, entries: wire::Entries::from_wire(&[epoch as u8, next, 1 << 1 | 1, 2, 7, 7, epoch as u8, next + 3, 1 << 1, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("a run then an entry of a later epoch", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: last, commit, entries: wire::Entries::from_wire(&[epoch as u8, next, 1 << 1 | 1, 2, 7, 7, epoch as u8 + 1, 1, 1 << 1, 7]) })), |e| matches!(e, StepError::Implausible(_)), |c| c.implausible),
+        ("a run then a run past the end", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: last, commit, entries: wire::Entries::from_wire(&[epoch as u8, next, 1 << 1 | 1, 2, 7, 7, epoch as u8, next + 2, 1 << 1 | 1, 3, 7, 7]) })), |e| matches!(e, StepError::Wire(wire::WireError::Malformed)), |c| c.undecodable),
         ("ACK at a follower", encode(l, me, CLUSTER, &Message::Ack { epoch, exchange: 0, zxid: commit }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
         ("a vote for a stranger", encode(l, me, CLUSTER, &Message::Notification { round: 99, state: wire::PeerState::Looking, vote: wire::Vote { leader: 77, zxid: Zxid::new(99, 9), epoch: 99, connected: true }, membership: Zxid::ZERO }), |e| matches!(e, StepError::Unexpected(_)), |c| c.unexpected),
         ("malformed entries", encode(l, me, CLUSTER, &Message::Proposal(wire::Proposal { epoch, prev: t.nodes[f].last_zxid(), commit, entries: wire::Entries::from_wire(&[1, 9, 200]) })), |e| matches!(e, StepError::Wire(wire::WireError::Malformed)), |c| c.undecodable),

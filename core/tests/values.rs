@@ -304,7 +304,8 @@ fn bad_values_get_the_typed_errors_and_counts_of_the_bytes_path() {
         for (zxid, payload) in &many {
             let mut head = [0u8; 16];
             let mut at = 0;
-            for v in [u64::from(zxid.epoch), u64::from(zxid.counter), payload.len() as u64] {
+            // Each a run of one: `len << 1`, no count.
+            for v in [u64::from(zxid.epoch), u64::from(zxid.counter), (payload.len() as u64) << 1] {
                 let mut v = v;
                 loop {
                     let byte = (v & 0x7f) as u8;

@@ -6,11 +6,11 @@
 //! no proposal is acknowledged before that, nor before it is durable itself.
 
 use super::Transition;
-use crate::core::Core;
+use crate::core::{Appends, Core};
 use crate::error::StepError;
 use crate::storage::{HardState, Storage};
 use crate::limits::{FETCHED_OVERHEAD_BYTES_MAX, HEADER_BYTES};
-use crate::wire::{Entries, MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote};
+use crate::wire::{Entries, MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote, WireRuns};
 use crate::{NodeId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -351,6 +351,19 @@ impl Learner {
             if count < u.data.len() / (u.stride as usize).max(1) {
                 result = Err(StepError::Storage(crate::storage::StorageError::Full));
             }
+        } else if let Some(runs) = p.entries.wire_runs().filter(|_| at_end && !crate::config::bugs(&core.config).entries_unchecked) {
+            match Self::append_runs(core, &mut run, p.prev, p.epoch, runs) {
+                Ok((count, full)) => {
+                    (index, appended, whole) = (index + count, count > 0, true);
+                    if let Some(e) = full {
+                        result = Err(e);
+                    }
+                }
+                Err(e) => {
+                    core.end_appends(run)?;
+                    return Err(e);
+                }
+            }
         } else if let Some((table, data)) = p.entries.packed().filter(|_| at_end) {
             let count = core.append_packed_to(&mut run, p.prev, p.epoch, table, data)?;
             (index, appended, whole) = (index + count as u64, count > 0, true);
@@ -407,6 +420,54 @@ impl Learner {
             return if p.entries.is_empty() { Ok(()) } else { Err(StepError::Duplicate) };
         }
         result
+    }
+
+    /// Appends entries in their wire encoding after `prev`, a run at a time: a run goes in as
+    /// one stretch (see `Core::append_uniform_to`), a lone entry alone. A batch of more than
+    /// one run is read and checked to follow on within `epoch` first, so a batch refused for its
+    /// framing or its zxids changes nothing. Returns how many went in and, if storage took
+    /// fewer than all, why.
+    fn append_runs<S: Storage>(core: &mut Core<S>, batch: &mut Appends, prev: Zxid, epoch: u32, runs: WireRuns<'_>) -> Result<(u64, Option<StepError>), StepError> {
+        let malformed = StepError::Wire(crate::wire::WireError::Malformed);
+        let implausible = StepError::Implausible("an entry that does not follow its predecessor in this epoch");
+        let mut rest = runs.clone();
+        let first = rest.next();
+        if !rest.is_done() {
+            let mut previous = prev;
+            for run in runs {
+                let run = run.map_err(|MalformedEntries| malformed)?;
+                // A run keeps to its epoch (the decoder checked): its first entry decides.
+                if !run.first.follows(previous, epoch) {
+                    return Err(implausible);
+                }
+                previous = run.last();
+            }
+        }
+        let (mut previous, mut count) = (prev, 0u64);
+        for run in first.into_iter().chain(rest) {
+            let run = run.map_err(|MalformedEntries| malformed)?;
+            // A lone entry goes in alone: cheaper than a stretch of one.
+            if run.count == 1 {
+                if !run.first.follows(previous, epoch) {
+                    return Err(implausible);
+                }
+                if !crate::membership::valid_entry(run.data) {
+                    return Err(malformed);
+                }
+                if let Err(e) = core.append_to(batch, run.first, run.data) {
+                    return Ok((count, Some(e)));
+                }
+                count += 1;
+            } else {
+                let taken = core.append_uniform_to(batch, previous, epoch, run.first, run.stride, run.data)?;
+                count += taken as u64;
+                if taken < run.count as usize {
+                    return Ok((count, Some(StepError::Storage(crate::storage::StorageError::Full))));
+                }
+            }
+            previous = run.last();
+        }
+        Ok((count, None))
     }
 
     fn on_new_leader<S: Storage>(&mut self, core: &mut Core<S>, last: Zxid) -> Result<(), StepError> {

@@ -101,7 +101,8 @@ fn forged_entries<'a>(p: &Proposal<'a>, rng: &mut Rng, scratch: &'a mut Vec<u8>)
     scratch.clear();
     let mut head = [0u8; crate::limits::ENTRY_OVERHEAD_BYTES_MAX];
     let mut at = 0;
-    for v in [u64::from(moved.epoch), u64::from(moved.counter), payload.len() as u64] {
+    // A run of one: `len << 1`, no count.
+    for v in [u64::from(moved.epoch), u64::from(moved.counter), (payload.len() as u64) << 1] {
         at = wire::varint::put(&mut head, at, v)?;
     }
     scratch.extend_from_slice(head.get(..at)?);

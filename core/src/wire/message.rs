@@ -68,6 +68,10 @@ pub(crate) trait History {
     /// The zxid and payload at position `index`.
     fn history_entry(&self, index: u64) -> Option<(Zxid, &[u8])>;
 
+    /// The stretch of entries from `first` (at most through `last`) held with one stored
+    /// length and consecutive zxids, if the history keeps them so (see `Storage::span`).
+    fn history_span(&self, first: u64, last: u64) -> Option<crate::storage::Span<'_>>;
+
     /// Copies positions `first..=last` into `table` (zxid and payload length of each) and
     /// `data` (the payloads back to back); false if one is missing.
     #[cfg(feature = "alloc")]
@@ -78,6 +82,11 @@ impl<S: crate::storage::Storage> History for S {
     #[inline]
     fn history_entry(&self, index: u64) -> Option<(Zxid, &[u8])> {
         self.entry_at(index)
+    }
+
+    #[inline]
+    fn history_span(&self, first: u64, last: u64) -> Option<crate::storage::Span<'_>> {
+        self.span(first, last)
     }
 
     #[cfg(feature = "alloc")]
@@ -110,9 +119,12 @@ impl<S: crate::storage::Storage> History for S {
     }
 }
 
-/// A batch of history entries, in zxid order. On the wire each is `zxid.epoch, zxid.counter,
-/// len` as varints then `len` bytes; a message passed as a value carries them unencoded: it
-/// borrows them from the sender's history, or (in a [`super::MessageBuf`]) from one copy.
+/// A batch of history entries, in zxid order. On the wire they are runs (see [`Run`]): each
+/// `epoch, counter, len << 1 | more` as varints, then (when `more` is set) a varint count of
+/// at least two, then `count × len` bytes: entries of consecutive zxids within one epoch and
+/// of one stored length, the usual batch, are framed once; any other entry is a run of one.
+/// A message passed as a value carries them unencoded: it borrows them from the sender's
+/// history, or (in a [`super::MessageBuf`]) from one copy.
 #[derive(Clone, Copy)]
 pub struct Entries<'a>(Layout<'a>);
 
@@ -139,6 +151,53 @@ pub(crate) struct Uniform<'a> {
     pub first: Zxid,
     pub stride: u32,
     pub data: &'a [u8],
+}
+
+/// A run of entries: `count` consecutive zxids from `first`, all in `first`'s epoch, each
+/// entry `stride` stored bytes, back to back in `data` (`count × stride` bytes). On the wire
+/// it is framed once; a lone entry is a run of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run<'a> {
+    pub first: Zxid,
+    pub count: u32,
+    pub stride: u32,
+    pub data: &'a [u8],
+}
+
+impl<'a> Run<'a> {
+    const EMPTY: Run<'static> = Run { first: Zxid::ZERO, count: 0, stride: 0, data: &[] };
+
+    fn one(zxid: Zxid, payload: &'a [u8]) -> Self {
+        Run { first: zxid, count: 1, stride: payload.len() as u32, data: payload }
+    }
+
+    /// The zxid of the last entry (of a run of at least one).
+    pub fn last(&self) -> Zxid {
+        Zxid::new(self.first.epoch, self.first.counter.wrapping_add(self.count.wrapping_sub(1)))
+    }
+
+    /// Takes the first entry off the run.
+    #[inline]
+    fn pop_front(&mut self) -> Option<(Zxid, &'a [u8])> {
+        if self.count == 0 {
+            return None;
+        }
+        let (entry, rest) = self.data.split_at_checked(self.stride as usize)?;
+        let zxid = self.first;
+        self.count -= 1;
+        self.data = rest;
+        self.first.counter = self.first.counter.wrapping_add(1);
+        Some((zxid, entry))
+    }
+
+    /// Whether `next` continues this run: the next counter in its epoch, the same stored length.
+    fn continued_by(&self, next: &Run<'_>) -> bool {
+        self.stride > 0
+            && next.stride == self.stride
+            && next.first.epoch == self.first.epoch
+            && u64::from(next.first.counter) == u64::from(self.first.counter) + u64::from(self.count)
+            && self.count.checked_add(next.count).is_some()
+    }
 }
 
 /// How [`Entries::copy_into`] held the copy.
@@ -190,7 +249,7 @@ impl<'a> Entries<'a> {
     /// An iterator that checks every bound as it goes; it yields an error once and stops.
     pub fn iter(&self) -> EntriesIter<'a> {
         EntriesIter(match self.0 {
-            Layout::Wire(bytes) => IterState::Wire { bytes, at: 0 },
+            Layout::Wire(bytes) => IterState::Wire { bytes, at: 0, run: Run::EMPTY },
             Layout::History { history, first, last, .. } => IterState::History { history, next: first, last },
             Layout::Packed { table, data } => IterState::Packed { table: table.iter(), data, at: 0 },
             Layout::Uniform { first, stride, data } => IterState::Uniform { next: first.as_u64(), stride: stride as usize, data },
@@ -211,7 +270,71 @@ impl<'a> Entries<'a> {
     pub fn encoded_len(&self) -> usize {
         match self.0 {
             Layout::Wire(bytes) => bytes.len(),
-            _ => self.iter().map(|e| e.map_or(0, |(zxid, payload)| super::entry_len(zxid, payload.len()))).sum(),
+            _ => {
+                let mut len = 0usize;
+                let _ = self.emit(&mut |bytes| {
+                    len += bytes.len();
+                    true
+                });
+                len
+            }
+        }
+    }
+
+    /// Hands the batch's wire encoding to `put` a slice at a time: the whole of it if held so;
+    /// otherwise per run its header, then its payloads, one slice per stretch the sender holds
+    /// back to back (runs are as long as the entries allow, so every holder of the same entries
+    /// encodes the same bytes). `Ok(false)` as soon as `put` refuses a slice. (`put` is a
+    /// trait object: one copy of this code for every caller, a few calls per message.)
+    pub(crate) fn emit(&self, put: &mut dyn FnMut(&[u8]) -> bool) -> Result<bool, MalformedEntries> {
+        let (history, index) = match self.0 {
+            Layout::Wire(bytes) => return Ok(put(bytes)),
+            Layout::History { history, first, last, .. } if first == last => (history, first),
+            _ => return self.emit_runs(put),
+        };
+        // One entry (one in flight): no run to look for.
+        let (zxid, payload) = history.history_entry(index).ok_or(MalformedEntries)?;
+        let mut head = [0u8; RUN_HEAD_BYTES_MAX];
+        Ok(put(run_head(&Run::one(zxid, payload), &mut head)) && put(payload))
+    }
+
+    fn emit_runs(&self, put: &mut dyn FnMut(&[u8]) -> bool) -> Result<bool, MalformedEntries> {
+        let mut pieces = self.iter();
+        loop {
+            let start = pieces.clone();
+            let Some(first) = pieces.next_run() else { return Ok(true) };
+            let first = first?;
+            let mut run = first;
+            // Later pieces that continue the run join it.
+            loop {
+                let mut ahead = pieces.clone();
+                match ahead.next_run() {
+                    Some(Ok(next)) if run.continued_by(&next) => {
+                        run.count += next.count;
+                        pieces = ahead;
+                    }
+                    _ => break,
+                }
+            }
+            let mut head = [0u8; RUN_HEAD_BYTES_MAX];
+            if !put(run_head(&run, &mut head)) {
+                return Ok(false);
+            }
+            // The usual batch is one piece: its payloads are at hand.
+            if run.count == first.count {
+                if !put(first.data) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let (mut copy, mut left) = (start, run.count);
+            while left > 0 {
+                let Some(Ok(piece)) = copy.next_run() else { return Err(MalformedEntries) };
+                if !put(piece.data) {
+                    return Ok(false);
+                }
+                left = left.saturating_sub(piece.count);
+            }
         }
     }
 
@@ -270,6 +393,12 @@ impl<'a> Entries<'a> {
         }
     }
 
+    /// The runs of the wire encoding, if that is how the batch is held.
+    #[inline]
+    pub(crate) fn wire_runs(&self) -> Option<WireRuns<'a>> {
+        self.wire_bytes().map(|bytes| WireRuns { bytes, at: 0 })
+    }
+
     /// The wire encoding, if that is how the batch is held.
     pub(crate) fn wire_bytes(&self) -> Option<&'a [u8]> {
         match self.0 {
@@ -302,17 +431,15 @@ impl Serialize for Entries<'_> {
         // A batch held as values: its wire encoding, a byte at a time (postcard writes a
         // byte sequence the same way as a byte string). The hot path encodes by hand instead.
         let mut seq = serializer.serialize_seq(Some(self.encoded_len()))?;
-        for entry in self.iter() {
-            let (zxid, payload) = entry.map_err(|_| S::Error::custom("malformed entries"))?;
-            let mut head = [0u8; crate::limits::ENTRY_OVERHEAD_BYTES_MAX];
-            let mut at = 0;
-            for v in [u64::from(zxid.epoch), u64::from(zxid.counter), payload.len() as u64] {
-                at = varint::put(&mut head, at, v).ok_or_else(|| S::Error::custom("entry header"))?;
-            }
-            for byte in head.iter().take(at).chain(payload) {
-                seq.serialize_element(byte)?;
-            }
+        let mut failed = None;
+        let emitted = self.emit(&mut |bytes| {
+            let result = bytes.iter().try_for_each(|byte| seq.serialize_element(byte));
+            result.map_err(|e| failed = Some(e)).is_ok()
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
+        emitted.map_err(|_| S::Error::custom("malformed entries"))?;
         seq.end()
     }
 }
@@ -324,10 +451,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
 }
 
 /// Iterates over [`Entries`].
+#[derive(Clone)]
 pub struct EntriesIter<'a>(IterState<'a>);
 
+#[derive(Clone)]
 enum IterState<'a> {
-    Wire { bytes: &'a [u8], at: usize },
+    /// The encoding, read from `at`; `run` is what is left of the run being read.
+    Wire { bytes: &'a [u8], at: usize, run: Run<'a> },
     History { history: &'a dyn History, next: u64, last: u64 },
     Packed { table: core::slice::Iter<'a, (Zxid, u32)>, data: &'a [u8], at: usize },
     Uniform { next: u64, stride: usize, data: &'a [u8] },
@@ -336,10 +466,20 @@ enum IterState<'a> {
 impl<'a> Iterator for EntriesIter<'a> {
     type Item = Result<(Zxid, &'a [u8]), MalformedEntries>;
 
-    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
-            IterState::Wire { bytes, at } => next_wire(bytes, at),
+            IterState::Wire { bytes, at, run } => {
+                if let Some(entry) = run.pop_front() {
+                    return Some(Ok(entry));
+                }
+                match next_run(bytes, at)? {
+                    Ok(next) => {
+                        *run = next;
+                        run.pop_front().map(Ok)
+                    }
+                    Err(e) => Some(Err(e)),
+                }
+            }
             IterState::History { history, next, last } => {
                 if *next > *last {
                     return None;
@@ -385,27 +525,125 @@ impl<'a> Iterator for EntriesIter<'a> {
     }
 }
 
-fn next_wire<'a>(bytes: &'a [u8], at: &mut usize) -> Option<Result<(Zxid, &'a [u8]), MalformedEntries>> {
+impl<'a> EntriesIter<'a> {
+    /// The next entries as one run: as many as the batch holds back to back with consecutive
+    /// zxids and one stored length (a run of the wire, a stretch of the history), or one entry
+    /// (a uniform copy, held only by a `MessageBuf` and rarely encoded, goes entry by entry).
+    fn next_run(&mut self) -> Option<Result<Run<'a>, MalformedEntries>> {
+        match &mut self.0 {
+            IterState::Wire { bytes, at, run } => {
+                if run.count > 0 {
+                    return Some(Ok(core::mem::replace(run, Run::EMPTY)));
+                }
+                next_run(bytes, at)
+            }
+            // A lone entry: one lookup (the stretch it is in would take more).
+            IterState::History { next, last, .. } if *next == *last => self.next_one(),
+            IterState::History { history, next, last } if *next < *last => {
+                let span = history.history_span(*next, *last).and_then(|span| {
+                    let (count, stride) = (u32::try_from(span.count).ok()?, u32::try_from(span.stride).ok()?);
+                    // Consecutive counters within the epoch.
+                    let fits = stride > 0 && count > 0 && span.zxid.counter.checked_add(count - 1).is_some();
+                    fits.then_some(Run { first: span.zxid, count, stride, data: span.bytes })
+                });
+                match span {
+                    Some(run) => {
+                        *next += u64::from(run.count);
+                        Some(Ok(run))
+                    }
+                    None => self.next_one(),
+                }
+            }
+            _ => self.next_one(),
+        }
+    }
+
+    // Out of line: `next` inlined once here, not in every arm above.
+    #[inline(never)]
+    fn next_one(&mut self) -> Option<Result<Run<'a>, MalformedEntries>> {
+        Some(self.next()?.map(|(zxid, payload)| Run::one(zxid, payload)))
+    }
+}
+
+/// Bytes of a run's header at most: epoch, counter, `len << 1 | more`, count.
+const RUN_HEAD_BYTES_MAX: usize = 5 + 5 + 5 + 5;
+// A lone entry's header (no count) is at most `ENTRY_OVERHEAD_BYTES_MAX`, and a longer run's
+// at most that per entry: so a batch never takes more than its entries framed alone, the
+// bound the leader sizes batches by and the encoder leaves room for.
+const _: () = assert!(RUN_HEAD_BYTES_MAX - 5 <= crate::limits::ENTRY_OVERHEAD_BYTES_MAX);
+const _: () = assert!(RUN_HEAD_BYTES_MAX <= 2 * crate::limits::ENTRY_OVERHEAD_BYTES_MAX);
+
+/// Writes the header of `run` into `head`; returns the bytes written.
+fn run_head<'h>(run: &Run<'_>, head: &'h mut [u8; RUN_HEAD_BYTES_MAX]) -> &'h [u8] {
+    let more = run.count > 1;
+    let mut at = 0;
+    let mut fields = [u64::from(run.first.epoch), u64::from(run.first.counter), u64::from(run.stride) << 1 | u64::from(more), u64::from(run.count)];
+    let fields = if more { &mut fields[..] } else { &mut fields[..3] };
+    for &mut v in fields {
+        // Four varints of at most 5 bytes each always fit.
+        at = varint::put(&mut head[..], at, v).unwrap_or(at);
+    }
+    &head[..at]
+}
+
+/// Reads the run at `bytes[*at..]` (see [`Entries`]). Checks every bound: each varint in its
+/// range, a run of more than one of at least two entries of at least one byte (so a batch never
+/// holds more entries than bytes) that stays in its epoch, its payloads inside `bytes`. On an
+/// error, moves `at` to the end.
+pub(crate) fn next_run<'a>(bytes: &'a [u8], at: &mut usize) -> Option<Result<Run<'a>, MalformedEntries>> {
     if *at >= bytes.len() {
         return None;
     }
     let parsed = (|| {
-        let (epoch, at) = varint::get(bytes, *at, u32::MAX as u64)?;
-        let (counter, at) = varint::get(bytes, at, u32::MAX as u64)?;
-        let (len, at) = varint::get(bytes, at, u32::MAX as u64)?;
-        let end = at.checked_add(len as usize)?;
-        let payload = bytes.get(at..end)?;
-        Some((Zxid::new(epoch as u32, counter as u32), payload, end))
+        let (epoch, at) = varint::get(bytes, *at, u32::MAX.into())?;
+        let (counter, at) = varint::get(bytes, at, u32::MAX.into())?;
+        let (head, at) = varint::get(bytes, at, u64::from(u32::MAX) << 1 | 1)?;
+        let stride = head >> 1;
+        let (count, at) = match head & 1 {
+            0 => (1, at),
+            _ => varint::get(bytes, at, u32::MAX.into())?,
+        };
+        if head & 1 == 1 && (count < 2 || stride == 0 || counter + count - 1 > u64::from(u32::MAX)) {
+            return None;
+        }
+        let len = usize::try_from(stride.checked_mul(count)?).ok()?;
+        let end = at.checked_add(len)?;
+        let data = bytes.get(at..end)?;
+        Some((Run { first: Zxid::new(epoch as u32, counter as u32), count: count as u32, stride: stride as u32, data }, end))
     })();
     match parsed {
-        Some((zxid, payload, end)) => {
+        Some((run, end)) => {
             *at = end;
-            Some(Ok((zxid, payload)))
+            Some(Ok(run))
         }
         None => {
             *at = bytes.len();
             Some(Err(MalformedEntries))
         }
+    }
+}
+
+/// The runs of entries in their wire encoding, checked as they are read.
+#[derive(Clone)]
+pub(crate) struct WireRuns<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl WireRuns<'_> {
+    /// Whether every run has been read.
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+}
+
+impl<'a> Iterator for WireRuns<'a> {
+    type Item = Result<Run<'a>, MalformedEntries>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        next_run(self.bytes, &mut self.at)
     }
 }
 

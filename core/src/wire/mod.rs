@@ -20,6 +20,7 @@ pub(crate) mod varint;
 
 pub use checksum::checksum;
 pub use message::{Bytes, Entries, EntriesIter, MalformedEntries, Message, PeerState, Proposal, SnapChunk, Vote};
+pub(crate) use message::WireRuns;
 pub(crate) use message::{TAG_INFORM, TAG_PROPOSAL};
 #[cfg(feature = "alloc")]
 pub use owned::MessageBuf;
@@ -94,8 +95,9 @@ pub fn encode(header: Header, message: &Message<'_>, buf: &mut [u8]) -> Result<u
         if p.entries.wire_bytes().is_some() {
             return encode_serde(header, message, buf);
         }
-        // Entries held as values: by hand, in one pass, leaving room for the length prefix;
-        // in a buffer too tight for that room, in two (the length first).
+        // Entries held as values: by hand, straight from where they are held, in one pass,
+        // leaving room for the length prefix; in a buffer too tight for that room, in two
+        // (the length first).
         let tag = if matches!(message, Message::Proposal(_)) { TAG_PROPOSAL } else { TAG_INFORM };
         let fields = (p.epoch, p.prev, p.commit);
         return match encode_entries(header, tag, fields, None, &p.entries, buf) {
@@ -114,23 +116,46 @@ fn encode_serde(header: Header, message: &Message<'_>, buf: &mut [u8]) -> Result
     header.write(buf, body_len)
 }
 
-/// A PROPOSAL or INFORM whose entries are held as values; every one of them or an error.
+/// A PROPOSAL or INFORM whose entries are held as values: its fields, then the entries (each
+/// run's payloads copied in one piece per stretch the sender holds back to back) behind room
+/// for their length prefix: as much as their largest encoding would need, or exactly that of
+/// `blob_len` when the caller knows the entries' length.
 fn encode_entries(header: Header, tag: u8, fields: (u32, Zxid, Zxid), blob_len: Option<usize>, entries: &Entries<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    let (mut malformed, mut taken) = (false, 0usize);
-    let mut valid = entries.iter().map_while(|e| {
-        taken += 1;
-        e.map_err(|_| malformed = true).ok()
+    let (epoch, prev, commit) = fields;
+    let body = buf.get_mut(HEADER_BYTES..).ok_or(WireError::BufferTooSmall)?;
+    *body.first_mut().ok_or(WireError::BufferTooSmall)? = tag;
+    let mut len_at = 1usize;
+    for v in [epoch.into(), prev.epoch.into(), prev.counter.into(), commit.epoch.into(), commit.counter.into()] {
+        len_at = varint::put(body, len_at, v).ok_or(WireError::BufferTooSmall)?;
+    }
+    let blob_start = len_at + varint::len(blob_len.unwrap_or_else(|| entries.encoded_len_bound()) as u64);
+    let mut at = blob_start;
+    let fits = entries.emit(&mut |bytes| match body.get_mut(at..at + bytes.len()) {
+        Some(to) => {
+            to.copy_from_slice(bytes);
+            at += bytes.len();
+            true
+        }
+        None => false,
     });
-    let (len, count) = encode_proposal_with(header, tag, fields, usize::MAX, blob_len, &mut valid, buf)?;
-    drop(valid);
-    if malformed {
+    match fits {
+        Ok(true) => {}
+        Ok(false) => return Err(WireError::BufferTooSmall),
+        Err(_) => return Err(WireError::Malformed),
+    }
+    // Postcard wants the shortest length prefix: close the gap, if the bound left one.
+    let blob_len = at - blob_start;
+    // The bound holds for every layout (a run's header is at most one entry's); should it
+    // not, the prefix would overwrite the entries.
+    debug_assert!(len_at + varint::len(blob_len as u64) <= blob_start);
+    if len_at + varint::len(blob_len as u64) > blob_start {
         return Err(WireError::Malformed);
     }
-    // An entry taken and not encoded did not fit.
-    if count < taken {
-        return Err(WireError::BufferTooSmall);
+    let after_len = varint::put(body, len_at, blob_len as u64).ok_or(WireError::BufferTooSmall)?;
+    if after_len < blob_start {
+        body.copy_within(blob_start..at, after_len);
     }
-    Ok(len)
+    header.write(buf, after_len + blob_len)
 }
 
 /// Bytes `message` takes on the wire, envelope included.
@@ -198,90 +223,10 @@ pub fn decode<'a>(bytes: &'a [u8], cluster_id: u32, me: NodeId, bytes_max: usize
     }
 }
 
-/// Encoded length of one entry inside a batch.
+/// Encoded length of one entry framed alone (a run of one); entries that form a run take less.
 #[inline]
 pub fn entry_len(zxid: Zxid, payload_len: usize) -> usize {
-    varint::len(zxid.epoch.into()) + varint::len(zxid.counter.into()) + varint::len(payload_len as u64) + payload_len
-}
-
-/// Bytes reserved for the entries' length prefix before its value is known.
-const BLOB_LEN_RESERVED: usize = 5;
-
-/// Encodes a PROPOSAL or INFORM straight from the history in one pass, copying each
-/// payload once: as many of `entries` as fit in `budget` bytes of entries. Returns the
-/// message length and how many entries it carries.
-#[cfg(test)]
-pub(crate) fn encode_proposal<'e>(
-    header: Header,
-    tag: u8,
-    fields: (u32, Zxid, Zxid),
-    budget: usize,
-    entries: &mut impl Iterator<Item = (Zxid, &'e [u8])>,
-    buf: &mut [u8],
-) -> Result<(usize, usize), WireError> {
-    encode_proposal_with(header, tag, fields, budget, None, entries, buf)
-}
-
-/// [`encode_proposal`], with the entries' encoded length known beforehand (`blob_len`):
-/// then no room is left for the length prefix, and `buf` may be exactly the message's size.
-fn encode_proposal_with<'e>(
-    header: Header,
-    tag: u8,
-    fields: (u32, Zxid, Zxid),
-    budget: usize,
-    blob_len: Option<usize>,
-    entries: &mut impl Iterator<Item = (Zxid, &'e [u8])>,
-    buf: &mut [u8],
-) -> Result<(usize, usize), WireError> {
-    let (epoch, prev, commit) = fields;
-    let body = buf.get_mut(HEADER_BYTES..).ok_or(WireError::BufferTooSmall)?;
-    let put = |body: &mut [u8], at: &mut usize, v: u64| -> Result<(), WireError> {
-        *at = varint::put(body, *at, v).ok_or(WireError::BufferTooSmall)?;
-        Ok(())
-    };
-    let mut at = 0usize;
-    *body.get_mut(at).ok_or(WireError::BufferTooSmall)? = tag;
-    at += 1;
-    for v in [epoch.into(), prev.epoch.into(), prev.counter.into(), commit.epoch.into(), commit.counter.into()] {
-        put(body, &mut at, v)?;
-    }
-    let len_at = at;
-    let blob_start = match blob_len {
-        Some(len) => {
-            put(body, &mut at, len as u64)?;
-            at
-        }
-        None => len_at + BLOB_LEN_RESERVED,
-    };
-    let room = body.len().saturating_sub(blob_start).min(budget);
-    let mut end = blob_start;
-    let mut count = 0usize;
-    for (zxid, payload) in entries {
-        if end - blob_start + entry_len(zxid, payload.len()) > room {
-            break;
-        }
-        put(body, &mut end, zxid.epoch.into())?;
-        put(body, &mut end, zxid.counter.into())?;
-        put(body, &mut end, payload.len() as u64)?;
-        let stop = end + payload.len();
-        body.get_mut(end..stop).ok_or(WireError::BufferTooSmall)?.copy_from_slice(payload);
-        end = stop;
-        count += 1;
-    }
-    let written = end - blob_start;
-    if let Some(len) = blob_len {
-        if written != len {
-            return Err(WireError::BufferTooSmall);
-        }
-        let total = header.write(buf, end)?;
-        return Ok((total, count));
-    }
-    // Postcard wants the shortest length prefix: close the gap left for it.
-    let mut after_len = len_at;
-    put(body, &mut after_len, written as u64)?;
-    body.copy_within(blob_start..end, after_len);
-    let total = header.write(buf, after_len + written)?;
-    Ok((total, count))
+    varint::len(zxid.epoch.into()) + varint::len(zxid.counter.into()) + varint::len((payload_len as u64) << 1) + payload_len
 }
 
 #[cfg(test)]

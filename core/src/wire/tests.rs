@@ -45,31 +45,35 @@ fn round_trip(message: Message<'_>) {
 #[test]
 fn every_message_kind_round_trips() {
     let z = Zxid::new(3, 4);
-    let entries_bytes = {
-        let mut b = [0u8; 64];
-        let (n, _) = encode_proposal(HEADER, TAG_PROPOSAL, (1, z, z), usize::MAX, &mut [(z, &b"abc"[..])].into_iter(), &mut b).unwrap();
-        let (_, m) = decode(&b[..n], 9, 2, 64).unwrap();
-        match m {
-            Message::Proposal(p) => {
-                let all: heapless::Vec<_, 4> = p.entries.iter().map(|e| e.unwrap()).collect();
-                assert_eq!(all.as_slice(), &[(z, &b"abc"[..])]);
-            }
-            other => panic!("decoded {other:?}"),
+    let table = [(z, 3u32)];
+    let mut b = [0u8; 64];
+    let n = encode(HEADER, &Message::Proposal(Proposal { epoch: 1, prev: z, commit: z, entries: Entries::from_packed(&table, b"abc") }), &mut b).unwrap();
+    let (_, m) = decode(&b[..n], 9, 2, 64).unwrap();
+    match m {
+        Message::Proposal(p) => {
+            let all: heapless::Vec<_, 4> = p.entries.iter().map(|e| e.unwrap()).collect();
+            assert_eq!(all.as_slice(), &[(z, &b"abc"[..])]);
         }
-        b
-    };
-    let _ = entries_bytes;
+        other => panic!("decoded {other:?}"),
+    }
     for m in one_of_each(Entries::EMPTY) {
         round_trip(m);
     }
+}
+
+/// `entries` held as values (a table and the payloads), encoded by hand as an INFORM.
+fn encode_packed(entries: &[(Zxid, &[u8])], buf: &mut [u8]) -> Result<usize, WireError> {
+    let table: std::vec::Vec<(Zxid, u32)> = entries.iter().map(|(zxid, p)| (*zxid, p.len() as u32)).collect();
+    let data: std::vec::Vec<u8> = entries.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let p = Proposal { epoch: 2, prev: Zxid::new(1, 0), commit: Zxid::new(1, 2), entries: Entries::from_packed(&table, &data) };
+    encode(HEADER, &Message::Inform(p), buf)
 }
 
 #[test]
 fn hand_encoded_proposal_is_postcard() {
     let entries = [(Zxid::new(1, 1), &b"a"[..]), (Zxid::new(1, 2), &b"bb"[..]), (Zxid::new(2, 300), &[0u8; 200][..])];
     let mut hand = [0u8; 512];
-    let (n, count) = encode_proposal(HEADER, TAG_INFORM, (2, Zxid::new(1, 0), Zxid::new(1, 2)), usize::MAX, &mut entries.iter().copied(), &mut hand).unwrap();
-    assert_eq!(count, 3);
+    let n = encode_packed(&entries, &mut hand).unwrap();
     let (_, decoded) = decode(&hand[..n], 9, 2, 512).unwrap();
     let Message::Inform(p) = decoded else { panic!("expected INFORM, got {decoded:?}") };
     assert_eq!((p.epoch, p.prev, p.commit), (2, Zxid::new(1, 0), Zxid::new(1, 2)));
@@ -79,23 +83,117 @@ fn hand_encoded_proposal_is_postcard() {
     let mut again = [0u8; 512];
     let m = encode(HEADER, &decoded, &mut again).unwrap();
     assert_eq!(&again[..m], &hand[..n]);
+    // So does serde's path for entries held as values.
+    let table: std::vec::Vec<(Zxid, u32)> = entries.iter().map(|(zxid, p)| (*zxid, p.len() as u32)).collect();
+    let data: std::vec::Vec<u8> = entries.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let values = Message::Inform(Proposal { entries: Entries::from_packed(&table, &data), ..p });
+    let mut serde = [0u8; 512];
+    let body = postcard::to_slice(&values, &mut serde).unwrap();
+    assert_eq!(&*body, &hand[HEADER_BYTES..n]);
 }
 
 #[test]
-fn a_proposal_carries_only_what_fits_its_budget() {
-    let entries = [(Zxid::new(1, 1), &[1u8; 10][..]), (Zxid::new(1, 2), &[2u8; 10][..]), (Zxid::new(1, 3), &[3u8; 10][..])];
-    let one = entry_len(Zxid::new(1, 1), 10);
+fn a_run_is_framed_once_and_lone_entries_alone() {
+    let (a, b, c) = ([1u8; 4], [2u8; 4], [3u8; 5]);
+    // 1:7 and 1:8 of 4 bytes: one run; 1:9 of 5 bytes, 1:11 of 4 bytes and 2:1: runs of one.
+    let entries = [(Zxid::new(1, 7), &a[..]), (Zxid::new(1, 8), &b[..]), (Zxid::new(1, 9), &c[..]), (Zxid::new(1, 11), &a[..]), (Zxid::new(2, 1), &a[..])];
     let mut buf = [0u8; 256];
-    let (n, count) = encode_proposal(HEADER, TAG_PROPOSAL, (1, Zxid::ZERO, Zxid::ZERO), 2 * one + 1, &mut entries.iter().copied(), &mut buf).unwrap();
-    assert_eq!(count, 2);
-    let (_, m) = decode(&buf[..n], 9, 2, 256).unwrap();
-    let Message::Proposal(p) = m else { panic!("{m:?}") };
-    assert_eq!(p.entries.iter().count(), 2);
-    // A buffer too small for a third entry stops at what fits, too.
-    // Header, the fields, the room kept for the length prefix, then two entries.
-    let mut small = [0u8; 13 + 6 + 5 + 2 * 13];
-    let (_, count) = encode_proposal(HEADER, TAG_PROPOSAL, (1, Zxid::ZERO, Zxid::ZERO), usize::MAX, &mut entries.iter().copied(), &mut small).unwrap();
-    assert_eq!(count, 2);
+    let n = encode_packed(&entries, &mut buf).unwrap();
+    let Message::Inform(p) = decode(&buf[..n], 9, 2, 256).unwrap().1 else { panic!() };
+    let wire = p.entries.wire_bytes().unwrap();
+    let mut expected = std::vec![1, 7, 4 << 1 | 1, 2, 1, 1, 1, 1, 2, 2, 2, 2];
+    expected.extend([1, 9, 5 << 1, 3, 3, 3, 3, 3]);
+    expected.extend([1, 11, 4 << 1, 1, 1, 1, 1]);
+    expected.extend([2, 1, 4 << 1, 1, 1, 1, 1]);
+    assert_eq!(wire, &expected[..]);
+    let runs: std::vec::Vec<_> = p.entries.wire_runs().unwrap().map(|r| r.unwrap()).map(|r| (r.first, r.count, r.stride)).collect();
+    assert_eq!(runs, [(Zxid::new(1, 7), 2, 4), (Zxid::new(1, 9), 1, 5), (Zxid::new(1, 11), 1, 4), (Zxid::new(2, 1), 1, 4)]);
+    // The same entries held as one uniform copy, or by pieces of a table, encode the same.
+    let mut data = a.to_vec();
+    data.extend_from_slice(&b);
+    let uniform = Entries::from_uniform(Zxid::new(1, 7), 4, &data);
+    let table = [(Zxid::new(1, 7), 4u32), (Zxid::new(1, 8), 4)];
+    let packed = Entries::from_packed(&table, &data);
+    assert_eq!(uniform.encoded_len(), 12);
+    assert_eq!(packed.encoded_len(), 12);
+    let (mut x, mut y) = (std::vec::Vec::new(), std::vec::Vec::new());
+    uniform.emit(&mut |s| { x.extend_from_slice(s); true }).unwrap();
+    packed.emit(&mut |s| { y.extend_from_slice(s); true }).unwrap();
+    assert_eq!(x, &expected[..12]);
+    assert_eq!(y, x);
+}
+
+/// Every check of the run decoder refuses its case: each case is one check's counterexample.
+#[test]
+fn malformed_runs_are_refused() {
+    let refused = |bytes: &[u8]| {
+        let mut it = Entries::from_wire(bytes).iter();
+        let all: std::vec::Vec<_> = it.by_ref().collect();
+        assert_eq!(all.last(), Some(&Err(MalformedEntries)), "{bytes:?} was taken: {all:?}");
+        assert_eq!(it.next(), None);
+        let runs: std::vec::Vec<_> = Entries::from_wire(bytes).wire_runs().unwrap().collect();
+        assert_eq!(runs.last(), Some(&Err(MalformedEntries)), "{bytes:?} was taken as runs");
+    };
+    // A good run to start from: 1:7 and 1:8, two bytes each.
+    let good = [1, 7, 2 << 1 | 1, 2, 9, 9, 8, 8];
+    assert_eq!(Entries::from_wire(&good).iter().count(), 2);
+    assert!(Entries::from_wire(&good).iter().all(|e| e.is_ok()));
+    // Truncated: a payload byte short, or its count missing.
+    refused(&good[..7]);
+    refused(&good[..3]);
+    // A count of less than two.
+    refused(&[1, 7, 2 << 1 | 1, 1, 9, 9]);
+    refused(&[1, 7, 2 << 1 | 1, 0]);
+    // Entries of no bytes in a run (a batch would hold more entries than bytes).
+    refused(&[1, 7, 1, 200, 1]);
+    // A run leaving its epoch: counter u32::MAX and one more.
+    let mut crossing = std::vec![1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1 << 1 | 1, 2, 5, 5];
+    refused(&crossing);
+    // ... where the last counter of the epoch alone is fine.
+    crossing[6] = 1 << 1;
+    crossing.remove(7);
+    crossing.truncate(8);
+    assert_eq!(Entries::from_wire(&crossing).iter().collect::<std::vec::Vec<_>>(), [Ok((Zxid::new(1, u32::MAX), &[5u8][..]))]);
+    // A count × length past the end, and one whose product overflows 32 bits.
+    refused(&[1, 7, 2 << 1 | 1, 3, 9, 9, 8, 8]);
+    let mut huge = std::vec![1, 1];
+    let mut put = |v: u64| {
+        let mut b = [0u8; 10];
+        let end = varint::put(&mut b, 0, v).unwrap();
+        huge.extend_from_slice(&b[..end]);
+    };
+    put(u64::from(u32::MAX) << 1 | 1);
+    put(u64::from(u32::MAX - 1));
+    refused(&huge);
+    // A length above u32::MAX, a count above it.
+    let put_all = |values: &[u64]| {
+        let mut out = std::vec::Vec::new();
+        for &v in values {
+            let mut b = [0u8; 10];
+            let end = varint::put(&mut b, 0, v).unwrap();
+            out.extend_from_slice(&b[..end]);
+        }
+        out
+    };
+    refused(&put_all(&[1, 1, (u64::from(u32::MAX) + 1) << 1]));
+    refused(&put_all(&[1, 1, 1 << 1 | 1, u64::from(u32::MAX) + 1]));
+    // An entry after a good run, truncated: the good run comes out, then the error.
+    let mut tail = good.to_vec();
+    tail.extend([1, 9, 4 << 1, 1]);
+    let all: std::vec::Vec<_> = Entries::from_wire(&tail).iter().collect();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2], Err(MalformedEntries));
+}
+
+#[test]
+fn a_buffer_too_small_for_the_entries_is_refused() {
+    let entries = [(Zxid::new(1, 1), &[1u8; 10][..]), (Zxid::new(1, 2), &[2u8; 10][..]), (Zxid::new(1, 4), &[3u8; 10][..])];
+    let mut buf = [0u8; 256];
+    let n = encode_packed(&entries, &mut buf).unwrap();
+    for len in HEADER_BYTES..n {
+        assert_eq!(encode_packed(&entries, &mut buf[..len]), Err(WireError::BufferTooSmall), "{len} bytes");
+    }
+    assert_eq!(encode_packed(&entries, &mut buf[..n]), Ok(n));
 }
 
 #[test]
@@ -151,10 +249,10 @@ proptest! {
     fn proposals_round_trip(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..8), epoch in 1u32..1000) {
         let entries: std::vec::Vec<(Zxid, &[u8])> = payloads.iter().enumerate().map(|(i, p)| (Zxid::new(epoch, i as u32 + 1), p.as_slice())).collect();
         let mut buf = [0u8; 1024];
-        let (n, count) = encode_proposal(HEADER, TAG_PROPOSAL, (epoch, Zxid::ZERO, Zxid::ZERO), usize::MAX, &mut entries.iter().copied(), &mut buf).unwrap();
-        prop_assert_eq!(count, entries.len());
+        let n = encode_packed(&entries, &mut buf).unwrap();
+        prop_assert_eq!(n, encoded_len(&decode(&buf[..n], 9, 2, 1024).unwrap().1));
         let (_, m) = decode(&buf[..n], 9, 2, 1024).unwrap();
-        let Message::Proposal(p) = m else { panic!("not a proposal") };
+        let Message::Inform(p) = m else { panic!("not an inform") };
         let got: std::vec::Vec<(Zxid, &[u8])> = p.entries.iter().map(|e| e.unwrap()).collect();
         prop_assert_eq!(got, entries);
     }

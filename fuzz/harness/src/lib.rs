@@ -556,7 +556,8 @@ fn near_zxid(base: Zxid, n: NearZxid) -> Zxid {
     }
 }
 
-/// Entries in their wire encoding: `(epoch, counter, length)` as LEB128 varints, then the payload.
+/// Entries in their wire encoding (format 5): runs of consecutive zxids of one length, each
+/// `epoch, counter, len << 1 | more` as LEB128 varints, the count if `more`, then the payloads.
 pub fn wire_entries<P: AsRef<[u8]>>(entries: &[(Zxid, P)]) -> Vec<u8> {
     fn put(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
@@ -566,11 +567,25 @@ pub fn wire_entries<P: AsRef<[u8]>>(entries: &[(Zxid, P)]) -> Vec<u8> {
         out.push(v as u8);
     }
     let mut out = Vec::new();
-    for (zxid, payload) in entries {
-        put(&mut out, zxid.epoch.into());
-        put(&mut out, zxid.counter.into());
-        put(&mut out, payload.as_ref().len() as u64);
-        out.extend_from_slice(payload.as_ref());
+    let mut rest = entries;
+    while let Some(((first, payload), _)) = rest.split_first() {
+        // A run: the entries after the first with the next counters and the same length.
+        let len = payload.as_ref().len();
+        let count = 1 + rest[1..]
+            .iter()
+            .enumerate()
+            .take_while(|(i, (zxid, p))| len > 0 && p.as_ref().len() == len && zxid.epoch == first.epoch && u64::from(zxid.counter) == u64::from(first.counter) + *i as u64 + 1)
+            .count();
+        put(&mut out, first.epoch.into());
+        put(&mut out, first.counter.into());
+        put(&mut out, (len as u64) << 1 | u64::from(count > 1));
+        if count > 1 {
+            put(&mut out, count as u64);
+        }
+        for (_, payload) in &rest[..count] {
+            out.extend_from_slice(payload.as_ref());
+        }
+        rest = &rest[count..];
     }
     out
 }
