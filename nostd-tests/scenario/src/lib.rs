@@ -410,6 +410,12 @@ impl Cluster {
     }
 
     /// One line per node: role, epoch, leader, history, commit point, applied state, queues.
+    ///
+    /// Only a failed run prints it, after the run has returned. Kept out of line so that its
+    /// formatting frame (a score of arguments) is not part of the run's frame, which sits under
+    /// the deepest stack of the micro:bit.
+    #[inline(never)]
+    #[cold]
     pub fn write_state(&self, out: &mut dyn fmt::Write) {
         #[allow(clippy::needless_range_loop)]
         for slot in 0..NODES {
