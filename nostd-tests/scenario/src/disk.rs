@@ -18,10 +18,12 @@ use zaxos::Zxid;
 pub const DISK_ENTRIES: usize = crate::LOG_ENTRIES;
 /// Largest entry it stores: the scenario's payloads.
 pub const DISK_ENTRY_BYTES: usize = crate::PAYLOAD_BYTES;
-/// Calls handed over and not yet written.
-const CALLS_IN_FLIGHT: usize = 8;
-/// Drains handed over and not yet reported durable.
-const GROUPS_IN_FLIGHT: usize = 4;
+/// Calls handed over and not yet written. Each slot is 28 bytes (a hard state, or an append
+/// with its payload) and every node's disk has them: four per node is what the micro:bit's
+/// 16 KiB leave room for. A fuller queue writes its oldest call early, which the contract allows.
+pub const CALLS_IN_FLIGHT: usize = 4;
+/// Drains handed over and not yet reported durable (a fuller queue finishes its oldest early).
+const GROUPS_IN_FLIGHT: usize = 3;
 
 // Positions and lengths are kept in bytes.
 const _: () = assert!(DISK_ENTRIES <= 255 && DISK_ENTRY_BYTES <= 255 && crate::SNAPSHOT_BYTES <= 255);

@@ -3,7 +3,7 @@
 use zaxos::persist::{load, Persist};
 use zaxos::storage::{HardState, Storage};
 use zaxos::Zxid;
-use zaxos_nostd_scenario::disk::{Disk, DiskError};
+use zaxos_nostd_scenario::disk::{Disk, DiskError, CALLS_IN_FLIGHT};
 use zaxos_nostd_scenario::Store;
 
 fn z(counter: u32) -> Zxid {
@@ -52,9 +52,9 @@ fn a_group_is_durable_at_its_tick_and_a_crash_before_loses_it() {
 #[test]
 fn a_full_queue_writes_its_oldest_calls_early_and_a_crash_keeps_them() {
     let mut disk = Disk::NEW;
-    // Nine calls, room for eight in flight: the first is written to make room.
+    // One call more than there is room for in flight: the first is written to make room.
     disk.hard_state(&hard(1)).unwrap();
-    append(&mut disk, 1, 8);
+    append(&mut disk, 1, CALLS_IN_FLIGHT as u32);
     disk.submit(1, 100).unwrap();
     disk.crash();
     assert_eq!(loaded(&mut disk), (hard(1), 0, vec![]));
