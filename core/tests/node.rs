@@ -917,3 +917,35 @@ fn a_followers_appends_not_yet_taken_are_one_write() {
     let writes: Vec<WriteKind> = std::iter::from_fn(|| t.nodes[f].poll_write().map(|w| w.kind)).collect();
     assert_eq!(writes, vec![WriteKind::Append { first, last: first + 1 }], "two PROPOSALs, one write");
 }
+
+/// A PROPOSAL whose entries turn to garbage part way is refused, and what went in before the
+/// garbage has its write like any other append: nothing is held that the host was not told
+/// to store (an ACK counts on what the host made durable).
+#[test]
+fn entries_before_malformed_bytes_get_their_write() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    for payload in [b"a", b"b"] {
+        assert!(t.nodes[leader].propose(payload).is_ok());
+        t.drain(leader);
+        t.settle(3);
+    }
+    let held = t.nodes[f].storage_last_index();
+    let last = t.nodes[f].last_zxid();
+    let prev = Zxid::new(last.epoch, last.counter - 1);
+    let epoch = t.nodes[leader].epoch();
+    // The entry it holds after `prev` (so entries are taken one by one), a new one, then bytes
+    // that do not decode.
+    let mut entries = vec![last.epoch as u8, last.counter as u8, 2, 7];
+    entries.extend([last.epoch as u8, last.counter as u8 + 1, 2, 7]);
+    entries.push(0xff);
+    let commit = t.nodes[f].commit_zxid();
+    let message = Message::Proposal(wire::Proposal { epoch, prev, commit, entries: wire::Entries::from_wire(&entries) });
+    let bytes = encode(leader as u16 + 1, f as u16 + 1, CLUSTER, &message);
+    assert_eq!(t.nodes[f].step(&bytes), Err(StepError::Wire(wire::WireError::Malformed)));
+    assert_eq!(t.nodes[f].storage_last_index(), held + 1, "the entry before the garbage went in");
+    let writes: Vec<WriteKind> = std::iter::from_fn(|| t.nodes[f].poll_write().map(|w| w.kind)).collect();
+    assert_eq!(writes, vec![WriteKind::Append { first: held + 1, last: held + 1 }], "and has its write");
+}

@@ -372,7 +372,14 @@ impl Learner {
             }
         }
         for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
-            let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
+            let (zxid, payload) = match entry {
+                Ok(entry) => entry,
+                Err(MalformedEntries) => {
+                    // What went in before the bad bytes gets its write, as for any other refusal.
+                    core.end_appends(run)?;
+                    return Err(StepError::Wire(crate::wire::WireError::Malformed));
+                }
+            };
             let unchecked = crate::config::bugs(&core.config).entries_unchecked && zxid > previous;
             if !(zxid.follows(previous, p.epoch) || unchecked) {
                 core.end_appends(run)?;
