@@ -123,6 +123,9 @@ planted_bugs! {
     round_ignores_unknown_candidate,
     /// The leader neither steps aside for nor adopts a promiser's newer history.
     leader_ignores_newer_history,
+    /// A learner refusing a PROPOSAL's undecodable entries part way keeps what it took before
+    /// them, with no write for it.
+    malformed_entries_unwritten,
 }
 
 #[cfg(feature = "sim")]

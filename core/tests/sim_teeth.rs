@@ -193,3 +193,12 @@ fn probe() {
     let adjust = if name == "batch_draws_past_counter" { batches } else { as_drawn };
     println!("{name}: {:?}", first_failure_from(bugs, start, seeds, ticks, adjust));
 }
+
+/// A learner that took entries of a PROPOSAL before bytes that do not decode, and refused it
+/// without a write for them (found by review): the simulator's forger cuts entries short,
+/// and the checker compares the history a node holds with what its writes will leave.
+#[test]
+fn entries_held_without_a_write_are_caught() {
+    let found = first_failure(Bugs { malformed_entries_unwritten: true, ..Bugs::NONE }, 100, 5_000, as_drawn);
+    assert!(matches!(found, Some((_, Found::Violation("the history held is the history written")))), "{found:?}");
+}

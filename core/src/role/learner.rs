@@ -371,12 +371,21 @@ impl Learner {
                 result = Err(StepError::Storage(crate::storage::StorageError::Full));
             }
         }
+        // Taken one by one (the history holds entries after `prev`): bytes that do not decode
+        // refuse the whole batch before anything of it goes in.
+        let unwritten = crate::config::bugs(&core.config).malformed_entries_unwritten;
+        if !whole && !unwritten && p.entries.wire_bytes().is_some() && p.entries.iter().any(|entry| entry.is_err()) {
+            core.end_appends(run)?;
+            return Err(StepError::Wire(crate::wire::WireError::Malformed));
+        }
         for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
             let (zxid, payload) = match entry {
                 Ok(entry) => entry,
                 Err(MalformedEntries) => {
                     // What went in before the bad bytes gets its write, as for any other refusal.
-                    core.end_appends(run)?;
+                    if !unwritten {
+                        core.end_appends(run)?;
+                    }
                     return Err(StepError::Wire(crate::wire::WireError::Malformed));
                 }
             };

@@ -96,6 +96,16 @@ pub(crate) fn forge<'a>(message: &Message<'a>, rng: &mut Rng, scratch: &'a mut V
 /// The proposal with its first entry moved outside the message's epoch or past the next
 /// counter (ZOOKEEPER-4925's class).
 fn forged_entries<'a>(p: &Proposal<'a>, rng: &mut Rng, scratch: &'a mut Vec<u8>) -> Option<Proposal<'a>> {
+    scratch.clear();
+    if rng.chance(0.3) {
+        // The entries as sent, then a byte that does not decode: refused whole.
+        p.entries.emit(&mut |bytes| {
+            scratch.extend_from_slice(bytes);
+            true
+        }).ok()?;
+        scratch.push(0xff);
+        return Some(Proposal { entries: Entries::from_wire(scratch), ..*p });
+    }
     let (zxid, payload) = p.entries.iter().next()?.ok()?;
     let moved = if rng.chance(0.5) { Zxid::new(p.epoch.checked_add(1)?, 1) } else { Zxid::new(zxid.epoch, zxid.counter.checked_add(2)?) };
     scratch.clear();

@@ -50,6 +50,9 @@ pub struct Disk {
     /// Calls of the drain in progress, not yet a group.
     staged: Vec<Call>,
     queue: VecDeque<Group>,
+    /// The last position the history will have once every call handed over lands (what the
+    /// node that made them holds, if it handed over a write for everything it holds).
+    written_last: u64,
 }
 
 impl Persist for Disk {
@@ -61,16 +64,20 @@ impl Persist for Disk {
     }
 
     fn append(&mut self, index: u64, zxid: Zxid, stored: &[u8]) -> Result<(), Self::Error> {
+        self.written_last = index;
         self.staged.push(Call::Append { index, zxid, stored: stored.to_vec() });
         Ok(())
     }
 
     fn truncate_after(&mut self, index: u64) -> Result<(), Self::Error> {
+        self.written_last = self.written_last.min(index);
         self.staged.push(Call::Truncate { after: index });
         Ok(())
     }
 
     fn snapshot(&mut self, index: u64, zxid: Zxid, data: &[u8], replaces_history: bool) -> Result<(), Self::Error> {
+        // Entries up to the snapshot go; with the history replaced, every one.
+        self.written_last = if replaces_history { index } else { self.written_last.max(index) };
         self.staged.push(Call::Snapshot { index, zxid, data: data.to_vec(), replaces_history });
         Ok(())
     }
@@ -111,6 +118,16 @@ impl Disk {
 
     fn last_index(&self) -> u64 {
         self.snapshot.0 + self.entries.len() as u64
+    }
+
+    /// The last position of the history once every call handed over lands.
+    pub fn written_last(&self) -> u64 {
+        self.written_last
+    }
+
+    /// A node restarts on what is durable: that is all that was written.
+    pub fn restarted(&mut self) {
+        self.written_last = self.last_index();
     }
 
     fn apply(&mut self, call: Call) {

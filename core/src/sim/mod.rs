@@ -399,6 +399,7 @@ impl<M: StateMachine> Simulation<M> {
         let id = config.id;
         let mut storage = VecStorage::new(1 << 20, 64 << 20, 1 << 20);
         self.members[i].disk.load(&mut storage);
+        self.members[i].disk.restarted();
         let Ok(node) = Node::new(config, storage) else { return };
         let m = &mut self.members[i];
         m.starts += 1;
@@ -820,6 +821,11 @@ impl<M: StateMachine> Simulation<M> {
         // The disk's `Persist` never fails; what the drain handed over is one group.
         if let Ok(Some(seq)) = node.persist(&mut m.disk) {
             m.disk.submit(seq, now + delay);
+        }
+        let held = node.storage_last_index();
+        if held != m.disk.written_last() {
+            let detail = format!("n{} holds its history up to {held}, its writes up to {}", m.id, m.disk.written_last());
+            self.checker.fail(now, "the history held is the history written", detail);
         }
         if delay == 0 {
             if let Some(seq) = m.disk.complete(now) {
