@@ -21,10 +21,11 @@ WASM_OPT_FLAGS := -Oz --converge --enable-bulk-memory --enable-nontrapping-float
 	--enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers
 # Budgets of the package's .wasm modules, gzipped (a host loads one of them): the node
 # class with the simulator (the main entry), and the node with the znode tree (entry zaxos/tree).
-# 108 KiB each since the handshake ids, the restart loader and the simulator's replay,
-# forgery and promise checks (about 2.5 KiB in the node, 5 more in the simulator).
-WASM_GZIP_BUDGET := 110592
-WASM_TREE_GZIP_BUDGET := 110592
+# 108 KiB since the handshake ids, the restart loader and the simulator's replay, forgery and
+# promise checks (about 2.5 KiB in the node, 5 more in the simulator); 112 KiB since the
+# discovery fetch and entries framed in runs (the node alone went from 54.8 to 59.1 KiB).
+WASM_GZIP_BUDGET := 114688
+WASM_TREE_GZIP_BUDGET := 114688
 
 .PHONY: wasm test-wasm
 
