@@ -79,7 +79,7 @@ fn ephemerals_of(m: &TreeMachine, home: u16) -> Vec<(String, u64)> {
 
 #[test]
 fn many_seeds_with_faults_keep_every_replica_equal() {
-    let (mut expired, mut restored, mut ephemerals, mut snap_seeds) = (0, 0, 0, 0);
+    let (mut expired, mut restored, mut ephemerals, mut snap_seeds, mut with_ephemerals) = (0, 0, 0, 0, 0u64);
     for seed in 0..SEEDS {
         let mut sim = Sim::with_machine(Options::for_seed(seed, TICKS));
         // Sim::run, with a look at the replicas' trees every 10 ticks.
@@ -100,10 +100,12 @@ fn many_seeds_with_faults_keep_every_replica_equal() {
         let first = members(&sim)[0];
         let created = machines.iter().map(|m| m.activity().ephemerals_created).max().unwrap_or(0);
         // A seed with little traffic (a low proposal rate and many faults) may commit too few
-        // entries for its clients to get far; the rest must have built a tree with ephemerals.
+        // entries for its clients to get far; the rest must have built a tree. Whether a busy
+        // seed's clients drew an ephemeral create is chance (one mode in four, sessions cut
+        // short by faults): ephemerals are required over all seeds, below.
         let busy = report.committed >= 200;
         assert!(!busy || tree(&sim, first).node_count() > 4, "seed {seed}: nothing but the fresh tree");
-        assert!(!busy || ephemerals_seen > 0 || created > 0, "seed {seed}: no replica ever held an ephemeral ({} committed, {:?})", report.committed, tree(&sim, first).nodes().map(|(p, _)| p.to_string()).collect::<Vec<_>>());
+        with_ephemerals += u64::from(ephemerals_seen > 0 || created > 0);
         assert!(machines.iter().all(|m| m.activity().snapshots_refused == 0), "seed {seed}");
         ephemerals += created;
         expired += machines.iter().map(|m| m.activity().sessions_expired).max().unwrap_or(0);
@@ -113,8 +115,9 @@ fn many_seeds_with_faults_keep_every_replica_equal() {
     }
     // The mix must reach what the test is about, not only pass.
     assert!(expired > SEEDS, "only {expired} sessions expired in {SEEDS} seeds");
+    assert!(with_ephemerals >= SEEDS * 3 / 4, "ephemerals held in only {with_ephemerals} of {SEEDS} seeds");
     assert!(snap_seeds >= SEEDS / 10, "snapshots restored in only {snap_seeds} seeds ({restored} restores)");
-    println!("{SEEDS} seeds x {TICKS} ticks: {ephemerals} ephemerals created, {expired} sessions expired, {restored} snapshots restored in {snap_seeds} seeds");
+    println!("{SEEDS} seeds x {TICKS} ticks: {ephemerals} ephemerals created (held in {with_ephemerals} seeds), {expired} sessions expired, {restored} snapshots restored in {snap_seeds} seeds");
 }
 
 #[test]
