@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use arbitrary::{Arbitrary, Unstructured};
 use zaxos::storage::{Storage, VecStorage};
 use zaxos::wire::{self, Bytes, Entries, Header, Message, PeerState, Proposal, SnapChunk, Vote};
-use zaxos::{self as zxid, Apply, Config, Node, NodeId, Zxid};
+use zaxos::{self as zxid, Apply, Config, Node, NodeId, WriteKind, Zxid};
 
 /// FNV-1a 64 of a payload: enough to tell entries apart.
 fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -127,6 +127,9 @@ pub struct Bed {
     applied: u64,
     /// The last write handed out, not yet reported durable.
     unreported: Option<u64>,
+    /// The last position of the history once every write handed out lands: the history the
+    /// node holds must end there (nothing held that the host was not told to store).
+    written_last: u64,
     starts: u64,
     buf: Vec<u8>,
     /// Proposals numbered so far (each payload is unique).
@@ -159,8 +162,10 @@ impl Bed {
             }
         };
         let node = node.expect("the node");
+        let written_last = node.storage().last_index();
         let mut bed = Bed {
             node,
+            written_last,
             committed: BTreeMap::new(),
             applied_log: BTreeMap::new(),
             commit: 0,
@@ -262,6 +267,7 @@ impl Bed {
         self.starts += 1;
         let config = config(self.id(), 7 + self.starts);
         self.node.restart(config).expect("a valid config");
+        self.written_last = self.node.storage().last_index();
         self.commit = self.node.commit_index();
         self.applied = self.node.applied_index();
         self.drain();
@@ -304,8 +310,17 @@ impl Bed {
     fn drain(&mut self) {
         while let Some(write) = self.node.poll_write() {
             self.unreported = Some(write.seq);
+            self.written_last = match write.kind {
+                WriteKind::Append { last, .. } => last,
+                WriteKind::Truncate { after } => self.written_last.min(after),
+                WriteKind::Snapshot { index, replaces_history: true, .. } => index,
+                WriteKind::Snapshot { index, .. } => self.written_last.max(index),
+                WriteKind::HardState(_) => self.written_last,
+            };
         }
         let me = self.id();
+        let held = self.node.storage().last_index();
+        assert_eq!(held, self.written_last, "n{me} holds its history up to {held}, its writes up to {}", self.written_last);
         while let Some(t) = self.node.poll_transmit(&mut self.buf) {
             if let Ok((_, m)) = wire::decode(&self.buf[..t.len], CLUSTER_ID, t.to, MESSAGE_BYTES_MAX) {
                 if let Some(exchange) = m.exchange() {
@@ -492,7 +507,8 @@ pub enum FuzzMessage {
     LeaderInfo { epoch: Near32 },
     AckEpoch { epoch: Near32, current_epoch: Near32, last: NearZxid, promised: bool },
     Trunc { epoch: Near32, to: NearZxid },
-    Proposal { epoch: Near32, prev: NearZxid, commit: NearZxid, entries: Vec<(EntryZxid, u8)> },
+    /// `torn`: the entries end in a byte that does not decode.
+    Proposal { epoch: Near32, prev: NearZxid, commit: NearZxid, entries: Vec<(EntryZxid, u8)>, torn: bool },
     NewLeader { epoch: Near32, last: NearZxid },
     Ack { epoch: Near32, zxid: NearZxid },
     Commit { epoch: Near32, zxid: NearZxid },
@@ -657,14 +673,17 @@ fn with_message<R>(node: &FuzzNode, x: u64, m: &FuzzMessage, f: impl FnOnce(&Mes
             Message::AckEpoch { epoch: e(*epoch), exchange: x, current_epoch: e(*current_epoch), last: z(*last), promised: *promised }
         }
         FuzzMessage::Trunc { epoch, to } => Message::Trunc { epoch: e(*epoch), exchange: x, to: z(*to) },
-        FuzzMessage::Proposal { epoch, prev, commit, entries } | FuzzMessage::Inform { epoch, prev, commit, entries } => {
-            blob = wire_entries(&entries_of(entries));
-            let p = Proposal { epoch: e(*epoch), prev: z(*prev), commit: z(*commit), entries: Entries::from_wire(&blob) };
-            if matches!(m, FuzzMessage::Proposal { .. }) {
-                Message::Proposal(p)
-            } else {
-                Message::Inform(p)
+        FuzzMessage::Proposal { epoch, prev, commit, entries, torn } => {
+            let mut bytes = wire_entries(&entries_of(entries));
+            if *torn {
+                bytes.push(0xff);
             }
+            blob = bytes;
+            Message::Proposal(Proposal { epoch: e(*epoch), prev: z(*prev), commit: z(*commit), entries: Entries::from_wire(&blob) })
+        }
+        FuzzMessage::Inform { epoch, prev, commit, entries } => {
+            blob = wire_entries(&entries_of(entries));
+            Message::Inform(Proposal { epoch: e(*epoch), prev: z(*prev), commit: z(*commit), entries: Entries::from_wire(&blob) })
         }
         FuzzMessage::NewLeader { epoch, last } => Message::NewLeader { epoch: e(*epoch), exchange: x, last: z(*last) },
         FuzzMessage::Ack { epoch, zxid } => Message::Ack { epoch: e(*epoch), exchange: x, zxid: z(*zxid) },
@@ -713,12 +732,12 @@ fn skipped(name: &str) -> bool {
 pub fn apply_op(bed: &mut Bed, op: &FuzzOp) {
     match op {
         FuzzOp::Message { from, message } => {
+            // Every other message goes as bytes, so both input paths run, from any sender.
+            let as_bytes = matches!(message, FuzzMessage::Proposal { .. } | FuzzMessage::Ack { .. }) && (*from / 6) % 2 == 0;
             let from = match NodeId::from(*from % 6) {
                 0 if skipped("nobody") => 5,
                 from => from,
             };
-            // Every other message goes as bytes, so both input paths run.
-            let as_bytes = matches!(message, FuzzMessage::Proposal { .. } | FuzzMessage::Ack { .. }) && from % 2 == 0;
             let x = bed.exchanges.get(&from).copied().unwrap_or(0);
             let envelope = with_message(&bed.node, x, message, |m| if as_bytes { bed.envelope(from, m) } else { None });
             match envelope {

@@ -115,7 +115,7 @@ fn nobody_cannot_lead_a_node_into_a_counter_gap() {
         connected: true,
         membership: NearZxid::Near(-105, 64),
     };
-    let proposal = FuzzMessage::Proposal { epoch: Near32::Near(0), prev: NearZxid::Near(0, -1), commit: NearZxid::Near(-1, -1), entries: vec![(EntryZxid::Next, 0)] };
+    let proposal = FuzzMessage::Proposal { epoch: Near32::Near(0), prev: NearZxid::Near(0, -1), commit: NearZxid::Near(-1, -1), entries: vec![(EntryZxid::Next, 0)], torn: false };
     let ops = [
         FuzzOp::Message { from: 6, message: notification },
         FuzzOp::Message { from: 0, message: FuzzMessage::LeaderInfo { epoch: Near32::Near(0) } },
