@@ -947,3 +947,43 @@ fn a_proposal_whose_entries_turn_to_garbage_is_refused_whole() {
     assert_eq!(t.nodes[f].storage_last_index(), held, "nothing of the batch went in");
     assert_eq!(t.nodes[f].poll_write().map(|w| w.kind), None, "and nothing is to be written");
 }
+
+/// Messages node `n` queued for `to`, taken from its queue.
+fn queued_to(n: &mut TestNode, to: u16) -> usize {
+    let mut buf = [0u8; 1400];
+    std::iter::from_fn(|| n.poll_transmit(&mut buf).map(|t| t.to)).filter(|&t| t == to).count()
+}
+
+/// A looking voter answers a member without a vote at most once a tick, however often it
+/// hears from it, and again in a later tick.
+#[test]
+fn a_looking_voter_answers_an_observer_once_a_tick() {
+    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[4]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+    node.tick();
+    let _ = queued_to(&mut node, 4);
+    let vote = wire::Vote { leader: 4, zxid: Zxid::ZERO, epoch: 0, connected: false };
+    let looking = Message::Notification { round: node.round(), state: wire::PeerState::Looking, vote, membership: Zxid::ZERO };
+    for _ in 0..3 {
+        let _ = node.step(&encode(4, 1, CLUSTER, &looking));
+    }
+    assert_eq!(queued_to(&mut node, 4), 1, "one answer in this tick");
+    node.tick();
+    let _ = node.step(&encode(4, 1, CLUSTER, &looking));
+    assert_eq!(queued_to(&mut node, 4), 1, "and one in the next");
+}
+
+/// A looking node sends its vote again every two heartbeats.
+#[test]
+fn a_looking_node_repeats_its_vote_every_two_heartbeats() {
+    let mut config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER);
+    config.heartbeat_ticks = 3;
+    config.election_timeout_ticks = 10;
+    let mut node = TestNode::new(config, Store::new()).unwrap();
+    let mut sent = 0;
+    for _ in 0..60 {
+        node.tick();
+        while node.poll_write().is_some() {}
+        sent += queued_to(&mut node, 2);
+    }
+    assert_eq!(sent, 1 + 60 / 6, "the first vote, then one to each voter every six ticks");
+}
