@@ -987,3 +987,33 @@ fn a_looking_node_repeats_its_vote_every_two_heartbeats() {
     }
     assert_eq!(sent, 1 + 60 / 6, "the first vote, then one to each voter every six ticks");
 }
+
+/// Each voter heard counts once towards hearing a majority: a voter that repeats itself does
+/// not crowd out the others (votes rank a candidate that hears a majority first).
+#[test]
+fn a_voter_heard_again_and_again_counts_once_towards_a_majority() {
+    let voters = [1u16, 2, 3, 4, 5];
+    let mut node = TestNode::new(Config::new(1, &voters, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+    node.tick();
+    let notification = |from: u16, round: u64| {
+        let vote = wire::Vote { leader: from, zxid: Zxid::ZERO, epoch: 0, connected: false };
+        encode(from, 1, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
+    };
+    let round = node.round();
+    let mut buf = [0u8; 1400];
+    let mut votes: Vec<wire::Vote> = Vec::new();
+    // Taken after every step: the queue for messages is short on small builds.
+    let mut step = |node: &mut TestNode, bytes: Vec<u8>| {
+        let _ = node.step(&bytes);
+        votes.extend(std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec()))).filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
+            Ok((_, Message::Notification { vote, .. })) => Some(vote),
+            _ => None,
+        }));
+    };
+    for _ in 0..zaxos::limits::MEMBERS_MAX + 1 {
+        step(&mut node, notification(2, round));
+    }
+    step(&mut node, notification(3, round));
+    let last = votes.last().copied().expect("votes sent");
+    assert_eq!((last.leader, last.connected), (1, true), "hearing 2 and 3, node 1 hears a majority of five and votes for itself: {votes:?}");
+}
