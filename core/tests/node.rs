@@ -1017,3 +1017,23 @@ fn a_voter_heard_again_and_again_counts_once_towards_a_majority() {
     let last = votes.last().copied().expect("votes sent");
     assert_eq!((last.leader, last.connected), (1, true), "hearing 2 and 3, node 1 hears a majority of five and votes for itself: {votes:?}");
 }
+
+/// A looking voter told by a follower who leads asks that leader itself only when it does not
+/// know it as a voter (its membership may be behind); a leader it knows it just waits to hear.
+#[test]
+fn a_looking_voter_asks_a_claimed_leader_only_when_it_does_not_know_it_as_a_voter() {
+    let claim = |leader: u16| {
+        let vote = wire::Vote { leader, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
+        encode(2, 1, CLUSTER, &Message::Notification { round: 1, state: wire::PeerState::Following, vote, membership: Zxid::ZERO })
+    };
+    for (leader, asked) in [(3u16, 0usize), (7, 1)] {
+        let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+        node.tick();
+        // Node 2 heard once already: hearing a majority, node 1 has said so to every voter.
+        let vote = wire::Vote { leader: 2, zxid: Zxid::ZERO, epoch: 0, connected: false };
+        let _ = node.step(&encode(2, 1, CLUSTER, &Message::Notification { round: node.round(), state: wire::PeerState::Looking, vote, membership: Zxid::ZERO }));
+        let _ = queued_to(&mut node, leader);
+        let _ = node.step(&claim(leader));
+        assert_eq!(queued_to(&mut node, leader), asked, "leader n{leader}");
+    }
+}
