@@ -1037,3 +1037,35 @@ fn a_looking_voter_asks_a_claimed_leader_only_when_it_does_not_know_it_as_a_vote
         assert_eq!(queued_to(&mut node, leader), asked, "leader n{leader}");
     }
 }
+
+/// A looking node without a vote takes up the vote it hears from a voter (in its round, over
+/// its own placeholder; or in a later round) and says so to the voter, so the voter can count
+/// it if the node holds a vote in the voter's newer membership.
+#[test]
+fn a_looking_node_without_a_vote_takes_up_a_voters_vote() {
+    let vote_from = |from: u16, round: u64| {
+        // Not connected: it ranks below the node's own placeholder (a higher id), and is
+        // taken up all the same.
+        let vote = wire::Vote { leader: from, zxid: Zxid::ZERO, epoch: 0, connected: false };
+        encode(from, 4, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
+    };
+    let told = |node: &mut TestNode, to: u16| -> Vec<(u64, u16)> {
+        let mut buf = [0u8; 1400];
+        std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
+            .filter(|(t, _)| *t == to)
+            .filter_map(|(t, bytes)| match wire::decode(&bytes, CLUSTER, t, 4096) {
+                Ok((_, Message::Notification { round, vote, .. })) => Some((round, vote.leader)),
+                _ => None,
+            })
+            .collect()
+    };
+    for later in [false, true] {
+        let mut node = TestNode::new(Config::new(4, &[1, 2, 3], &[4]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+        node.tick();
+        let _ = told(&mut node, 2);
+        let round = node.round() + u64::from(later) * 5;
+        let _ = node.step(&vote_from(2, round));
+        assert_eq!(node.round(), round, "later round: {later}");
+        assert_eq!(told(&mut node, 2), vec![(round, 2)], "it votes as node 2 does and says so (later round: {later})");
+    }
+}
