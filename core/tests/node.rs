@@ -1067,5 +1067,8 @@ fn a_looking_node_without_a_vote_takes_up_a_voters_vote() {
         let _ = node.step(&vote_from(2, round));
         assert_eq!(node.round(), round, "later round: {later}");
         assert_eq!(told(&mut node, 2), vec![(round, 2)], "it votes as node 2 does and says so (later round: {later})");
+        // Node 1's vote ranks below node 2's, in the same round: not taken up, no answer.
+        let _ = node.step(&vote_from(1, round));
+        assert_eq!(told(&mut node, 1), vec![], "a worse vote in the same round changes nothing");
     }
 }
