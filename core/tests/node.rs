@@ -1072,3 +1072,29 @@ fn a_looking_node_without_a_vote_takes_up_a_voters_vote() {
         assert_eq!(told(&mut node, 1), vec![], "a worse vote in the same round changes nothing");
     }
 }
+
+/// A voter hearing a vote of an older round tells the sender where it stands (its round and
+/// vote), and does not count the old vote.
+#[test]
+fn a_vote_of_an_older_round_is_answered_not_counted() {
+    let vote_from = |from: u16, round: u64| {
+        let vote = wire::Vote { leader: from, zxid: Zxid::ZERO, epoch: 0, connected: false };
+        encode(from, 1, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
+    };
+    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+    node.tick();
+    let _ = node.step(&vote_from(3, 5));
+    assert_eq!(node.round(), 5);
+    let _ = queued_to(&mut node, 2);
+    let _ = node.step(&vote_from(2, 2));
+    let mut buf = [0u8; 1400];
+    let answers: Vec<u64> = std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
+        .filter(|(to, _)| *to == 2)
+        .filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
+            Ok((_, Message::Notification { round, .. })) => Some(round),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, vec![5], "node 2 is told the current round");
+    assert_eq!(node.round(), 5);
+}
