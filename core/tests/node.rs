@@ -1098,3 +1098,49 @@ fn a_vote_of_an_older_round_is_answered_not_counted() {
     assert_eq!(answers, vec![5], "node 2 is told the current round");
     assert_eq!(node.round(), 5);
 }
+
+/// Entering a later round, a voter takes up the sender's vote when it ranks above its own.
+#[test]
+fn a_later_round_brings_the_senders_better_vote() {
+    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+    node.tick();
+    let _ = queued_to(&mut node, 2);
+    let vote = wire::Vote { leader: 3, zxid: Zxid::ZERO, epoch: 0, connected: true };
+    let _ = node.step(&encode(3, 1, CLUSTER, &Message::Notification { round: 5, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO }));
+    let mut buf = [0u8; 1400];
+    let to_2: Vec<(u64, u16)> = std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
+        .filter(|(to, _)| *to == 2)
+        .filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
+            Ok((_, Message::Notification { round, vote, .. })) => Some((round, vote.leader)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_2.last(), Some(&(5, 3)), "round 5, voting for node 3: {to_2:?}");
+}
+
+/// A vote for a candidate this voter does not know moves it to the sender's round only when
+/// the round is later and both are voters; otherwise nothing changes and nothing is sent.
+#[test]
+fn a_vote_for_an_unknown_candidate_moves_the_round_only_when_it_should() {
+    let fresh = || {
+        let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[4]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+        node.tick();
+        let vote = wire::Vote { leader: 3, zxid: Zxid::ZERO, epoch: 0, connected: false };
+        let _ = node.step(&encode(3, 1, CLUSTER, &Message::Notification { round: 5, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO }));
+        let mut buf = [0u8; 1400];
+        while node.poll_transmit(&mut buf).is_some() {}
+        node
+    };
+    let unknown = |from: u16, round: u64| {
+        let vote = wire::Vote { leader: 9, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
+        encode(from, 1, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
+    };
+    for (from, round, moved) in [(2u16, 9u64, true), (2, 5, false), (2, 2, false), (4, 9, false)] {
+        let mut node = fresh();
+        let _ = node.step(&unknown(from, round));
+        assert_eq!(node.round(), if moved { round } else { 5 }, "from n{from} in round {round}");
+        let mut buf = [0u8; 1400];
+        let sent = std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| t.to)).filter(|&to| to == 3).count();
+        assert_eq!(sent > 0, moved, "from n{from} in round {round}: a vote again only in a new round");
+    }
+}
