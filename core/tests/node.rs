@@ -954,21 +954,52 @@ fn queued_to(n: &mut TestNode, to: u16) -> usize {
     std::iter::from_fn(|| n.poll_transmit(&mut buf).map(|t| t.to)).filter(|&t| t == to).count()
 }
 
+/// A node `id` of a cluster of `voters` and `observers`, started and ticked once.
+fn started(id: u16, voters: &[u16], observers: &[u16]) -> TestNode {
+    let mut node = TestNode::new(Config::new(id, voters, observers).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
+    node.tick();
+    node
+}
+
+/// A NOTIFICATION from `from` to `to`, as bytes.
+fn notification(from: u16, to: u16, round: u64, state: wire::PeerState, vote: wire::Vote) -> Vec<u8> {
+    encode(from, to, CLUSTER, &Message::Notification { round, state, vote, membership: Zxid::ZERO })
+}
+
+/// A vote for `leader` with an empty history.
+fn vote_for(leader: u16, connected: bool) -> wire::Vote {
+    wire::Vote { leader, zxid: Zxid::ZERO, epoch: 0, connected }
+}
+
+/// Everything queued at `node`, taken: the NOTIFICATIONs, as (receiver, round, vote).
+fn notifications_sent(node: &mut TestNode) -> Vec<(u16, u64, wire::Vote)> {
+    let mut buf = [0u8; 1400];
+    std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
+        .filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
+            Ok((_, Message::Notification { round, vote, .. })) => Some((to, round, vote)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The (round, candidate) of each NOTIFICATION queued at `node` for `to`; everything queued is taken.
+fn told(node: &mut TestNode, to: u16) -> Vec<(u64, u16)> {
+    notifications_sent(node).into_iter().filter(|(t, _, _)| *t == to).map(|(_, round, vote)| (round, vote.leader)).collect()
+}
+
 /// A looking voter answers a member without a vote at most once a tick, however often it
 /// hears from it, and again in a later tick.
 #[test]
 fn a_looking_voter_answers_an_observer_once_a_tick() {
-    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[4]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-    node.tick();
+    let mut node = started(1, &[1, 2, 3], &[4]);
     let _ = queued_to(&mut node, 4);
-    let vote = wire::Vote { leader: 4, zxid: Zxid::ZERO, epoch: 0, connected: false };
-    let looking = Message::Notification { round: node.round(), state: wire::PeerState::Looking, vote, membership: Zxid::ZERO };
+    let looking = notification(4, 1, node.round(), wire::PeerState::Looking, vote_for(4, false));
     for _ in 0..3 {
-        let _ = node.step(&encode(4, 1, CLUSTER, &looking));
+        let _ = node.step(&looking);
     }
     assert_eq!(queued_to(&mut node, 4), 1, "one answer in this tick");
     node.tick();
-    let _ = node.step(&encode(4, 1, CLUSTER, &looking));
+    let _ = node.step(&looking);
     assert_eq!(queued_to(&mut node, 4), 1, "and one in the next");
 }
 
@@ -992,28 +1023,18 @@ fn a_looking_node_repeats_its_vote_every_two_heartbeats() {
 /// not crowd out the others (votes rank a candidate that hears a majority first).
 #[test]
 fn a_voter_heard_again_and_again_counts_once_towards_a_majority() {
-    let voters = [1u16, 2, 3, 4, 5];
-    let mut node = TestNode::new(Config::new(1, &voters, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-    node.tick();
-    let notification = |from: u16, round: u64| {
-        let vote = wire::Vote { leader: from, zxid: Zxid::ZERO, epoch: 0, connected: false };
-        encode(from, 1, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
-    };
+    let mut node = started(1, &[1, 2, 3, 4, 5], &[]);
     let round = node.round();
-    let mut buf = [0u8; 1400];
     let mut votes: Vec<wire::Vote> = Vec::new();
     // Taken after every step: the queue for messages is short on small builds.
-    let mut step = |node: &mut TestNode, bytes: Vec<u8>| {
-        let _ = node.step(&bytes);
-        votes.extend(std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec()))).filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
-            Ok((_, Message::Notification { vote, .. })) => Some(vote),
-            _ => None,
-        }));
+    let mut step = |node: &mut TestNode, from: u16| {
+        let _ = node.step(&notification(from, 1, round, wire::PeerState::Looking, vote_for(from, false)));
+        votes.extend(notifications_sent(node).into_iter().map(|(_, _, vote)| vote));
     };
     for _ in 0..zaxos::limits::MEMBERS_MAX + 1 {
-        step(&mut node, notification(2, round));
+        step(&mut node, 2);
     }
-    step(&mut node, notification(3, round));
+    step(&mut node, 3);
     let last = votes.last().copied().expect("votes sent");
     assert_eq!((last.leader, last.connected), (1, true), "hearing 2 and 3, node 1 hears a majority of five and votes for itself: {votes:?}");
 }
@@ -1022,18 +1043,13 @@ fn a_voter_heard_again_and_again_counts_once_towards_a_majority() {
 /// know it as a voter (its membership may be behind); a leader it knows it just waits to hear.
 #[test]
 fn a_looking_voter_asks_a_claimed_leader_only_when_it_does_not_know_it_as_a_voter() {
-    let claim = |leader: u16| {
-        let vote = wire::Vote { leader, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
-        encode(2, 1, CLUSTER, &Message::Notification { round: 1, state: wire::PeerState::Following, vote, membership: Zxid::ZERO })
-    };
     for (leader, asked) in [(3u16, 0usize), (7, 1)] {
-        let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-        node.tick();
+        let mut node = started(1, &[1, 2, 3], &[]);
         // Node 2 heard once already: hearing a majority, node 1 has said so to every voter.
-        let vote = wire::Vote { leader: 2, zxid: Zxid::ZERO, epoch: 0, connected: false };
-        let _ = node.step(&encode(2, 1, CLUSTER, &Message::Notification { round: node.round(), state: wire::PeerState::Looking, vote, membership: Zxid::ZERO }));
+        let _ = node.step(&notification(2, 1, node.round(), wire::PeerState::Looking, vote_for(2, false)));
         let _ = queued_to(&mut node, leader);
-        let _ = node.step(&claim(leader));
+        let claim = wire::Vote { leader, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
+        let _ = node.step(&notification(2, 1, 1, wire::PeerState::Following, claim));
         assert_eq!(queued_to(&mut node, leader), asked, "leader n{leader}");
     }
 }
@@ -1043,25 +1059,11 @@ fn a_looking_voter_asks_a_claimed_leader_only_when_it_does_not_know_it_as_a_vote
 /// it if the node holds a vote in the voter's newer membership.
 #[test]
 fn a_looking_node_without_a_vote_takes_up_a_voters_vote() {
-    let vote_from = |from: u16, round: u64| {
-        // Not connected: it ranks below the node's own placeholder (a higher id), and is
-        // taken up all the same.
-        let vote = wire::Vote { leader: from, zxid: Zxid::ZERO, epoch: 0, connected: false };
-        encode(from, 4, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
-    };
-    let told = |node: &mut TestNode, to: u16| -> Vec<(u64, u16)> {
-        let mut buf = [0u8; 1400];
-        std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
-            .filter(|(t, _)| *t == to)
-            .filter_map(|(t, bytes)| match wire::decode(&bytes, CLUSTER, t, 4096) {
-                Ok((_, Message::Notification { round, vote, .. })) => Some((round, vote.leader)),
-                _ => None,
-            })
-            .collect()
-    };
+    // Not connected: it ranks below the node's own placeholder (a higher id), and is taken
+    // up all the same.
+    let vote_from = |from: u16, round: u64| notification(from, 4, round, wire::PeerState::Looking, vote_for(from, false));
     for later in [false, true] {
-        let mut node = TestNode::new(Config::new(4, &[1, 2, 3], &[4]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-        node.tick();
+        let mut node = started(4, &[1, 2, 3], &[4]);
         let _ = told(&mut node, 2);
         let round = node.round() + u64::from(later) * 5;
         let _ = node.step(&vote_from(2, round));
@@ -1077,24 +1079,12 @@ fn a_looking_node_without_a_vote_takes_up_a_voters_vote() {
 /// vote), and does not count the old vote.
 #[test]
 fn a_vote_of_an_older_round_is_answered_not_counted() {
-    let vote_from = |from: u16, round: u64| {
-        let vote = wire::Vote { leader: from, zxid: Zxid::ZERO, epoch: 0, connected: false };
-        encode(from, 1, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
-    };
-    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-    node.tick();
-    let _ = node.step(&vote_from(3, 5));
+    let mut node = started(1, &[1, 2, 3], &[]);
+    let _ = node.step(&notification(3, 1, 5, wire::PeerState::Looking, vote_for(3, false)));
     assert_eq!(node.round(), 5);
     let _ = queued_to(&mut node, 2);
-    let _ = node.step(&vote_from(2, 2));
-    let mut buf = [0u8; 1400];
-    let answers: Vec<u64> = std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
-        .filter(|(to, _)| *to == 2)
-        .filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
-            Ok((_, Message::Notification { round, .. })) => Some(round),
-            _ => None,
-        })
-        .collect();
+    let _ = node.step(&notification(2, 1, 2, wire::PeerState::Looking, vote_for(2, false)));
+    let answers: Vec<u64> = told(&mut node, 2).into_iter().map(|(round, _)| round).collect();
     assert_eq!(answers, vec![5], "node 2 is told the current round");
     assert_eq!(node.round(), 5);
 }
@@ -1102,19 +1092,10 @@ fn a_vote_of_an_older_round_is_answered_not_counted() {
 /// Entering a later round, a voter takes up the sender's vote when it ranks above its own.
 #[test]
 fn a_later_round_brings_the_senders_better_vote() {
-    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-    node.tick();
+    let mut node = started(1, &[1, 2, 3], &[]);
     let _ = queued_to(&mut node, 2);
-    let vote = wire::Vote { leader: 3, zxid: Zxid::ZERO, epoch: 0, connected: true };
-    let _ = node.step(&encode(3, 1, CLUSTER, &Message::Notification { round: 5, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO }));
-    let mut buf = [0u8; 1400];
-    let to_2: Vec<(u64, u16)> = std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| (t.to, buf[..t.len].to_vec())))
-        .filter(|(to, _)| *to == 2)
-        .filter_map(|(to, bytes)| match wire::decode(&bytes, CLUSTER, to, 4096) {
-            Ok((_, Message::Notification { round, vote, .. })) => Some((round, vote.leader)),
-            _ => None,
-        })
-        .collect();
+    let _ = node.step(&notification(3, 1, 5, wire::PeerState::Looking, vote_for(3, true)));
+    let to_2 = told(&mut node, 2);
     assert_eq!(to_2.last(), Some(&(5, 3)), "round 5, voting for node 3: {to_2:?}");
 }
 
@@ -1123,24 +1104,16 @@ fn a_later_round_brings_the_senders_better_vote() {
 #[test]
 fn a_vote_for_an_unknown_candidate_moves_the_round_only_when_it_should() {
     let fresh = || {
-        let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[4]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap();
-        node.tick();
-        let vote = wire::Vote { leader: 3, zxid: Zxid::ZERO, epoch: 0, connected: false };
-        let _ = node.step(&encode(3, 1, CLUSTER, &Message::Notification { round: 5, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO }));
-        let mut buf = [0u8; 1400];
-        while node.poll_transmit(&mut buf).is_some() {}
+        let mut node = started(1, &[1, 2, 3], &[4]);
+        let _ = node.step(&notification(3, 1, 5, wire::PeerState::Looking, vote_for(3, false)));
+        let _ = notifications_sent(&mut node);
         node
     };
-    let unknown = |from: u16, round: u64| {
-        let vote = wire::Vote { leader: 9, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
-        encode(from, 1, CLUSTER, &Message::Notification { round, state: wire::PeerState::Looking, vote, membership: Zxid::ZERO })
-    };
+    let unknown = wire::Vote { leader: 9, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
     for (from, round, moved) in [(2u16, 9u64, true), (2, 5, false), (2, 2, false), (4, 9, false)] {
         let mut node = fresh();
-        let _ = node.step(&unknown(from, round));
+        let _ = node.step(&notification(from, 1, round, wire::PeerState::Looking, unknown));
         assert_eq!(node.round(), if moved { round } else { 5 }, "from n{from} in round {round}");
-        let mut buf = [0u8; 1400];
-        let sent = std::iter::from_fn(|| node.poll_transmit(&mut buf).map(|t| t.to)).filter(|&to| to == 3).count();
-        assert_eq!(sent > 0, moved, "from n{from} in round {round}: a vote again only in a new round");
+        assert_eq!(queued_to(&mut node, 3) > 0, moved, "from n{from} in round {round}: a vote again only in a new round");
     }
 }
