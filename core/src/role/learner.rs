@@ -372,23 +372,15 @@ impl Learner {
             }
         }
         // Taken one by one (the history holds entries after `prev`): bytes that do not decode
-        // refuse the whole batch before anything of it goes in.
+        // refuse the whole batch before anything of it goes in, so the loop below never meets
+        // them (but with the planted bug, which leaves what it took without a write).
         let unwritten = crate::config::bugs(&core.config).malformed_entries_unwritten;
         if !whole && !unwritten && p.entries.wire_bytes().is_some() && p.entries.iter().any(|entry| entry.is_err()) {
             core.end_appends(run)?;
             return Err(StepError::Wire(crate::wire::WireError::Malformed));
         }
         for entry in p.entries.iter().take(if whole { 0 } else { usize::MAX }) {
-            let (zxid, payload) = match entry {
-                Ok(entry) => entry,
-                Err(MalformedEntries) => {
-                    // What went in before the bad bytes gets its write, as for any other refusal.
-                    if !unwritten {
-                        core.end_appends(run)?;
-                    }
-                    return Err(StepError::Wire(crate::wire::WireError::Malformed));
-                }
-            };
+            let (zxid, payload) = entry.map_err(|MalformedEntries| StepError::Wire(crate::wire::WireError::Malformed))?;
             let unchecked = crate::config::bugs(&core.config).entries_unchecked && zxid > previous;
             if !(zxid.follows(previous, p.epoch) || unchecked) {
                 core.end_appends(run)?;
