@@ -18,6 +18,7 @@ command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 # (overflow checks and debug assertions stay on).
 export CARGO_PROFILE_DEV_OPT_LEVEL="${CARGO_PROFILE_DEV_OPT_LEVEL:-1}" CARGO_PROFILE_TEST_OPT_LEVEL="${CARGO_PROFILE_TEST_OPT_LEVEL:-1}"
 FILES="${MUTANTS_FILES:-core/src/role/*.rs core/src/core.rs core/src/node.rs}"
+mkdir -p target/mutants
 args=(--package zaxos --all-features --timeout 300 --output target/mutants --no-shuffle)
 for f in $FILES; do args+=(--file "$f"); done
 [ -n "${MUTANTS_SHARD:-}" ] && args+=(--shard "$MUTANTS_SHARD")

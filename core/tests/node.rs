@@ -1117,3 +1117,50 @@ fn a_vote_for_an_unknown_candidate_moves_the_round_only_when_it_should() {
         assert_eq!(queued_to(&mut node, 3) > 0, moved, "from n{from} in round {round}: a vote again only in a new round");
     }
 }
+
+/// A looking voter whose candidate stops being a voter (a change it held pending, found
+/// committed) votes anew for itself and says so; a candidate still a voter keeps its vote.
+#[test]
+fn a_looking_voter_whose_candidate_leaves_votes_anew() {
+    for candidate_leaves in [true, false] {
+        let mut t = Trio::new();
+        t.settle(40);
+        let leader = t.leader();
+        let f = (leader + 1) % 3;
+        let g = (leader + 2) % 3;
+        let (leader_id, f_id, g_id) = (leader as u16 + 1, f as u16 + 1, g as u16 + 1);
+        let change = t.nodes[leader].change_membership(zaxos::MembershipChange::Remove(g_id)).unwrap();
+        t.drain(leader);
+        t.tick();
+        // f holds the change; the commit never reaches it, and then f hears nobody at all.
+        t.cut.push((leader, f));
+        t.settle(4);
+        assert!(t.nodes[f].pending_membership().is_some(), "f holds the change, pending");
+        t.cut.extend([(f, leader), (g, f), (f, g)]);
+        let mut ticks = 0;
+        while t.nodes[f].role() != zaxos::Role::Looking {
+            t.tick();
+            ticks += 1;
+            assert!(ticks <= 40, "f stops following a silent leader");
+        }
+        let round = t.nodes[f].round();
+        let _ = notifications_sent(&mut t.nodes[f]);
+        // A better vote than f's own: f takes it up.
+        let candidate = if candidate_leaves { g_id } else { leader_id };
+        let better = wire::Vote { leader: candidate, zxid: Zxid::new(change.epoch + 1, 1), epoch: change.epoch + 1, connected: true };
+        let _ = t.nodes[f].step_message(candidate, &Message::Notification { round, state: wire::PeerState::Looking, vote: better, membership: Zxid::ZERO });
+        let taken: Vec<u16> = notifications_sent(&mut t.nodes[f]).into_iter().map(|(_, _, v)| v.leader).collect();
+        // (Hearing a voter, f first says it now hears a majority, then takes up the vote.)
+        assert_eq!(taken.last(), Some(&candidate), "f votes for n{candidate}: {taken:?}");
+        // g, following the leader, names the change committed.
+        let claim = wire::Vote { leader: leader_id, zxid: change, epoch: change.epoch, connected: true };
+        let _ = t.nodes[f].step_message(g_id, &Message::Notification { round, state: wire::PeerState::Following, vote: claim, membership: change });
+        assert!(t.nodes[f].pending_membership().is_none() && !t.nodes[f].config().is_member(g_id), "the change is in effect at f");
+        let now: Vec<u16> = notifications_sent(&mut t.nodes[f]).into_iter().map(|(_, _, v)| v.leader).collect();
+        if candidate_leaves {
+            assert!(!now.is_empty() && now.iter().all(|&l| l == f_id), "f votes for itself anew: {now:?}");
+        } else {
+            assert!(now.is_empty(), "f keeps its vote for n{leader_id}: {now:?}");
+        }
+    }
+}

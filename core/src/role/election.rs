@@ -4,7 +4,7 @@
 //! (`(current_epoch, last_zxid, id)`, highest wins) and rebroadcasts. Once a
 //! majority of voters agrees with its vote, and a short wait brings no better
 //! vote, it decides. Nodes that already follow or lead answer with their leader,
-//! and a looking node joins a leader that a majority follows: this is what keeps
+//! and a looking node joins a leader it hears claim to lead: this is what keeps
 //! a node that was cut off from deposing a healthy leader (pre-vote's job in Raft).
 //! Election only picks a candidate; discovery (Paxos phase 1) makes it safe.
 
@@ -17,16 +17,13 @@ use crate::storage::Storage;
 use crate::wire::{Message, PeerState, Vote};
 use crate::NodeId;
 
-/// Ticks to wait for a better vote once a majority agrees (ZooKeeper's finalizeWait).
-const FINALIZE_TICKS: u64 = 1;
-
 pub(crate) struct Election {
     pub(crate) vote: Vote,
     /// Votes of looking voters in this round.
     votes: Vec<(NodeId, Vote), MEMBERS_MAX>,
-    /// What non-looking members say they follow or lead.
-    claims: Vec<(NodeId, Vote, PeerState), MEMBERS_MAX>,
-    decide_at: Option<u64>,
+    /// A majority agreed with this node's vote: it decides at the next tick, unless a better
+    /// vote comes first (ZooKeeper's finalizeWait, one tick long).
+    deciding: bool,
     resend_at: u64,
     /// Voters heard from while looking (any state): whether this node reaches a majority.
     heard: Vec<NodeId, MEMBERS_MAX>,
@@ -45,7 +42,7 @@ impl Election {
 
     /// An election not begun yet.
     pub(crate) const fn idle() -> Self {
-        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0, connected: false }, votes: Vec::new(), claims: Vec::new(), decide_at: None, resend_at: 0, heard: Vec::new(), answered: Vec::new() }
+        Election { vote: Vote { leader: 0, zxid: crate::Zxid::ZERO, epoch: 0, connected: false }, votes: Vec::new(), deciding: false, resend_at: 0, heard: Vec::new(), answered: Vec::new() }
     }
 
     /// Starts a new round with this node's own vote and tells the voters.
@@ -65,7 +62,7 @@ impl Election {
             self.record(core.me(), vote);
             let me = core.me();
             if core.is_quorum(&|id| id == me) {
-                self.decide_at = Some(core.now);
+                self.deciding = true;
             }
         }
         self.broadcast(core);
@@ -110,22 +107,14 @@ impl Election {
         }
     }
 
-    fn claim(&mut self, from: NodeId, vote: Vote, state: PeerState) {
-        match self.claims.iter_mut().find(|(id, _, _)| *id == from) {
-            Some(slot) => *slot = (from, vote, state),
-            None => {
-                let _ = self.claims.push((from, vote, state));
-            }
-        }
-    }
-
     pub(crate) fn tick<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
         if core.now >= self.resend_at {
             self.broadcast(core);
         }
-        match self.decide_at {
-            Some(at) if core.now >= at => self.decide(core),
-            _ => None,
+        if self.deciding {
+            self.decide(core)
+        } else {
+            None
         }
     }
 
@@ -151,8 +140,6 @@ impl Election {
             }
         }
         if state != PeerState::Looking {
-            // Observers' claims too: only voters count towards a quorum of them.
-            self.claim(from, vote, state);
             let leader = vote.leader;
             if leader != core.me() && leader != from && (!me_voter || !core.is_voter_any(leader)) {
                 // A leader this node does not know as a voter (or any leader, for a node
@@ -160,7 +147,14 @@ impl Election {
                 // own claim, if it still leads, is enough to follow it.
                 self.reply(core, leader);
             }
-            return self.join_established(core);
+            // A leader's own claim (an observer's too) is enough to join it: discovery, not
+            // election, keeps this safe, and a stale leader only costs a LEADERINFO that is
+            // refused. Partial connectivity may hide its followers, so their word is not
+            // awaited. (Followers' claims lead nowhere by themselves.)
+            if state == PeerState::Leading && leader == from && from != core.me() {
+                return Some(Transition::Follow(from));
+            }
+            return None;
         }
         if !from_voter {
             // Observers neither vote nor are voted for; tell them where we stand.
@@ -197,11 +191,7 @@ impl Election {
             self.broadcast(core);
         }
         self.record(from, vote);
-        if self.agreed(core) {
-            self.decide_at.get_or_insert(core.now + FINALIZE_TICKS);
-        } else {
-            self.decide_at = None;
-        }
+        self.deciding = self.agreed(core);
         None
     }
 
@@ -230,7 +220,7 @@ impl Election {
     }
 
     fn decide<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
-        self.decide_at = None;
+        self.deciding = false;
         if !self.agreed(core) {
             return None;
         }
@@ -255,38 +245,12 @@ impl Election {
             self.record(me, self.vote);
         }
         if self.agreed(core) {
-            self.decide_at.get_or_insert(core.now + FINALIZE_TICKS);
+            self.deciding = true;
         }
     }
 
     /// Whether a quorum votes as this node does.
     fn agreed<S: Storage>(&self, core: &Core<S>) -> bool {
         core.is_quorum(&|id| self.votes.iter().any(|(voter, v)| *voter == id && *v == self.vote))
-    }
-
-    /// Joins a leader that a majority of voters already follows (or leads, counting the leader).
-    fn join_established<S: Storage>(&mut self, core: &mut Core<S>) -> Option<Transition> {
-        let mut best: Option<NodeId> = None;
-        for (_, vote, _) in self.claims.iter() {
-            let leader = vote.leader;
-            // Not this node: it is looking, so it leads nothing, whatever its old followers say
-            // (it may have just stepped aside for a promiser's newer history).
-            let leading = leader != core.me() && self.claims.iter().any(|(id, _, s)| *id == leader && *s == PeerState::Leading);
-            if !leading {
-                continue;
-            }
-            let supports = |id: NodeId| self.claims.iter().any(|(c, v, s)| *c == id && v.leader == leader && (*s == PeerState::Following || *c == leader));
-            if core.is_quorum(&supports) {
-                best = Some(leader);
-                break;
-            }
-        }
-        // Without a majority's word (partial connectivity may hide the followers), a leader's
-        // own claim is enough to try it: discovery, not election, keeps this safe, and a
-        // stale leader only costs a LEADERINFO that is refused.
-        let best = best.or_else(|| {
-            self.claims.iter().filter(|(id, v, s)| *s == PeerState::Leading && v.leader == *id && *id != core.me()).max_by_key(|(_, v, _)| v.epoch).map(|(id, _, _)| *id)
-        });
-        best.map(Transition::Follow)
     }
 }
