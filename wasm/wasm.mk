@@ -78,7 +78,7 @@ test-wasm: wasm
 	node --test --test-reporter=tap wasm/tests/*.mjs 2>&1 | tee target/test-wasm/node.log; \
 	node_status=$${PIPESTATUS[0]}; \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-		cargo test -p zaxos-wasm --target $(WASM_TARGET) 2>&1 | tee target/test-wasm/in-wasm.log; \
+		cargo test -p zaxos-wasm --target $(WASM_TARGET) --features packed 2>&1 | tee target/test-wasm/in-wasm.log; \
 	wasm_status=$${PIPESTATUS[0]}; \
 	set -e; \
 	read -r np nf <<<"$$(awk '/^# pass /{p=$$3} /^# fail /{f=$$3} END {print p+0, (p+f==0 ? 1 : f+0)}' target/test-wasm/node.log)"; \

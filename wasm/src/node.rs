@@ -390,9 +390,11 @@ impl JsNode {
         let storage = config::storage(&durable, capacity)?;
         let buf = vec![0; config.message_bytes_max];
         let node = zaxos::Node::new(config, storage).map_err(errors::config)?;
-        let mut this = JsNode { node, capacity, buf, writes: Array::new() };
-        this.collect_writes();
-        Ok(this)
+        // The writes of the start (its incarnation) stay in the node's queue until the first
+        // input or drain: the object methods collect them with their own, and a packed host
+        // takes them with `takeWritesPacked`. Nothing changes storage before that, so they
+        // read the same then as now.
+        Ok(JsNode { node, capacity, buf, writes: Array::new() })
     }
 
     fn collect_writes(&mut self) {
@@ -555,6 +557,8 @@ impl JsNode {
     /// entries or snapshot it stores).
     #[wasm_bindgen(js_name = takeWrites, unchecked_return_type = "Write[]")]
     pub fn take_writes(&mut self) -> Array {
+        // Those of the start, when no input came yet.
+        self.collect_writes();
         core::mem::replace(&mut self.writes, Array::new())
     }
 

@@ -140,3 +140,79 @@ fn the_simulation_class_runs_the_kernel_simulator_with_the_options_given() {
     let e = JsSimulation::new(object(&[("seed", 1.into()), ("voters", 12.into())])).err().unwrap();
     assert_eq!(code(&e), "BAD_ARGUMENT");
 }
+
+/// The `seq` of the last record of a `takeWritesPacked` buffer (layout in `node/packed.rs`).
+#[cfg(feature = "packed")]
+fn last_packed_write_seq(buf: &[u8]) -> u64 {
+    let u32_at = |at: usize| u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+    let (mut at, mut seq) = (0, 0);
+    while at < buf.len() {
+        seq = u64_at(at);
+        let kind = buf[at + 8];
+        at += 9;
+        at += match kind {
+            0 => 10,
+            1 => {
+                let (first, last) = (u64_at(at), u64_at(at + 8));
+                at += 16;
+                for _ in first..=last {
+                    at += 12 + u32_at(at + 8);
+                }
+                0
+            }
+            2 => 8,
+            _ => 21 + u32_at(at + 17),
+        };
+    }
+    seq
+}
+
+/// A host that uses only the packed methods, from the node's start on, elects a leader and
+/// every node applies what it proposed, in order: the start's own writes (the incarnation, to
+/// be made durable before the node votes for itself) come out of `takeWritesPacked` too.
+#[cfg(feature = "packed")]
+#[wasm_bindgen_test]
+fn a_three_node_cluster_commits_through_the_packed_methods_alone() {
+    let voters = [1u16, 2, 3];
+    let mut nodes: Vec<JsNode> = voters.iter().map(|&id| JsNode::new(config(id, &voters), JsValue::UNDEFINED).unwrap()).collect();
+    let mut applied: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 3];
+    let payloads: Vec<u8> = (0..5u8).flat_map(|p| [p; 4]).collect();
+    let mut proposed = false;
+    for _ in 0..300 {
+        let mut wire = Vec::new();
+        for (i, node) in nodes.iter_mut().enumerate() {
+            node.tick_packed();
+            if node.is_leader() && !proposed {
+                assert_eq!(node.propose_packed(&payloads, 4).unwrap(), 5);
+                proposed = true;
+            }
+            if let Some(writes) = node.take_writes_packed() {
+                node.durable_packed(last_packed_write_seq(&writes.to_vec()) as f64);
+            }
+            if let Some(messages) = node.take_messages_packed() {
+                wire.push(messages.to_vec());
+            }
+            if let Some(commits) = node.take_commits_packed() {
+                let commits = commits.to_vec();
+                let mut at = 0;
+                while at < commits.len() {
+                    let len = u32::from_le_bytes(commits[at + 17..at + 21].try_into().unwrap()) as usize;
+                    assert_eq!(commits[at], 0, "an entry");
+                    applied[i].push(commits[at + 21..at + 21 + len].to_vec());
+                    at += 21 + len;
+                }
+            }
+        }
+        for buf in &wire {
+            for node in nodes.iter_mut() {
+                node.step_packed(buf).unwrap();
+            }
+        }
+    }
+    assert!(proposed, "a leader was elected");
+    let want: Vec<Vec<u8>> = (0..5u8).map(|p| vec![p; 4]).collect();
+    for log in &applied {
+        assert_eq!(log, &want);
+    }
+}
