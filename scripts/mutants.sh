@@ -10,6 +10,7 @@
 #   make mutants MUTANTS_FILES="core/src/role/learner.rs"
 #   make mutants MUTANTS_ITERATE=1        continue: skip what the last run caught or found unviable
 #   make mutants MUTANTS_JOBS=2           mutants built and tested side by side
+#   make mutants MUTANTS_TIMEOUT=S        seconds a mutant's tests may take (60; the tests take about 4)
 #   MUTANTS_REPORT_ONLY=1 scripts/mutants.sh   the report of the last run again
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +20,7 @@ command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 export CARGO_PROFILE_DEV_OPT_LEVEL="${CARGO_PROFILE_DEV_OPT_LEVEL:-1}" CARGO_PROFILE_TEST_OPT_LEVEL="${CARGO_PROFILE_TEST_OPT_LEVEL:-1}"
 FILES="${MUTANTS_FILES:-core/src/role/*.rs core/src/core.rs core/src/node.rs}"
 mkdir -p target/mutants
-args=(--package zaxos --all-features --timeout 300 --output target/mutants --no-shuffle)
+args=(--package zaxos --all-features --timeout "${MUTANTS_TIMEOUT:-60}" --output target/mutants --no-shuffle)
 for f in $FILES; do args+=(--file "$f"); done
 [ -n "${MUTANTS_SHARD:-}" ] && args+=(--shard "$MUTANTS_SHARD")
 # Continue a run: mutants caught or unviable last time are not tried again.

@@ -1164,3 +1164,95 @@ fn a_looking_voter_whose_candidate_leaves_votes_anew() {
         }
     }
 }
+
+/// A storage that answers `Storage::span` with a stretch that disagrees with its own entries
+/// (`lie`), and is otherwise `Store`.
+struct LyingSpans {
+    inner: Store,
+    lie: u8,
+}
+
+impl Storage for LyingSpans {
+    fn hard_state(&self) -> zaxos::storage::HardState {
+        self.inner.hard_state()
+    }
+    fn set_hard_state(&mut self, state: zaxos::storage::HardState) {
+        self.inner.set_hard_state(state)
+    }
+    fn snapshot_point(&self) -> (u64, Zxid) {
+        self.inner.snapshot_point()
+    }
+    fn snapshot_data(&self) -> &[u8] {
+        self.inner.snapshot_data()
+    }
+    fn last_index(&self) -> u64 {
+        self.inner.last_index()
+    }
+    fn zxid_at(&self, index: u64) -> Option<Zxid> {
+        self.inner.zxid_at(index)
+    }
+    fn payload_at(&self, index: u64) -> Option<&[u8]> {
+        self.inner.payload_at(index)
+    }
+    fn can_append(&self, payload_len: usize) -> bool {
+        self.inner.can_append(payload_len)
+    }
+    fn append_parts(&mut self, zxid: Zxid, head: &[u8], body: &[u8]) -> Result<u64, zaxos::storage::StorageError> {
+        self.inner.append_parts(zxid, head, body)
+    }
+    fn truncate_after(&mut self, index: u64) -> Result<(), zaxos::storage::StorageError> {
+        self.inner.truncate_after(index)
+    }
+    fn compact_through(&mut self, index: u64, head: &[u8], data: &[u8]) -> Result<(), zaxos::storage::StorageError> {
+        self.inner.compact_through(index, head, data)
+    }
+    fn receive_snapshot_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<(), zaxos::storage::StorageError> {
+        self.inner.receive_snapshot_chunk(offset, chunk)
+    }
+    fn install_received_snapshot(&mut self, index: u64, zxid: Zxid, len: u32) -> Result<bool, zaxos::storage::StorageError> {
+        self.inner.install_received_snapshot(index, zxid, len)
+    }
+    fn used_percent(&self) -> u8 {
+        self.inner.used_percent()
+    }
+    fn span(&self, first: u64, last: u64) -> Option<zaxos::storage::Span<'_>> {
+        let (zxid, stored) = self.inner.entry_at(first)?;
+        let count = last - first + 1;
+        match self.lie {
+            // No entries at all.
+            0 => Some(zaxos::storage::Span { count: 0, stride: stored.len(), bytes: &[], zxid }),
+            // Every entry counted, the bytes of one only.
+            _ => Some(zaxos::storage::Span { count: count.max(2), stride: stored.len(), bytes: stored, zxid }),
+        }
+    }
+}
+
+/// A storage whose stretch of entries (`Storage::span`) disagrees with its entries is not
+/// believed: the host is handed every committed entry, in order, looked up one by one.
+#[test]
+fn a_stretch_of_entries_that_disagrees_with_the_storage_is_not_believed() {
+    for lie in [0u8, 1] {
+        let config = Config::new(1, &[1], &[]).unwrap().seed(11).cluster_id(CLUSTER);
+        let mut node: Node<LyingSpans, 256> = Node::new(config, LyingSpans { inner: Store::new(), lie }).unwrap();
+        for _ in 0..5 {
+            node.tick();
+            while let Some(w) = node.poll_write() {
+                node.durable(w.seq);
+            }
+        }
+        assert!(node.is_established_leader(), "a lone voter leads");
+        while node.poll_commit().is_some() {}
+        let payloads: Vec<[u8; 8]> = (0..6u64).map(u64::to_le_bytes).collect();
+        assert_eq!(node.propose_batch(payloads.iter().map(|p| &p[..])).unwrap().taken, 6);
+        while let Some(w) = node.poll_write() {
+            node.durable(w.seq);
+        }
+        let mut applied = Vec::new();
+        for apply in node.poll_commits().into_iter().flatten() {
+            if let Apply::Entry { payload, .. } = apply {
+                applied.push(payload.to_vec());
+            }
+        }
+        assert_eq!(applied, payloads.iter().map(|p| p.to_vec()).collect::<Vec<_>>(), "lie {lie}");
+    }
+}
