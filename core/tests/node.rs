@@ -1256,3 +1256,26 @@ fn a_stretch_of_entries_that_disagrees_with_the_storage_is_not_believed() {
         assert_eq!(applied, payloads.iter().map(|p| p.to_vec()).collect::<Vec<_>>(), "lie {lie}");
     }
 }
+
+/// A follower removed from the membership stops following as soon as it knows the change
+/// committed (here a COMMIT from its leader), not only when its leader falls silent.
+#[test]
+fn a_removed_follower_stops_following_when_it_learns_the_change_committed() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    let f_id = f as u16 + 1;
+    let change = t.nodes[leader].change_membership(zaxos::MembershipChange::Remove(f_id)).unwrap();
+    t.drain(leader);
+    t.tick();
+    // f holds the change; nothing more from the leader reaches it.
+    t.cut.push((leader, f));
+    t.settle(2);
+    assert!(t.nodes[f].pending_membership().is_some(), "f holds the change, pending");
+    assert_eq!(t.nodes[f].role(), zaxos::Role::Following);
+    let epoch = t.nodes[leader].epoch();
+    let _ = t.nodes[f].step_message(leader as u16 + 1, &Message::Commit { epoch, zxid: change });
+    assert!(!t.nodes[f].config().is_member(f_id), "the change is in effect at f");
+    assert_eq!(t.nodes[f].role(), zaxos::Role::Looking, "f no longer takes part");
+}
