@@ -107,6 +107,19 @@ impl Trio {
             self.tick();
         }
     }
+
+    /// The leader proposes `change` and follower `f` takes it, but nothing the leader sends
+    /// after that reaches `f` (the link is cut): `f` holds the change pending. Its zxid.
+    fn change_pending_at(&mut self, f: usize, change: zaxos::MembershipChange) -> Zxid {
+        let leader = self.leader();
+        let zxid = self.nodes[leader].change_membership(change).unwrap();
+        self.drain(leader);
+        self.tick();
+        self.cut.push((leader, f));
+        self.settle(4);
+        assert!(self.nodes[f].pending_membership().is_some(), "n{} holds the change, pending", f + 1);
+        zxid
+    }
 }
 
 fn acks_from(sent: &[(u16, u16, Vec<u8>)], from: u16) -> Vec<Zxid> {
@@ -738,13 +751,7 @@ fn a_pending_membership_is_committed_by_a_peer_naming_that_entry_only() {
     t.drain(leader);
     t.settle(4);
     let command = t.nodes[f].last_zxid();
-    let change = t.nodes[leader].change_membership(zaxos::MembershipChange::AddObserver(4)).unwrap();
-    t.drain(leader);
-    t.tick();
-    // f holds the change; the commit that follows never reaches it.
-    t.cut.push((leader, f));
-    t.settle(4);
-    assert!(t.nodes[f].pending_membership().is_some(), "f holds the change, pending");
+    let change = t.change_pending_at(f, zaxos::MembershipChange::AddObserver(4));
     let round = t.nodes[g].round();
     let notification = |membership: Zxid| Message::Notification {
         round,
@@ -1129,13 +1136,8 @@ fn a_looking_voter_whose_candidate_leaves_votes_anew() {
         let f = (leader + 1) % 3;
         let g = (leader + 2) % 3;
         let (leader_id, f_id, g_id) = (leader as u16 + 1, f as u16 + 1, g as u16 + 1);
-        let change = t.nodes[leader].change_membership(zaxos::MembershipChange::Remove(g_id)).unwrap();
-        t.drain(leader);
-        t.tick();
-        // f holds the change; the commit never reaches it, and then f hears nobody at all.
-        t.cut.push((leader, f));
-        t.settle(4);
-        assert!(t.nodes[f].pending_membership().is_some(), "f holds the change, pending");
+        let change = t.change_pending_at(f, zaxos::MembershipChange::Remove(g_id));
+        // Then f hears nobody at all.
         t.cut.extend([(f, leader), (g, f), (f, g)]);
         let mut ticks = 0;
         while t.nodes[f].role() != zaxos::Role::Looking {
@@ -1266,13 +1268,7 @@ fn a_removed_follower_stops_following_when_it_learns_the_change_committed() {
     let leader = t.leader();
     let f = (leader + 1) % 3;
     let f_id = f as u16 + 1;
-    let change = t.nodes[leader].change_membership(zaxos::MembershipChange::Remove(f_id)).unwrap();
-    t.drain(leader);
-    t.tick();
-    // f holds the change; nothing more from the leader reaches it.
-    t.cut.push((leader, f));
-    t.settle(2);
-    assert!(t.nodes[f].pending_membership().is_some(), "f holds the change, pending");
+    let change = t.change_pending_at(f, zaxos::MembershipChange::Remove(f_id));
     assert_eq!(t.nodes[f].role(), zaxos::Role::Following);
     let epoch = t.nodes[leader].epoch();
     let _ = t.nodes[f].step_message(leader as u16 + 1, &Message::Commit { epoch, zxid: change });
