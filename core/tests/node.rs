@@ -1275,3 +1275,39 @@ fn a_removed_follower_stops_following_when_it_learns_the_change_committed() {
     assert!(!t.nodes[f].config().is_member(f_id), "the change is in effect at f");
     assert_eq!(t.nodes[f].role(), zaxos::Role::Looking, "f no longer takes part");
 }
+
+/// Proposals a follower forwards but its host has not sent yet are dropped when the follower
+/// stops following, and counted.
+#[test]
+fn forwards_not_yet_sent_are_counted_as_dropped_when_the_role_changes() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let f = (t.leader() + 1) % 3;
+    let node = &mut t.nodes[f];
+    let before = node.counters().forward_dropped;
+    for payload in [&b"a"[..], b"bb", b"ccc"] {
+        assert!(matches!(node.propose(payload), Ok(zaxos::Proposed::Forwarded { .. })));
+    }
+    // Nothing is sent and nothing heard: the follower's leader falls silent.
+    let mut ticks = 0;
+    while node.role() == zaxos::Role::Following {
+        node.tick();
+        ticks += 1;
+        assert!(ticks <= 60, "a follower notices its leader is gone");
+    }
+    assert_eq!(node.counters().forward_dropped - before, 3);
+}
+
+/// A voter's vote for a member that is no voter here (one promoted by an entry this node has
+/// not received) counts only if it names a newer history than this node's durable one;
+/// otherwise it is refused, and only its round is taken.
+#[test]
+fn a_vote_for_a_member_without_a_vote_here_counts_only_with_a_newer_history() {
+    for (zxid, counted) in [(Zxid::new(1, 1), true), (Zxid::ZERO, false)] {
+        let mut node = started(1, &[1, 2, 3], &[4]);
+        let round = node.round();
+        let vote = wire::Vote { leader: 4, zxid, epoch: zxid.epoch, connected: true };
+        let result = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote));
+        assert_eq!(result.is_ok(), counted, "a vote naming {zxid}: {result:?}");
+    }
+}
