@@ -1311,3 +1311,55 @@ fn a_vote_for_a_member_without_a_vote_here_counts_only_with_a_newer_history() {
         assert_eq!(result.is_ok(), counted, "a vote naming {zxid}: {result:?}");
     }
 }
+
+/// A payload of exactly the largest size is taken.
+#[test]
+fn a_proposal_of_exactly_the_largest_size_is_taken() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let max = t.nodes[leader].config().payload_bytes_max();
+    assert!(matches!(t.nodes[leader].propose(&vec![7; max]), Ok(zaxos::Proposed::Local(_))));
+}
+
+/// A follower's forward buffer (`FORWARD_BYTES`, each proposal with a 4-byte length) takes a
+/// proposal that fills it exactly and refuses one byte more as busy, counted; a learner not
+/// yet through its handshake, and a looking node, refuse with no leader (one payload or a batch).
+#[test]
+fn a_followers_forward_buffer_takes_what_fits_and_no_more() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let f = (t.leader() + 1) % 3;
+    let node = &mut t.nodes[f];
+    let busy = node.counters().propose_busy;
+    assert_eq!(node.propose(&[1; 253]), Err(ProposeError::Busy), "4 + 253 bytes do not fit in 256");
+    assert_eq!(node.counters().propose_busy, busy + 1);
+    assert!(matches!(node.propose(&[1; 252]), Ok(zaxos::Proposed::Forwarded { .. })), "4 + 252 bytes fill it");
+    assert_eq!(node.propose(&[1]), Err(ProposeError::Busy));
+    assert_eq!(node.counters().propose_busy, busy + 2);
+
+    let mut looking = started(1, &[1, 2, 3], &[]);
+    assert_eq!(looking.propose(b"x"), Err(ProposeError::NoLeader));
+    assert_eq!(looking.propose_batch([b"x", b"y"]).map(|b| b.taken), Err(ProposeError::NoLeader));
+    // Told that node 2 leads, it follows; its handshake has only begun.
+    let round = looking.round();
+    let _ = looking.step(&notification(2, 1, round, wire::PeerState::Leading, vote_for(2, true)));
+    assert_eq!(looking.role(), zaxos::Role::Following);
+    assert_eq!(looking.propose(b"x"), Err(ProposeError::NoLeader), "no proposal forwarded before the handshake ends");
+}
+
+/// A leader whose zxid counter a membership change used up refuses the next proposal and
+/// starts a new epoch at once (the counter starts over there).
+#[test]
+fn a_leader_whose_counter_a_membership_change_used_up_starts_a_new_epoch() {
+    let mut t = Trio::with_zxid_counter_max(2);
+    t.settle(40);
+    let leader = t.leader();
+    let epoch = t.nodes[leader].epoch();
+    // Counter 1 a command; 2, the last, the change.
+    let _ = t.nodes[leader].propose(b"a").unwrap();
+    let change = t.nodes[leader].change_membership(zaxos::MembershipChange::AddObserver(4)).unwrap();
+    assert_eq!(change, Zxid::new(epoch, 2), "the change takes the last counter");
+    assert!(t.nodes[leader].propose(b"b").is_err());
+    assert_ne!(t.nodes[leader].role(), zaxos::Role::Leading, "the leader gives up its used-up epoch at once");
+}
