@@ -1329,8 +1329,10 @@ fn a_proposal_of_exactly_the_largest_size_is_taken() {
 fn a_followers_forward_buffer_takes_what_fits_and_no_more() {
     let mut t = Trio::new();
     t.settle(40);
-    let f = (t.leader() + 1) % 3;
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
     let node = &mut t.nodes[f];
+    assert_eq!(node.leader(), Some(leader as u16 + 1), "an established follower names its leader");
     let busy = node.counters().propose_busy;
     assert_eq!(node.propose(&[1; 253]), Err(ProposeError::Busy), "4 + 253 bytes do not fit in 256");
     assert_eq!(node.counters().propose_busy, busy + 1);
@@ -1345,6 +1347,7 @@ fn a_followers_forward_buffer_takes_what_fits_and_no_more() {
     let round = looking.round();
     let _ = looking.step(&notification(2, 1, round, wire::PeerState::Leading, vote_for(2, true)));
     assert_eq!(looking.role(), zaxos::Role::Following);
+    assert_eq!(looking.leader(), None, "no leader named before the handshake ends");
     assert_eq!(looking.propose(b"x"), Err(ProposeError::NoLeader), "no proposal forwarded before the handshake ends");
 }
 
@@ -1362,4 +1365,42 @@ fn a_leader_whose_counter_a_membership_change_used_up_starts_a_new_epoch() {
     assert_eq!(change, Zxid::new(epoch, 2), "the change takes the last counter");
     assert!(t.nodes[leader].propose(b"b").is_err());
     assert_ne!(t.nodes[leader].role(), zaxos::Role::Leading, "the leader gives up its used-up epoch at once");
+}
+
+/// A message that does not fit the host's buffer is dropped and counted, not sent cut short.
+#[test]
+fn a_message_too_large_for_the_hosts_buffer_is_counted_as_dropped() {
+    let mut node = started(1, &[1, 2, 3], &[]);
+    let mut buf = [0u8; 8];
+    assert!(node.poll_transmit(&mut buf).is_none(), "no vote fits in 8 bytes");
+    assert!(node.sends_dropped() >= 2, "one vote to each other voter: {}", node.sends_dropped());
+}
+
+/// With nothing committed left to hand out, `poll_commits` answers `None` (as `poll_commit`).
+#[test]
+fn poll_commits_answers_none_when_everything_is_handed_out() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let _ = t.nodes[leader].propose(b"x").unwrap();
+    t.settle(4);
+    let node = &mut t.nodes[leader];
+    assert!(node.poll_commits().is_none(), "the host took everything");
+}
+
+/// A node names itself as leader only once its epoch is established, not while it still
+/// gathers promises.
+#[test]
+fn a_leader_names_itself_only_once_its_epoch_is_established() {
+    let mut node = started(1, &[1, 2, 3], &[]);
+    let round = node.round();
+    let _ = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote_for(1, true)));
+    node.tick();
+    assert_eq!(node.role(), zaxos::Role::Leading, "voted for by node 2, node 1 leads");
+    assert_eq!(node.leader(), None, "no promises yet");
+
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    assert_eq!(t.nodes[leader].leader(), Some(leader as u16 + 1));
 }
