@@ -1404,3 +1404,30 @@ fn a_leader_names_itself_only_once_its_epoch_is_established() {
     let leader = t.leader();
     assert_eq!(t.nodes[leader].leader(), Some(leader as u16 + 1));
 }
+
+/// The node's accessors for hosts and traces: logical time counts ticks, the durable zxid
+/// follows the host's reports, and a leader describes its peers.
+#[test]
+fn accessors_report_time_durability_and_peers() {
+    let mut t = Trio::new();
+    t.settle(40);
+    assert_eq!(t.nodes[0].now_ticks(), 40);
+    let leader = t.leader();
+    t.hold[leader] = true;
+    let zxid = t.nodes[leader].propose(b"x").map(|p| match p {
+        zaxos::Proposed::Local(z) => z,
+        other => panic!("{other:?}"),
+    });
+    let zxid = zxid.unwrap();
+    t.drain(leader);
+    assert!(t.nodes[leader].durable_zxid() < zxid, "not reported durable yet");
+    t.release(leader);
+    assert_eq!(t.nodes[leader].durable_zxid(), zxid);
+    #[cfg(feature = "sim")]
+    {
+        let peers = t.nodes[leader].describe_peers();
+        for id in (1..=3u16).filter(|&id| usize::from(id) != leader + 1) {
+            assert!(peers.contains(&format!("id: {id}")), "peer {id} in {peers}");
+        }
+    }
+}
