@@ -1428,3 +1428,72 @@ fn accessors_report_time_durability_and_peers() {
         }
     }
 }
+
+/// Every write `node` asks for, reported durable at once.
+fn make_durable(node: &mut TestNode) {
+    while let Some(w) = node.poll_write() {
+        node.durable(w.seq);
+    }
+}
+
+/// The handshake id of the FOLLOWERINFO `node` queued, if any (everything queued is taken).
+fn follower_info_exchange(node: &mut TestNode) -> Option<u64> {
+    let mut exchange = None;
+    while let Some((_, message)) = node.poll_message() {
+        if let Message::FollowerInfo { exchange: e, .. } = message {
+            exchange = Some(e);
+        }
+    }
+    exchange
+}
+
+/// A learner syncing with a new leader drops what a TRUNC names as skipped at once, before
+/// any proposal or NEWLEADER comes.
+#[test]
+fn a_syncing_learner_drops_what_trunc_names_at_once() {
+    let mut store = Store::new();
+    for counter in 1..=3 {
+        store.append(Zxid::new(1, counter), b"e").unwrap();
+    }
+    store.set_hard_state(zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() });
+    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER);
+    let mut node = TestNode::new(config, store).unwrap();
+    node.tick();
+    make_durable(&mut node);
+    let claim = wire::Vote { leader: 2, zxid: Zxid::new(1, 1), epoch: 1, connected: true };
+    let round = node.round();
+    let _ = node.step_message(2, &Message::Notification { round, state: wire::PeerState::Leading, vote: claim, membership: Zxid::ZERO });
+    assert_eq!(node.role(), zaxos::Role::Following);
+    make_durable(&mut node);
+    let exchange = follower_info_exchange(&mut node).expect("FOLLOWERINFO sent");
+    node.step_message(2, &Message::LeaderInfo { epoch: 2, exchange }).unwrap();
+    make_durable(&mut node);
+    assert_eq!(node.last_zxid(), Zxid::new(1, 3));
+    node.step_message(2, &Message::Trunc { epoch: 2, exchange, to: Zxid::new(1, 1) }).unwrap();
+    assert_eq!(node.last_zxid(), Zxid::new(1, 1), "what the new epoch skipped is gone");
+}
+
+/// A follower's read the leader never answers fails two election timeouts after it was
+/// asked (the leader, still heard, never got it); a follower with `READS_MAX` reads out
+/// refuses the next as busy at once.
+#[test]
+fn a_followers_unanswered_read_fails_after_two_election_timeouts_and_a_full_queue_is_busy() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    t.cut.push((f, leader));
+    let id = t.nodes[f].read(zaxos::ReadKind::Linearizable).unwrap();
+    t.drain(f);
+    let timeout_ticks = 2 * 10;
+    t.settle(timeout_ticks - 1);
+    assert_eq!(read_outcome(&t, f, id), None, "not failed before its deadline");
+    t.settle(1);
+    assert_eq!(read_outcome(&t, f, id), Some(Err(())), "failed at its deadline");
+    assert_eq!(t.nodes[f].role(), zaxos::Role::Following, "the leader was heard throughout");
+
+    for _ in 0..zaxos::limits::READS_MAX {
+        t.nodes[f].read(zaxos::ReadKind::Sync).unwrap();
+    }
+    assert_eq!(t.nodes[f].read(zaxos::ReadKind::Sync).map(|_| ()), Err(zaxos::ReadError::Busy));
+}
