@@ -1447,15 +1447,14 @@ fn follower_info_exchange(node: &mut TestNode) -> Option<u64> {
     exchange
 }
 
-/// A learner syncing with a new leader drops what a TRUNC names as skipped at once, before
-/// any proposal or NEWLEADER comes.
-#[test]
-fn a_syncing_learner_drops_what_trunc_names_at_once() {
+/// Node 1 of voters 1, 2, 3, holding entries 1:1..=1:3 and `hard`, following node 2 and
+/// answered by its LEADERINFO for `epoch`: (the node, the handshake id).
+fn promising_to_node_2(hard: zaxos::storage::HardState, epoch: u32) -> (TestNode, u64) {
     let mut store = Store::new();
     for counter in 1..=3 {
         store.append(Zxid::new(1, counter), b"e").unwrap();
     }
-    store.set_hard_state(zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() });
+    store.set_hard_state(hard);
     let config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER);
     let mut node = TestNode::new(config, store).unwrap();
     node.tick();
@@ -1466,11 +1465,38 @@ fn a_syncing_learner_drops_what_trunc_names_at_once() {
     assert_eq!(node.role(), zaxos::Role::Following);
     make_durable(&mut node);
     let exchange = follower_info_exchange(&mut node).expect("FOLLOWERINFO sent");
-    node.step_message(2, &Message::LeaderInfo { epoch: 2, exchange }).unwrap();
+    node.step_message(2, &Message::LeaderInfo { epoch, exchange }).unwrap();
     make_durable(&mut node);
+    (node, exchange)
+}
+
+/// A learner syncing with a new leader drops what a TRUNC names as skipped at once, before
+/// any proposal or NEWLEADER comes.
+#[test]
+fn a_syncing_learner_drops_what_trunc_names_at_once() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
+    let (mut node, exchange) = promising_to_node_2(hard, 2);
     assert_eq!(node.last_zxid(), Zxid::new(1, 3));
     node.step_message(2, &Message::Trunc { epoch: 2, exchange, to: Zxid::new(1, 1) }).unwrap();
     assert_eq!(node.last_zxid(), Zxid::new(1, 1), "what the new epoch skipped is gone");
+}
+
+/// A LEADERINFO for the epoch this node already accepted gets a promise only from the
+/// leader it promised it to; from another, the node joins without one (an epoch is promised
+/// to one leader).
+#[test]
+fn an_accepted_epoch_is_promised_again_only_to_the_same_leader() {
+    for (promised_leader, promised) in [(2u16, true), (3, false)] {
+        let hard = zaxos::storage::HardState { accepted_epoch: 2, promised_leader, current_epoch: 1, ..Default::default() };
+        let (mut node, _) = promising_to_node_2(hard, 2);
+        let mut said = None;
+        while let Some((_, message)) = node.poll_message() {
+            if let Message::AckEpoch { promised: p, .. } = message {
+                said = Some(p);
+            }
+        }
+        assert_eq!(said, Some(promised), "epoch 2 accepted from n{promised_leader}, LEADERINFO from n2");
+    }
 }
 
 /// A follower's read the leader never answers fails two election timeouts after it was
