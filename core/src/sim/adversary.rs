@@ -64,8 +64,10 @@ impl<T: Clone> Archive<T> {
 
 /// `message` with one field made implausible, if it has one this adversary changes;
 /// `scratch` holds entries rewritten for it. Every forgery here is one a node must refuse
-/// (and count) without changing its state.
-pub(crate) fn forge<'a>(message: &Message<'a>, rng: &mut Rng, scratch: &'a mut Vec<u8>) -> Option<Message<'a>> {
+/// (and count) without changing its state, but one: a LEADERINFO naming the epoch its
+/// receiver already accepted (`accepted_epoch`), perhaps from another leader. The receiver may
+/// join on it, and may promise that epoch again only to the leader it promised it to.
+pub(crate) fn forge<'a>(message: &Message<'a>, rng: &mut Rng, scratch: &'a mut Vec<u8>, accepted_epoch: u32) -> Option<Message<'a>> {
     let mut forged = *message;
     let other = |rng: &mut Rng, exchange: u64| exchange ^ (1 + rng.below(u64::from(u32::MAX)));
     match &mut forged {
@@ -80,6 +82,7 @@ pub(crate) fn forge<'a>(message: &Message<'a>, rng: &mut Rng, scratch: &'a mut V
                 *zxid = Zxid::new(*epoch, u32::MAX);
             }
         }
+        Message::LeaderInfo { epoch, .. } if rng.chance(0.5) => *epoch = accepted_epoch,
         Message::LeaderInfo { exchange, .. }
         | Message::AckEpoch { exchange, .. }
         | Message::Trunc { exchange, .. }

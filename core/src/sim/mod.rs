@@ -745,17 +745,17 @@ impl<M: StateMachine> Simulation<M> {
 
     /// The message with one field made implausible (see `adversary::forge`), if it has one.
     fn forged(&mut self, sent: &Sent, to: usize) -> Option<Sent> {
-        let to_id = self.members.get(to)?.id;
+        let (to_id, accepted_epoch) = self.members.get(to).map(|m| (m.id, m.disk.hard.accepted_epoch))?;
         let mut scratch = Vec::new();
         match sent {
             Sent::Value(from, m) => {
                 let message = m.message();
-                let forged = adversary::forge(&message, &mut self.rng, &mut scratch)?;
+                let forged = adversary::forge(&message, &mut self.rng, &mut scratch, accepted_epoch)?;
                 Some(Sent::Value(*from, crate::wire::MessageBuf::new(&forged)))
             }
             Sent::Bytes(bytes) => {
                 let (header, message) = crate::wire::decode(bytes, SIM_CLUSTER, to_id, bytes.len()).ok()?;
-                let forged = adversary::forge(&message, &mut self.rng, &mut scratch)?;
+                let forged = adversary::forge(&message, &mut self.rng, &mut scratch, accepted_epoch)?;
                 let mut buf = vec![0u8; crate::wire::encoded_len(&forged)];
                 let len = crate::wire::encode(header, &forged, &mut buf).ok()?;
                 buf.truncate(len);
