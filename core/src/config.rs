@@ -117,6 +117,9 @@ planted_bugs! {
     ack_ignores_epoch,
     /// A learner checks LEADERINFO against its current epoch instead of its accepted epoch.
     promise_checks_current_epoch,
+    /// A learner promises the epoch it already accepted again to whichever leader asks, and
+    /// writes that leader as its promise.
+    promise_accepted_epoch_again,
     /// Reads are released at the commit point, not at what the host applied.
     read_at_commit,
     /// A looking voter ignores the round of a vote it cannot count (a liveness bug).

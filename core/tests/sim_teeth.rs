@@ -142,6 +142,15 @@ fn a_promise_below_the_accepted_epoch_is_caught() {
     assert!(found.is_some(), "a promise below accepted_epoch went unnoticed");
 }
 
+/// Found by mutation testing: a learner promising the epoch it already accepted to a second
+/// leader. The simulator's forger hands learners LEADERINFOs naming that epoch, and the
+/// checker remembers to whom each node promised each epoch.
+#[test]
+fn promising_an_accepted_epoch_to_another_leader_is_caught() {
+    let found = first_failure(Bugs { promise_accepted_epoch_again: true, ..Bugs::NONE }, 200, 3_000, as_drawn);
+    assert!(matches!(found, Some((_, Found::Violation("a promise is durable, never below accepted_epoch, made to one leader")))), "{found:?}");
+}
+
 #[test]
 fn a_read_released_at_the_commit_point_is_caught() {
     let found = first_failure(Bugs { read_at_commit: true, ..Bugs::NONE }, 200, 3_000, as_drawn);
@@ -185,6 +194,7 @@ fn probe() {
         "snapshot_used_early" => bugs.snapshot_used_early = true,
         "ack_ignores_epoch" => bugs.ack_ignores_epoch = true,
         "promise_checks_current_epoch" => bugs.promise_checks_current_epoch = true,
+        "promise_accepted_epoch_again" => bugs.promise_accepted_epoch_again = true,
         "read_at_commit" => bugs.read_at_commit = true,
         "round_ignores_unknown_candidate" => bugs.round_ignores_unknown_candidate = true,
         "leader_ignores_newer_history" => bugs.leader_ignores_newer_history = true,

@@ -274,7 +274,8 @@ impl Learner {
             return Err(StepError::Duplicate);
         }
         // The same epoch promised to another candidate: join without a promise.
-        let promise = epoch > hard.accepted_epoch || same_promise;
+        let again = crate::config::bugs(&core.config).promise_accepted_epoch_again && epoch == hard.accepted_epoch;
+        let promise = epoch > hard.accepted_epoch || same_promise || again;
         if promise && !same_promise {
             // First, so that a refusal (busy) leaves this learner as it was.
             core.set_hard_state(HardState { accepted_epoch: epoch, promised_leader: self.leader, ..hard })?;

@@ -36,6 +36,8 @@ pub struct Checker {
     digests: BTreeMap<u64, u64>,
     /// payload hash → position, when payloads are unique.
     payloads: Option<BTreeMap<u64, u64>>,
+    /// (node, epoch) → the leader it promised that epoch to: an epoch is promised once.
+    pub(crate) promised: BTreeMap<(NodeId, u32), NodeId>,
 }
 
 /// FNV-1a 64 of a payload: enough to tell entries apart in checks and hashes.

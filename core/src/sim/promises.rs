@@ -22,7 +22,7 @@ fn durable_last(disk: &Disk) -> Zxid {
 /// Checks what node `id` says to `to` in `message` against its durable state.
 pub(crate) fn check_sent(checker: &mut Checker, tick: u64, id: NodeId, to: NodeId, disk: &Disk, message: &Message<'_>) {
     const ACK: &str = "an ACK speaks for durable state";
-    const PROMISE: &str = "a promise is durable, never below accepted_epoch";
+    const PROMISE: &str = "a promise is durable, never below accepted_epoch, made to one leader";
     const VOTE: &str = "a vote speaks for durable state";
     match *message {
         Message::Ack { epoch, zxid, .. } => {
@@ -43,6 +43,13 @@ pub(crate) fn check_sent(checker: &mut Checker, tick: u64, id: NodeId, to: NodeI
                 checker.fail(tick, PROMISE, format!("n{id} promised epoch {epoch} to n{to}, durable promise: epoch {} to n{}", hard.accepted_epoch, hard.promised_leader));
             } else if !durably_holds(disk, last) {
                 checker.fail(tick, PROMISE, format!("n{id} reported {last} in ACKEPOCH, durable up to {}", durable_last(disk)));
+            } else if promised {
+                // Paxos: a ballot is promised to one proposer. A node that promised this epoch
+                // to another leader before (and wrote the new one over it) breaks that.
+                match checker.promised.insert((id, epoch), to) {
+                    Some(before) if before != to => checker.fail(tick, PROMISE, format!("n{id} promised epoch {epoch} to n{to}, having promised it to n{before}")),
+                    _ => {}
+                }
             }
         }
         Message::Notification { state: PeerState::Looking, vote, .. } if vote.leader == id && (vote.epoch > disk.hard.current_epoch || !durably_holds(disk, vote.zxid)) => {
