@@ -1496,7 +1496,31 @@ fn an_accepted_epoch_is_promised_again_only_to_the_same_leader() {
             }
         }
         assert_eq!(said, Some(promised), "epoch 2 accepted from n{promised_leader}, LEADERINFO from n2");
+        assert_eq!(node.storage().hard_state().promised_leader, promised_leader, "the promise on disk stays");
     }
+}
+
+/// A learner syncing reports only how far its history is known to agree with the leader's
+/// (nothing yet, before a DIFF or TRUNC), not where it ends; once synced, a TRUNC is a stale
+/// one (a duplicate) and drops nothing.
+#[test]
+fn a_syncing_learner_reports_what_agrees_and_a_synced_one_ignores_trunc() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
+    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    while node.poll_message().is_some() {}
+    assert!(node.step_message(2, &Message::Trunc { epoch: 2, exchange, to: Zxid::new(1, 9) }).is_err(), "a TRUNC to a zxid not held");
+    let mut reported = None;
+    while let Some((_, message)) = node.poll_message() {
+        if let Message::SyncState { last, .. } = message {
+            reported = Some(last);
+        }
+    }
+    assert_eq!(reported, Some(Zxid::ZERO), "nothing is known to agree yet");
+
+    node.step_message(2, &Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) }).unwrap();
+    make_durable(&mut node);
+    assert_eq!(node.step_message(2, &Message::Trunc { epoch: 2, exchange, to: Zxid::new(1, 1) }), Err(StepError::Duplicate));
+    assert_eq!(node.last_zxid(), Zxid::new(1, 3), "a stale TRUNC drops nothing");
 }
 
 /// A follower's read the leader never answers fails two election timeouts after it was
