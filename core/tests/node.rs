@@ -1574,3 +1574,30 @@ fn a_follower_that_takes_part_of_a_batch_says_it_is_full() {
     assert!(t.nodes[f].last_zxid() > held, "the follower took what fits");
     assert!(t.nodes[f].counters().busy > busy, "and refused the rest as full");
 }
+
+/// NEWLEADER makes a syncing learner a follower of the new epoch, announced once; a NEWLEADER
+/// again (its ACK was lost) is a duplicate that is acknowledged again.
+#[test]
+fn a_learner_acknowledges_newleader_again_and_announces_its_leader_once() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
+    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    while node.poll_event().is_some() {}
+    let newleader = Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) };
+    let mut acks = 0;
+    let mut announced = Vec::new();
+    for round in 0..2 {
+        let result = node.step_message(2, &newleader);
+        assert_eq!(result.is_ok(), round == 0, "round {round}: {result:?}");
+        make_durable(&mut node);
+        while let Some((_, message)) = node.poll_message() {
+            acks += usize::from(matches!(message, Message::Ack { epoch: 2, .. }));
+        }
+        while let Some(event) = node.poll_event() {
+            if let zaxos::Event::Leader { leader, epoch } = event {
+                announced.push((leader, epoch));
+            }
+        }
+        assert_eq!(acks, round + 1, "an ACK for each NEWLEADER");
+    }
+    assert_eq!(announced, vec![(2, 2)]);
+}
