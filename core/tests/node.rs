@@ -1601,3 +1601,19 @@ fn a_learner_acknowledges_newleader_again_and_announces_its_leader_once() {
     }
     assert_eq!(announced, vec![(2, 2)]);
 }
+
+/// Only a promiser's history counts in discovery: a learner that joined without a promise,
+/// or one already synced, refuses a FETCH; a syncing promiser takes it.
+#[test]
+fn only_a_syncing_promiser_answers_a_fetch() {
+    for (promised_leader, answers) in [(2u16, true), (3, false)] {
+        let hard = zaxos::storage::HardState { accepted_epoch: 2, promised_leader, current_epoch: 1, ..Default::default() };
+        let (mut node, exchange) = promising_to_node_2(hard, 2);
+        let fetch = Message::Fetch { epoch: 2, exchange, from: Zxid::new(1, 1), to: Zxid::new(1, 3) };
+        assert_eq!(node.step_message(2, &fetch).is_ok(), answers, "promised to n{promised_leader}");
+        if answers {
+            node.step_message(2, &Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) }).unwrap();
+            assert!(node.step_message(2, &fetch).is_err(), "synced: no longer in discovery");
+        }
+    }
+}
