@@ -1447,15 +1447,16 @@ fn follower_info_exchange(node: &mut TestNode) -> Option<u64> {
     exchange
 }
 
-/// Node 1 of voters 1, 2, 3, holding entries 1:1..=1:3 and `hard`, following node 2 and
-/// answered by its LEADERINFO for `epoch`: (the node, the handshake id).
+/// Node 1 of voters 1, 2, 3 (two entries in flight at most), holding entries 1:1..=1:3 and
+/// `hard`, following node 2 and answered by its LEADERINFO for `epoch`: (the node, the
+/// handshake id).
 fn promising_to_node_2(hard: zaxos::storage::HardState, epoch: u32) -> (TestNode, u64) {
     let mut store = Store::new();
     for counter in 1..=3 {
         store.append(Zxid::new(1, counter), b"e").unwrap();
     }
     store.set_hard_state(hard);
-    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER);
+    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER).inflight_entries_max(2);
     let mut node = TestNode::new(config, store).unwrap();
     node.tick();
     make_durable(&mut node);
@@ -1603,17 +1604,39 @@ fn a_learner_acknowledges_newleader_again_and_announces_its_leader_once() {
 }
 
 /// Only a promiser's history counts in discovery: a learner that joined without a promise,
-/// or one already synced, refuses a FETCH; a syncing promiser takes it.
+/// or one already synced, refuses a FETCH; a syncing promiser answers it with at most as
+/// many entries as may be in flight.
 #[test]
 fn only_a_syncing_promiser_answers_a_fetch() {
     for (promised_leader, answers) in [(2u16, true), (3, false)] {
         let hard = zaxos::storage::HardState { accepted_epoch: 2, promised_leader, current_epoch: 1, ..Default::default() };
         let (mut node, exchange) = promising_to_node_2(hard, 2);
-        let fetch = Message::Fetch { epoch: 2, exchange, from: Zxid::new(1, 1), to: Zxid::new(1, 3) };
+        while node.poll_message().is_some() {}
+        let fetch = Message::Fetch { epoch: 2, exchange, from: Zxid::ZERO, to: Zxid::new(1, 3) };
         assert_eq!(node.step_message(2, &fetch).is_ok(), answers, "promised to n{promised_leader}");
         if answers {
+            let mut fetched = Vec::new();
+            while let Some((_, message)) = node.poll_message() {
+                if let Message::Fetched { prev, entries, .. } = message {
+                    fetched.push((prev, entries.iter().map(|e| e.unwrap().0).collect::<Vec<_>>()));
+                }
+            }
+            assert_eq!(fetched, vec![(Zxid::ZERO, vec![Zxid::new(1, 1), Zxid::new(1, 2)])], "two entries in flight at most");
             node.step_message(2, &Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) }).unwrap();
             assert!(node.step_message(2, &fetch).is_err(), "synced: no longer in discovery");
         }
     }
+}
+
+/// A snapshot chunk past the epoch that sends it, at position 0, or at the zero zxid is
+/// implausible (a leader's snapshot covers its own committed history): each alone is refused.
+#[test]
+fn a_snapshot_chunk_that_cannot_be_a_leaders_is_refused() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
+    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    let chunk = |index: u64, zxid: Zxid| Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid, offset: 0, total: 4, data: wire::Bytes(b"snap") });
+    for (index, zxid) in [(5u64, Zxid::new(3, 5)), (0, Zxid::new(1, 5)), (5, Zxid::ZERO)] {
+        assert!(matches!(node.step_message(2, &chunk(index, zxid)), Err(StepError::Implausible(_))), "a chunk at {index}, {zxid}");
+    }
+    assert_eq!(node.last_zxid(), Zxid::new(1, 3), "nothing taken");
 }
