@@ -1640,3 +1640,38 @@ fn a_snapshot_chunk_that_cannot_be_a_leaders_is_refused() {
     }
     assert_eq!(node.last_zxid(), Zxid::new(1, 3), "nothing taken");
 }
+
+/// SNAP at a syncing learner: chunks of one snapshot go in order, a chunk of another snapshot
+/// does not continue the first (the leader is asked to start over), a snapshot below the
+/// commit point is stale, and a snapshot sent whole in one chunk installs.
+#[test]
+fn snapshot_chunks_go_in_order_one_snapshot_at_a_time() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
+    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    while node.poll_message().is_some() {}
+    let chunk = |index: u64, offset: u32, data: &'static [u8]| {
+        Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid: Zxid::new(1, index as u32), offset, total: 4, data: wire::Bytes(data) })
+    };
+    node.step_message(2, &chunk(5, 0, b"ab")).unwrap();
+    assert_eq!(node.step_message(2, &chunk(6, 2, b"cd")), Err(StepError::Duplicate), "another snapshot's second half");
+    let mut acked = Vec::new();
+    while let Some((_, message)) = node.poll_message() {
+        if let Message::SnapAck { index, offset, .. } = message {
+            acked.push((index, offset));
+        }
+    }
+    assert_eq!(acked.last(), Some(&(6, 0)), "start snapshot 6 over: {acked:?}");
+    // Whole in one chunk: it installs once durable.
+    let snapshot = Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index: 7, zxid: Zxid::new(1, 7), offset: 0, total: 4, data: wire::Bytes(b"snap") });
+    node.step_message(2, &snapshot).unwrap();
+    make_durable(&mut node);
+    assert_eq!(node.storage().snapshot_point(), (7, Zxid::new(1, 7)));
+
+    // A learner that knows position 3 committed: a snapshot below it is stale, one at it is taken.
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, commit_floor: Zxid::new(1, 3), ..Default::default() };
+    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    assert_eq!(node.commit_index(), 3);
+    let at = |index: u64| Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid: Zxid::new(1, index as u32), offset: 0, total: 4, data: wire::Bytes(b"snap") });
+    assert_eq!(node.step_message(2, &at(2)), Err(StepError::Duplicate), "below the commit point");
+    node.step_message(2, &at(3)).unwrap();
+}
