@@ -1544,29 +1544,45 @@ fn a_followers_unanswered_read_fails_after_two_election_timeouts_and_a_full_queu
 
 /// A follower whose history has room for part of a batch takes that part and refuses the
 /// rest as full (counted as busy), so its leader sends the rest again later: here its leader
-/// compacted and has room, the follower did not.
+/// compacted and has room, the follower did not. The same whether the batch comes as bytes or
+/// as a value (held as a table of lengths: this storage keeps no stretches).
 #[test]
 fn a_follower_that_takes_part_of_a_batch_says_it_is_full() {
-    let mut t = Trio::new();
-    t.settle(40);
-    let leader = t.leader();
-    let f = (leader + 1) % 3;
-    let batch = |from: u64, count: u64| -> Vec<[u8; 8]> { (from..from + count).map(u64::to_le_bytes).collect() };
-    let first = batch(0, 28);
-    assert_eq!(t.nodes[leader].propose_batch(first.iter().map(|p| &p[..])).unwrap().taken, 28);
-    t.drain(leader);
-    t.settle(4);
-    assert_eq!(t.nodes[f].commit_zxid(), t.nodes[leader].commit_zxid(), "the follower holds the batch");
-    let through = t.nodes[leader].commit_zxid();
-    t.nodes[leader].compact(through, b"state").unwrap();
-    t.drain(leader);
-    let (busy, held) = (t.nodes[f].counters().busy, t.nodes[f].last_zxid());
-    let second = batch(100, 10);
-    assert_eq!(t.nodes[leader].propose_batch(second.iter().map(|p| &p[..])).unwrap().taken, 10, "the leader has room again");
-    t.drain(leader);
-    t.tick();
-    assert!(t.nodes[f].last_zxid() > held, "the follower took what fits");
-    assert!(t.nodes[f].counters().busy > busy, "and refused the rest as full");
+    for how in ["bytes", "values", "values of mixed lengths"] {
+        let mut t = Trio::new();
+        t.settle(40);
+        let leader = t.leader();
+        let f = (leader + 1) % 3;
+        let batch = |from: u64, count: u64| -> Vec<Vec<u8>> {
+            (from..from + count).map(|k| k.to_le_bytes().repeat(if how.contains("mixed") { 1 + (k % 2) as usize } else { 1 })).collect()
+        };
+        let first = batch(0, 28);
+        assert_eq!(t.nodes[leader].propose_batch(first.iter()).unwrap().taken, 28);
+        t.drain(leader);
+        t.settle(4);
+        assert_eq!(t.nodes[f].commit_zxid(), t.nodes[leader].commit_zxid(), "the follower holds the batch");
+        let through = t.nodes[leader].commit_zxid();
+        t.nodes[leader].compact(through, b"state").unwrap();
+        t.drain(leader);
+        let (busy, held) = (t.nodes[f].counters().busy, t.nodes[f].last_zxid());
+        let second = batch(100, 10);
+        assert_eq!(t.nodes[leader].propose_batch(second.iter()).unwrap().taken, 10, "the leader has room again");
+        if how == "bytes" {
+            t.drain(leader);
+            t.tick();
+        } else {
+            let mut to_f = Vec::new();
+            while let Some((to, message)) = t.nodes[leader].poll_message() {
+                if usize::from(to) == f + 1 {
+                    to_f.push(wire::MessageBuf::new(&message));
+                }
+            }
+            let results: Vec<_> = to_f.iter().map(|m| t.nodes[f].step_message(leader as u16 + 1, &m.message())).collect();
+            assert!(results.contains(&Err(StepError::Storage(zaxos::storage::StorageError::Full))), "{how}: {results:?}");
+        }
+        assert!(t.nodes[f].last_zxid() > held, "{how}: the follower took what fits");
+        assert!(t.nodes[f].counters().busy > busy, "{how}: and refused the rest as full");
+    }
 }
 
 /// NEWLEADER makes a syncing learner a follower of the new epoch, announced once; a NEWLEADER
