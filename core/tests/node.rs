@@ -1237,17 +1237,13 @@ fn a_stretch_of_entries_that_disagrees_with_the_storage_is_not_believed() {
         let mut node: Node<LyingSpans, 256> = Node::new(config, LyingSpans { inner: Store::new(), lie }).unwrap();
         for _ in 0..5 {
             node.tick();
-            while let Some(w) = node.poll_write() {
-                node.durable(w.seq);
-            }
+            make_durable(&mut node);
         }
         assert!(node.is_established_leader(), "a lone voter leads");
         while node.poll_commit().is_some() {}
         let payloads: Vec<[u8; 8]> = (0..6u64).map(u64::to_le_bytes).collect();
         assert_eq!(node.propose_batch(payloads.iter().map(|p| &p[..])).unwrap().taken, 6);
-        while let Some(w) = node.poll_write() {
-            node.durable(w.seq);
-        }
+        make_durable(&mut node);
         let mut applied = Vec::new();
         for apply in node.poll_commits().into_iter().flatten() {
             if let Apply::Entry { payload, .. } = apply {
@@ -1423,21 +1419,25 @@ fn accessors_report_time_durability_and_peers() {
 }
 
 /// Every write `node` asks for, reported durable at once.
-fn make_durable(node: &mut TestNode) {
+fn make_durable<S: Storage>(node: &mut Node<S, 256>) {
     while let Some(w) = node.poll_write() {
         node.durable(w.seq);
     }
 }
 
-/// The handshake id of the FOLLOWERINFO `node` queued, if any (everything queued is taken).
-fn follower_info_exchange(node: &mut TestNode) -> Option<u64> {
-    let mut exchange = None;
-    while let Some((_, message)) = node.poll_message() {
-        if let Message::FollowerInfo { exchange: e, .. } = message {
-            exchange = Some(e);
-        }
-    }
-    exchange
+/// A hard state with `accepted_epoch` promised to `promised_leader`, current epoch 1.
+fn hard_state(accepted_epoch: u32, promised_leader: u16) -> zaxos::storage::HardState {
+    zaxos::storage::HardState { accepted_epoch, promised_leader, current_epoch: 1, ..Default::default() }
+}
+
+/// What `pick` takes from each message `node` queued, in order; everything queued is taken.
+fn picked<T>(node: &mut TestNode, mut pick: impl FnMut(&Message<'_>) -> Option<T>) -> Vec<T> {
+    std::iter::from_fn(|| node.poll_message().map(|(_, message)| pick(&message))).flatten().collect()
+}
+
+/// A chunk of a 4-byte snapshot at `(index, zxid)` from node 2 in epoch 2, handshake `exchange`.
+fn snap_chunk(exchange: u64, index: u64, zxid: Zxid, offset: u32, data: &'static [u8]) -> Message<'static> {
+    Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid, offset, total: 4, data: wire::Bytes(data) })
 }
 
 /// Node 1 of voters 1, 2, 3 (two entries in flight at most), holding entries 1:1..=1:3 and
@@ -1458,7 +1458,11 @@ fn promising_to_node_2(hard: zaxos::storage::HardState, epoch: u32) -> (TestNode
     let _ = node.step_message(2, &Message::Notification { round, state: wire::PeerState::Leading, vote: claim, membership: Zxid::ZERO });
     assert_eq!(node.role(), zaxos::Role::Following);
     make_durable(&mut node);
-    let exchange = follower_info_exchange(&mut node).expect("FOLLOWERINFO sent");
+    let exchange = picked(&mut node, |m| match *m {
+        Message::FollowerInfo { exchange, .. } => Some(exchange),
+        _ => None,
+    });
+    let exchange = *exchange.last().expect("FOLLOWERINFO sent");
     node.step_message(2, &Message::LeaderInfo { epoch, exchange }).unwrap();
     make_durable(&mut node);
     (node, exchange)
@@ -1468,8 +1472,7 @@ fn promising_to_node_2(hard: zaxos::storage::HardState, epoch: u32) -> (TestNode
 /// any proposal or NEWLEADER comes.
 #[test]
 fn a_syncing_learner_drops_what_trunc_names_at_once() {
-    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
-    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
     assert_eq!(node.last_zxid(), Zxid::new(1, 3));
     node.step_message(2, &Message::Trunc { epoch: 2, exchange, to: Zxid::new(1, 1) }).unwrap();
     assert_eq!(node.last_zxid(), Zxid::new(1, 1), "what the new epoch skipped is gone");
@@ -1481,15 +1484,12 @@ fn a_syncing_learner_drops_what_trunc_names_at_once() {
 #[test]
 fn an_accepted_epoch_is_promised_again_only_to_the_same_leader() {
     for (promised_leader, promised) in [(2u16, true), (3, false)] {
-        let hard = zaxos::storage::HardState { accepted_epoch: 2, promised_leader, current_epoch: 1, ..Default::default() };
-        let (mut node, _) = promising_to_node_2(hard, 2);
-        let mut said = None;
-        while let Some((_, message)) = node.poll_message() {
-            if let Message::AckEpoch { promised: p, .. } = message {
-                said = Some(p);
-            }
-        }
-        assert_eq!(said, Some(promised), "epoch 2 accepted from n{promised_leader}, LEADERINFO from n2");
+        let (mut node, _) = promising_to_node_2(hard_state(2, promised_leader), 2);
+        let said = picked(&mut node, |m| match *m {
+            Message::AckEpoch { promised, .. } => Some(promised),
+            _ => None,
+        });
+        assert_eq!(said.last(), Some(&promised), "epoch 2 accepted from n{promised_leader}, LEADERINFO from n2");
         assert_eq!(node.storage().hard_state().promised_leader, promised_leader, "the promise on disk stays");
     }
 }
@@ -1499,17 +1499,14 @@ fn an_accepted_epoch_is_promised_again_only_to_the_same_leader() {
 /// one (a duplicate) and drops nothing.
 #[test]
 fn a_syncing_learner_reports_what_agrees_and_a_synced_one_ignores_trunc() {
-    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
-    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
     while node.poll_message().is_some() {}
     assert!(node.step_message(2, &Message::Trunc { epoch: 2, exchange, to: Zxid::new(1, 9) }).is_err(), "a TRUNC to a zxid not held");
-    let mut reported = None;
-    while let Some((_, message)) = node.poll_message() {
-        if let Message::SyncState { last, .. } = message {
-            reported = Some(last);
-        }
-    }
-    assert_eq!(reported, Some(Zxid::ZERO), "nothing is known to agree yet");
+    let reported = picked(&mut node, |m| match *m {
+        Message::SyncState { last, .. } => Some(last),
+        _ => None,
+    });
+    assert_eq!(reported.last(), Some(&Zxid::ZERO), "nothing is known to agree yet");
 
     node.step_message(2, &Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) }).unwrap();
     make_durable(&mut node);
@@ -1589,8 +1586,7 @@ fn a_follower_that_takes_part_of_a_batch_says_it_is_full() {
 /// again (its ACK was lost) is a duplicate that is acknowledged again.
 #[test]
 fn a_learner_acknowledges_newleader_again_and_announces_its_leader_once() {
-    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
-    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
     while node.poll_event().is_some() {}
     let newleader = Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) };
     let mut acks = 0;
@@ -1599,9 +1595,7 @@ fn a_learner_acknowledges_newleader_again_and_announces_its_leader_once() {
         let result = node.step_message(2, &newleader);
         assert_eq!(result.is_ok(), round == 0, "round {round}: {result:?}");
         make_durable(&mut node);
-        while let Some((_, message)) = node.poll_message() {
-            acks += usize::from(matches!(message, Message::Ack { epoch: 2, .. }));
-        }
+        acks += picked(&mut node, |m| matches!(m, Message::Ack { epoch: 2, .. }).then_some(())).len();
         while let Some(event) = node.poll_event() {
             if let zaxos::Event::Leader { leader, epoch } = event {
                 announced.push((leader, epoch));
@@ -1618,18 +1612,15 @@ fn a_learner_acknowledges_newleader_again_and_announces_its_leader_once() {
 #[test]
 fn only_a_syncing_promiser_answers_a_fetch() {
     for (promised_leader, answers) in [(2u16, true), (3, false)] {
-        let hard = zaxos::storage::HardState { accepted_epoch: 2, promised_leader, current_epoch: 1, ..Default::default() };
-        let (mut node, exchange) = promising_to_node_2(hard, 2);
+        let (mut node, exchange) = promising_to_node_2(hard_state(2, promised_leader), 2);
         while node.poll_message().is_some() {}
         let fetch = Message::Fetch { epoch: 2, exchange, from: Zxid::ZERO, to: Zxid::new(1, 3) };
         assert_eq!(node.step_message(2, &fetch).is_ok(), answers, "promised to n{promised_leader}");
         if answers {
-            let mut fetched = Vec::new();
-            while let Some((_, message)) = node.poll_message() {
-                if let Message::Fetched { prev, entries, .. } = message {
-                    fetched.push((prev, entries.iter().map(|e| e.unwrap().0).collect::<Vec<_>>()));
-                }
-            }
+            let fetched = picked(&mut node, |m| match m {
+                Message::Fetched { prev, entries, .. } => Some((*prev, entries.iter().map(|e| e.unwrap().0).collect::<Vec<_>>())),
+                _ => None,
+            });
             assert_eq!(fetched, vec![(Zxid::ZERO, vec![Zxid::new(1, 1), Zxid::new(1, 2)])], "two entries in flight at most");
             node.step_message(2, &Message::NewLeader { epoch: 2, exchange, last: Zxid::new(1, 3) }).unwrap();
             assert!(node.step_message(2, &fetch).is_err(), "synced: no longer in discovery");
@@ -1641,11 +1632,9 @@ fn only_a_syncing_promiser_answers_a_fetch() {
 /// implausible (a leader's snapshot covers its own committed history): each alone is refused.
 #[test]
 fn a_snapshot_chunk_that_cannot_be_a_leaders_is_refused() {
-    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
-    let (mut node, exchange) = promising_to_node_2(hard, 2);
-    let chunk = |index: u64, zxid: Zxid| Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid, offset: 0, total: 4, data: wire::Bytes(b"snap") });
+    let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
     for (index, zxid) in [(5u64, Zxid::new(3, 5)), (0, Zxid::new(1, 5)), (5, Zxid::ZERO)] {
-        assert!(matches!(node.step_message(2, &chunk(index, zxid)), Err(StepError::Implausible(_))), "a chunk at {index}, {zxid}");
+        assert!(matches!(node.step_message(2, &snap_chunk(exchange, index, zxid, 0, b"snap")), Err(StepError::Implausible(_))), "a chunk at {index}, {zxid}");
     }
     assert_eq!(node.last_zxid(), Zxid::new(1, 3), "nothing taken");
 }
@@ -1655,32 +1644,26 @@ fn a_snapshot_chunk_that_cannot_be_a_leaders_is_refused() {
 /// commit point is stale, and a snapshot sent whole in one chunk installs.
 #[test]
 fn snapshot_chunks_go_in_order_one_snapshot_at_a_time() {
-    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, ..Default::default() };
-    let (mut node, exchange) = promising_to_node_2(hard, 2);
+    let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
     while node.poll_message().is_some() {}
-    let chunk = |index: u64, offset: u32, data: &'static [u8]| {
-        Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid: Zxid::new(1, index as u32), offset, total: 4, data: wire::Bytes(data) })
-    };
+    let chunk = |index: u64, offset: u32, data: &'static [u8]| snap_chunk(exchange, index, Zxid::new(1, index as u32), offset, data);
     node.step_message(2, &chunk(5, 0, b"ab")).unwrap();
     assert_eq!(node.step_message(2, &chunk(6, 2, b"cd")), Err(StepError::Duplicate), "another snapshot's second half");
-    let mut acked = Vec::new();
-    while let Some((_, message)) = node.poll_message() {
-        if let Message::SnapAck { index, offset, .. } = message {
-            acked.push((index, offset));
-        }
-    }
+    let acked = picked(&mut node, |m| match *m {
+        Message::SnapAck { index, offset, .. } => Some((index, offset)),
+        _ => None,
+    });
     assert_eq!(acked.last(), Some(&(6, 0)), "start snapshot 6 over: {acked:?}");
     // Whole in one chunk: it installs once durable.
-    let snapshot = Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index: 7, zxid: Zxid::new(1, 7), offset: 0, total: 4, data: wire::Bytes(b"snap") });
-    node.step_message(2, &snapshot).unwrap();
+    node.step_message(2, &chunk(7, 0, b"snap")).unwrap();
     make_durable(&mut node);
     assert_eq!(node.storage().snapshot_point(), (7, Zxid::new(1, 7)));
 
     // A learner that knows position 3 committed: a snapshot below it is stale, one at it is taken.
-    let hard = zaxos::storage::HardState { accepted_epoch: 1, promised_leader: 2, current_epoch: 1, commit_floor: Zxid::new(1, 3), ..Default::default() };
+    let hard = zaxos::storage::HardState { commit_floor: Zxid::new(1, 3), ..hard_state(1, 2) };
     let (mut node, exchange) = promising_to_node_2(hard, 2);
     assert_eq!(node.commit_index(), 3);
-    let at = |index: u64| Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index, zxid: Zxid::new(1, index as u32), offset: 0, total: 4, data: wire::Bytes(b"snap") });
+    let at = |index: u64| snap_chunk(exchange, index, Zxid::new(1, index as u32), 0, b"snap");
     assert_eq!(node.step_message(2, &at(2)), Err(StepError::Duplicate), "below the commit point");
     node.step_message(2, &at(3)).unwrap();
 }
