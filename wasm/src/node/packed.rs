@@ -11,8 +11,9 @@
 //! A host uses these methods or the object ones for a node, not both: the writes made by the
 //! packed inputs (`tickPacked`, `stepPacked`, `proposePacked`, `durablePacked`) are drained by
 //! `takeWritesPacked` only, those made by the object inputs by `takeWrites` only. The writes of
-//! the node's start (its incarnation, which must be durable before the node votes for itself)
-//! wait for whichever comes first: a packed host takes them with its first `takeWritesPacked`.
+//! the node's start (its incarnation, which must be durable before the node opens a handshake
+//! with a leader) wait for whichever comes first: a packed host takes them with its first
+//! `takeWritesPacked`.
 //!
 //! Layouts (every integer little-endian; a zxid is one u64, `epoch << 32 | counter`):
 //!
