@@ -11,8 +11,8 @@ type TestNode = Node<Store, 256>;
 const CLUSTER: u32 = 7;
 
 /// Three nodes wired by hand. `hold[i]` keeps node i's writes from becoming durable.
-struct Trio {
-    nodes: Vec<TestNode>,
+struct Trio<S: Storage = Store> {
+    nodes: Vec<Node<S, 256>>,
     held: Vec<Vec<u64>>,
     hold: [bool; 3],
     wire: Vec<(u16, u16, Vec<u8>)>,
@@ -30,9 +30,7 @@ struct Trio {
 
 impl Trio {
     fn new() -> Trio {
-        let ids = [1u16, 2, 3];
-        let nodes = ids.iter().map(|&id| Node::new(Config::new(id, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER), Store::new()).unwrap()).collect();
-        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3], no_apply: [false; 3], no_events: [false; 3] }
+        Trio::on(|_| Store::new())
     }
 
     /// Three nodes whose zxid counter tops out at `max`.
@@ -45,6 +43,15 @@ impl Trio {
             *node = Node::new(config, Store::new()).unwrap();
         }
         t
+    }
+}
+
+impl<S: Storage> Trio<S> {
+    /// Nodes 1, 2 and 3 of one cluster, node `id` on `storage(id)`.
+    fn on(storage: impl Fn(u16) -> S) -> Trio<S> {
+        let ids = [1u16, 2, 3];
+        let nodes = ids.iter().map(|&id| Node::new(Config::new(id, &ids, &[]).unwrap().seed(11).cluster_id(CLUSTER), storage(id)).unwrap()).collect();
+        Trio { nodes, held: vec![Vec::new(); 3], hold: [false; 3], wire: Vec::new(), applied: vec![Vec::new(); 3], events: vec![Vec::new(); 3], cut: Vec::new(), writes: vec![Vec::new(); 3], no_apply: [false; 3], no_events: [false; 3] }
     }
 
     fn drain(&mut self, i: usize) {
@@ -1542,44 +1549,50 @@ fn a_followers_unanswered_read_fails_after_two_election_timeouts_and_a_full_queu
 /// A follower whose history has room for part of a batch takes that part and refuses the
 /// rest as full (counted as busy), so its leader sends the rest again later: here its leader
 /// compacted and has room, the follower did not. The same whether the batch comes as bytes or
-/// as a value (held as a table of lengths: this storage keeps no stretches).
+/// as a value: held as a table of lengths (`HeaplessStorage` keeps no stretches) or as one
+/// stretch of equal-length entries (`VecStorage` does).
 #[test]
 fn a_follower_that_takes_part_of_a_batch_says_it_is_full() {
     for how in ["bytes", "values", "values of mixed lengths"] {
-        let mut t = Trio::new();
-        t.settle(40);
-        let leader = t.leader();
-        let f = (leader + 1) % 3;
-        let batch = |from: u64, count: u64| -> Vec<Vec<u8>> {
-            (from..from + count).map(|k| k.to_le_bytes().repeat(if how.contains("mixed") { 1 + (k % 2) as usize } else { 1 })).collect()
-        };
-        let first = batch(0, 28);
-        assert_eq!(t.nodes[leader].propose_batch(first.iter()).unwrap().taken, 28);
-        t.drain(leader);
-        t.settle(4);
-        assert_eq!(t.nodes[f].commit_zxid(), t.nodes[leader].commit_zxid(), "the follower holds the batch");
-        let through = t.nodes[leader].commit_zxid();
-        t.nodes[leader].compact(through, b"state").unwrap();
-        t.drain(leader);
-        let (busy, held) = (t.nodes[f].counters().busy, t.nodes[f].last_zxid());
-        let second = batch(100, 10);
-        assert_eq!(t.nodes[leader].propose_batch(second.iter()).unwrap().taken, 10, "the leader has room again");
-        if how == "bytes" {
-            t.drain(leader);
-            t.tick();
-        } else {
-            let mut to_f = Vec::new();
-            while let Some((to, message)) = t.nodes[leader].poll_message() {
-                if usize::from(to) == f + 1 {
-                    to_f.push(wire::MessageBuf::new(&message));
-                }
-            }
-            let results: Vec<_> = to_f.iter().map(|m| t.nodes[f].step_message(leader as u16 + 1, &m.message())).collect();
-            assert!(results.contains(&Err(StepError::Storage(zaxos::storage::StorageError::Full))), "{how}: {results:?}");
-        }
-        assert!(t.nodes[f].last_zxid() > held, "{how}: the follower took what fits");
-        assert!(t.nodes[f].counters().busy > busy, "{how}: and refused the rest as full");
+        takes_part_of_a_batch(Trio::new(), how, 28, 10);
     }
+    // A stretch is kept from 16 entries on.
+    takes_part_of_a_batch(Trio::on(|_| zaxos::storage::VecStorage::new(48, 2048, 64)), "values in one stretch", 40, 20);
+}
+
+/// The leader proposes `first` entries, compacts, then proposes `second`, more than the
+/// follower has room for.
+fn takes_part_of_a_batch<S: Storage>(mut t: Trio<S>, how: &str, first: u64, second: u64) {
+    t.settle(40);
+    let leader = t.leader();
+    let f = (leader + 1) % 3;
+    let batch = |from: u64, count: u64| -> Vec<Vec<u8>> {
+        (from..from + count).map(|k| k.to_le_bytes().repeat(if how.contains("mixed") { 1 + (k % 2) as usize } else { 1 })).collect()
+    };
+    assert_eq!(t.nodes[leader].propose_batch(batch(0, first).iter()).unwrap().taken as u64, first);
+    t.drain(leader);
+    t.settle(4);
+    assert_eq!(t.nodes[f].commit_zxid(), t.nodes[leader].commit_zxid(), "the follower holds the batch");
+    let through = t.nodes[leader].commit_zxid();
+    t.nodes[leader].compact(through, b"state").unwrap();
+    t.drain(leader);
+    let (busy, held) = (t.nodes[f].counters().busy, t.nodes[f].last_zxid());
+    assert_eq!(t.nodes[leader].propose_batch(batch(100, second).iter()).unwrap().taken as u64, second, "the leader has room again");
+    if how == "bytes" {
+        t.drain(leader);
+        t.tick();
+    } else {
+        let mut to_f = Vec::new();
+        while let Some((to, message)) = t.nodes[leader].poll_message() {
+            if usize::from(to) == f + 1 {
+                to_f.push(wire::MessageBuf::new(&message));
+            }
+        }
+        let results: Vec<_> = to_f.iter().map(|m| t.nodes[f].step_message(leader as u16 + 1, &m.message())).collect();
+        assert!(results.contains(&Err(StepError::Storage(zaxos::storage::StorageError::Full))), "{how}: {results:?}");
+    }
+    assert!(t.nodes[f].last_zxid() > held, "{how}: the follower took what fits");
+    assert!(t.nodes[f].counters().busy > busy, "{how}: and refused the rest as full");
 }
 
 /// NEWLEADER makes a syncing learner a follower of the new epoch, announced once; a NEWLEADER
@@ -1666,4 +1679,63 @@ fn snapshot_chunks_go_in_order_one_snapshot_at_a_time() {
     let at = |index: u64| snap_chunk(exchange, index, Zxid::new(1, index as u32), 0, b"snap");
     assert_eq!(node.step_message(2, &at(2)), Err(StepError::Duplicate), "below the commit point");
     node.step_message(2, &at(3)).unwrap();
+}
+
+/// Queues DIFF entries 1:4, 1:5, … at `node` (syncing with node 2 in epoch 2, handshake
+/// `exchange`), each write handed to the host and none reported durable, until `free` of its
+/// write slots are left. The last write's sequence number (durable up to it makes them all so).
+fn fill_writes(node: &mut TestNode, free: usize) -> u64 {
+    let mut seq = 0;
+    for _ in 0..zaxos::limits::WRITES_PENDING_MAX - free {
+        let last = node.last_zxid();
+        let entries = [1, last.counter as u8 + 1, 1 << 1, 7];
+        let diff = Message::Proposal(wire::Proposal { epoch: 2, prev: last, commit: Zxid::ZERO, entries: wire::Entries::from_wire(&entries) });
+        node.step_message(2, &diff).unwrap();
+        seq = node.poll_write().expect("one write for each DIFF").seq;
+    }
+    seq
+}
+
+/// NEWLEADER needs two writes (a truncation and the epoch) and takes both or neither: with
+/// one write slot free it is refused as busy and changes nothing, with two it is taken.
+#[test]
+fn newleader_takes_two_write_slots_or_none() {
+    for (free, truncates) in [(1, false), (1, true), (2, false), (2, true)] {
+        let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
+        let seq = fill_writes(&mut node, free);
+        let held = node.last_zxid();
+        let last = if truncates { Zxid::new(1, 3) } else { held };
+        let result = node.step_message(2, &Message::NewLeader { epoch: 2, exchange, last });
+        let case = format!("{free} free, truncating: {truncates}");
+        if free < 2 {
+            assert_eq!(result, Err(StepError::Busy), "{case}");
+            assert_eq!(node.last_zxid(), held, "{case}: nothing truncated");
+            assert!(node.poll_write().is_none(), "{case}: no write queued");
+        } else {
+            assert_eq!(result, Ok(()), "{case}");
+            assert_eq!(node.last_zxid(), last, "{case}");
+            node.durable(seq);
+            make_durable(&mut node);
+            assert_eq!(node.storage().hard_state().current_epoch, 2, "{case}");
+        }
+    }
+}
+
+/// With no write slot free, a syncing learner still takes the snapshot chunks that do not
+/// complete the snapshot (they need no write) and refuses the last one as busy before taking
+/// any of it; once its writes are durable, that chunk installs the snapshot.
+#[test]
+fn a_learner_with_no_write_free_takes_every_snapshot_chunk_but_the_last() {
+    let (mut node, exchange) = promising_to_node_2(hard_state(1, 2), 2);
+    let seq = fill_writes(&mut node, 0);
+    let zxid = Zxid::new(1, 30);
+    let chunk = |offset: u32, data: &'static [u8]| Message::SnapChunk(wire::SnapChunk { epoch: 2, exchange, index: 30, zxid, offset, total: 12, data: wire::Bytes(data) });
+    assert_eq!(node.step_message(2, &chunk(0, b"abcd")), Ok(()));
+    assert_eq!(node.step_message(2, &chunk(4, b"efgh")), Ok(()));
+    assert_eq!(node.step_message(2, &chunk(8, b"ijkl")), Err(StepError::Busy));
+    node.durable(seq);
+    assert_eq!(node.step_message(2, &chunk(8, b"ijkl")), Ok(()));
+    make_durable(&mut node);
+    assert_eq!(node.storage().snapshot_point(), (30, zxid));
+    assert_eq!(node.storage().snapshot_data(), b"abcdefghijkl");
 }
