@@ -1739,3 +1739,54 @@ fn a_learner_with_no_write_free_takes_every_snapshot_chunk_but_the_last() {
     assert_eq!(node.storage().snapshot_point(), (30, zxid));
     assert_eq!(node.storage().snapshot_data(), b"abcdefghijkl");
 }
+
+/// Node 1 of voters 1, 2, 3, leading after node 2's vote, no FOLLOWERINFO heard yet (so no
+/// epoch chosen).
+fn leading_node_1() -> TestNode {
+    let mut node = started(1, &[1, 2, 3], &[]);
+    let round = node.round();
+    let _ = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote_for(1, true)));
+    node.tick();
+    assert_eq!(node.role(), zaxos::Role::Leading, "voted for by node 2");
+    make_durable(&mut node);
+    while node.poll_message().is_some() {}
+    node
+}
+
+/// A leader takes only messages of the epoch it leads: one of an earlier epoch is stale, one
+/// of a later epoch (or any, before it chose one) is unexpected, and neither is acted on.
+#[test]
+fn a_leader_takes_messages_of_its_own_epoch_only() {
+    let mut node = leading_node_1();
+    let probe_ack = |epoch: u32| Message::ReadProbeAck { epoch, round: 1 };
+    assert_eq!(node.step_message(2, &probe_ack(0)), Err(StepError::Unexpected("epoch not led here")), "no epoch chosen yet");
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 0, exchange: 5 }).unwrap();
+    assert_eq!(node.step_message(2, &probe_ack(0)), Err(StepError::StaleEpoch { message: 0, current: 1 }));
+    assert_eq!(node.step_message(2, &probe_ack(2)), Err(StepError::Unexpected("epoch not led here")));
+    assert_eq!(node.step_message(2, &probe_ack(1)), Ok(()), "of epoch 1, taken");
+}
+
+/// FOLLOWERINFO opens a handshake: a copy of the current one is answered again while the
+/// leader waits for the promise and is a duplicate after it; one of an older handshake is
+/// refused; a newer one starts the handshake over.
+#[test]
+fn a_leader_answers_followerinfo_of_the_current_or_a_newer_handshake_only() {
+    let mut node = leading_node_1();
+    let mut step = |node: &mut TestNode, message: Message<'_>| {
+        let result = node.step_message(2, &message);
+        let answered = picked(node, |m| match *m {
+            Message::LeaderInfo { epoch, exchange } => Some((epoch, exchange)),
+            _ => None,
+        });
+        (result, answered)
+    };
+    let info = |exchange: u64| Message::FollowerInfo { accepted_epoch: 0, exchange };
+    assert_eq!(step(&mut node, info(5)), (Ok(()), vec![(1, 5)]), "epoch 1 chosen");
+    assert_eq!(step(&mut node, info(5)), (Ok(()), vec![(1, 5)]), "a copy before the promise: answered again");
+    assert_eq!(step(&mut node, info(4)), (Err(StepError::OtherExchange), vec![]), "an older handshake");
+    make_durable(&mut node);
+    let ack_epoch = Message::AckEpoch { epoch: 1, exchange: 5, current_epoch: 0, last: Zxid::ZERO, promised: true };
+    assert_eq!(step(&mut node, ack_epoch), (Ok(()), vec![]));
+    assert_eq!(step(&mut node, info(5)), (Err(StepError::Duplicate), vec![]), "a copy after the promise");
+    assert_eq!(step(&mut node, info(6)), (Ok(()), vec![(1, 6)]), "a new handshake");
+}
