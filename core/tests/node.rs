@@ -1743,9 +1743,22 @@ fn a_learner_with_no_write_free_takes_every_snapshot_chunk_but_the_last() {
 /// Node 1 of voters 1, 2, 3, leading after node 2's vote, no FOLLOWERINFO heard yet (so no
 /// epoch chosen).
 fn leading_node_1() -> TestNode {
-    let mut node = started(1, &[1, 2, 3], &[]);
+    leading_node_1_with(zaxos::storage::HardState::default(), 0)
+}
+
+/// As `leading_node_1`, with `hard` and entries 1:1..=1:`held` on its disk when it started.
+fn leading_node_1_with(hard: zaxos::storage::HardState, held: u32) -> TestNode {
+    let mut store = Store::new();
+    store.set_hard_state(hard);
+    for counter in 1..=held {
+        store.append(Zxid::new(1, counter), b"e").unwrap();
+    }
+    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), store).unwrap();
+    node.tick();
     let round = node.round();
-    let _ = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote_for(1, true)));
+    let zxid = if held == 0 { Zxid::ZERO } else { Zxid::new(1, held) };
+    let vote = wire::Vote { epoch: hard.current_epoch, zxid, ..vote_for(1, true) };
+    let _ = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote));
     node.tick();
     assert_eq!(node.role(), zaxos::Role::Leading, "voted for by node 2");
     make_durable(&mut node);
@@ -1772,7 +1785,7 @@ fn a_leader_takes_messages_of_its_own_epoch_only() {
 #[test]
 fn a_leader_answers_followerinfo_of_the_current_or_a_newer_handshake_only() {
     let mut node = leading_node_1();
-    let mut step = |node: &mut TestNode, message: Message<'_>| {
+    let step = |node: &mut TestNode, message: Message<'_>| {
         let result = node.step_message(2, &message);
         let answered = picked(node, |m| match *m {
             Message::LeaderInfo { epoch, exchange } => Some((epoch, exchange)),
@@ -1789,4 +1802,86 @@ fn a_leader_answers_followerinfo_of_the_current_or_a_newer_handshake_only() {
     assert_eq!(step(&mut node, ack_epoch), (Ok(()), vec![]));
     assert_eq!(step(&mut node, info(5)), (Err(StepError::Duplicate), vec![]), "a copy after the promise");
     assert_eq!(step(&mut node, info(6)), (Ok(()), vec![(1, 6)]), "a new handshake");
+}
+
+/// Only a promise counts towards discovery: an ACKEPOCH without one is refused then, and the
+/// epoch is established only by a majority of promises; once it is, the same ACKEPOCH is
+/// taken and that learner is synced.
+#[test]
+fn only_promises_establish_an_epoch_and_a_learner_without_one_joins_after() {
+    let mut node = leading_node_1();
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 0, exchange: 5 }).unwrap();
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 0, exchange: 7 }).unwrap();
+    make_durable(&mut node);
+    let ack_epoch = |exchange: u64, promised: bool| Message::AckEpoch { epoch: 1, exchange, current_epoch: 0, last: Zxid::ZERO, promised };
+    let syncing = |node: &mut TestNode| picked(node, |m| matches!(m, Message::NewLeader { .. }).then_some(())).len();
+    assert!(matches!(node.step_message(3, &ack_epoch(7, false)), Err(StepError::Unexpected(_))));
+    make_durable(&mut node);
+    assert_eq!((syncing(&mut node), node.storage().hard_state().current_epoch), (0, 0), "not established by a learner that did not promise");
+    node.step_message(2, &ack_epoch(5, true)).unwrap();
+    make_durable(&mut node);
+    assert_eq!(node.storage().hard_state().current_epoch, 1, "established by node 2's promise");
+    assert_eq!(syncing(&mut node), 1, "node 2 synced");
+    node.step_message(3, &ack_epoch(7, false)).unwrap();
+    assert_eq!(syncing(&mut node), 1, "node 3 synced too");
+}
+
+/// A leader establishes its epoch only once the epoch it chose is durable here, even when its
+/// disk already names it as the leader promised (of an earlier epoch it led).
+#[test]
+fn a_leader_establishes_only_once_its_chosen_epoch_is_durable() {
+    let mut node = leading_node_1_with(hard_state(1, 1), 0);
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
+    node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: Zxid::ZERO, promised: true }).unwrap();
+    assert_eq!(node.storage().hard_state().current_epoch, 1, "epoch 2 accepted, not durable: not established");
+    make_durable(&mut node);
+    assert_eq!(node.storage().hard_state().current_epoch, 2, "established once durable");
+}
+
+/// The FETCHes `node` queued, as (to, exchange, from, to); everything queued is taken.
+fn fetches(node: &mut TestNode) -> Vec<(u16, u64, Zxid, Zxid)> {
+    let mut sent = Vec::new();
+    while let Some((to, message)) = node.poll_message() {
+        if let Message::Fetch { exchange, from, to: upto, .. } = message {
+            sent.push((to, exchange, from, upto));
+        }
+    }
+    sent
+}
+
+/// Discovery takes the newest history among the promisers: node 1, holding 1:1..=1:3, fetches
+/// from the promiser holding up to 1:5, in that promiser's handshake and from its own last
+/// entry, again at each heartbeat while unanswered. If that promiser starts its handshake
+/// over, the fetch moves to another promiser holding the same history.
+#[test]
+fn discovery_fetches_the_newest_history_from_a_promiser_that_holds_it() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let mut node = leading_node_1_with(hard, 3);
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 1, exchange: 7 }).unwrap();
+    make_durable(&mut node);
+    let (ours, theirs) = (Zxid::new(1, 3), Zxid::new(1, 5));
+    let promise = |exchange: u64| Message::AckEpoch { epoch: 2, exchange, current_epoch: 1, last: theirs, promised: true };
+    node.step_message(2, &promise(5)).unwrap();
+    assert_eq!(fetches(&mut node), vec![(2, 5, ours, theirs)]);
+    node.tick();
+    node.tick();
+    assert_eq!(fetches(&mut node), vec![(2, 5, ours, theirs)], "asked again at the heartbeat");
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 2, exchange: 6 }).unwrap();
+    node.step_message(3, &promise(7)).unwrap();
+    assert_eq!(fetches(&mut node), vec![(3, 7, ours, theirs)], "node 2 started over: from node 3");
+}
+
+/// A promiser whose history ends where this leader's does, under a later current epoch, holds
+/// the same history: the leader establishes its epoch without fetching.
+#[test]
+fn a_leader_that_holds_the_newest_history_fetches_nothing() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let mut node = leading_node_1_with(hard, 3);
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 3, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    node.step_message(2, &Message::AckEpoch { epoch: 4, exchange: 5, current_epoch: 2, last: Zxid::new(1, 3), promised: true }).unwrap();
+    assert_eq!(fetches(&mut node), vec![]);
+    make_durable(&mut node);
+    assert_eq!(node.storage().hard_state().current_epoch, 4, "established");
 }
