@@ -1743,20 +1743,21 @@ fn a_learner_with_no_write_free_takes_every_snapshot_chunk_but_the_last() {
 /// Node 1 of voters 1, 2, 3, leading after node 2's vote, no FOLLOWERINFO heard yet (so no
 /// epoch chosen).
 fn leading_node_1() -> TestNode {
-    leading_node_1_with(zaxos::storage::HardState::default(), 0)
+    leading_node_1_with(zaxos::storage::HardState::default(), &[])
 }
 
-/// As `leading_node_1`, with `hard` and entries 1:1..=1:`held` on its disk when it started.
-fn leading_node_1_with(hard: zaxos::storage::HardState, held: u32) -> TestNode {
+/// As `leading_node_1`, with `hard` and the entries `held` (payload "e") on its disk when it
+/// started.
+fn leading_node_1_with(hard: zaxos::storage::HardState, held: &[Zxid]) -> TestNode {
     let mut store = Store::new();
     store.set_hard_state(hard);
-    for counter in 1..=held {
-        store.append(Zxid::new(1, counter), b"e").unwrap();
+    for &zxid in held {
+        store.append(zxid, b"e").unwrap();
     }
     let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), store).unwrap();
     node.tick();
     let round = node.round();
-    let zxid = if held == 0 { Zxid::ZERO } else { Zxid::new(1, held) };
+    let zxid = held.last().copied().unwrap_or(Zxid::ZERO);
     let vote = wire::Vote { epoch: hard.current_epoch, zxid, ..vote_for(1, true) };
     let _ = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote));
     node.tick();
@@ -1830,7 +1831,7 @@ fn only_promises_establish_an_epoch_and_a_learner_without_one_joins_after() {
 /// disk already names it as the leader promised (of an earlier epoch it led).
 #[test]
 fn a_leader_establishes_only_once_its_chosen_epoch_is_durable() {
-    let mut node = leading_node_1_with(hard_state(1, 1), 0);
+    let mut node = leading_node_1_with(hard_state(1, 1), &[]);
     node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
     node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: Zxid::ZERO, promised: true }).unwrap();
     assert_eq!(node.storage().hard_state().current_epoch, 1, "epoch 2 accepted, not durable: not established");
@@ -1856,7 +1857,7 @@ fn fetches(node: &mut TestNode) -> Vec<(u16, u64, Zxid, Zxid)> {
 #[test]
 fn discovery_fetches_the_newest_history_from_a_promiser_that_holds_it() {
     let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
-    let mut node = leading_node_1_with(hard, 3);
+    let mut node = leading_node_1_with(hard, &epoch_1(3));
     node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
     node.step_message(3, &Message::FollowerInfo { accepted_epoch: 1, exchange: 7 }).unwrap();
     make_durable(&mut node);
@@ -1877,11 +1878,122 @@ fn discovery_fetches_the_newest_history_from_a_promiser_that_holds_it() {
 #[test]
 fn a_leader_that_holds_the_newest_history_fetches_nothing() {
     let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
-    let mut node = leading_node_1_with(hard, 3);
+    let mut node = leading_node_1_with(hard, &epoch_1(3));
     node.step_message(2, &Message::FollowerInfo { accepted_epoch: 3, exchange: 5 }).unwrap();
     make_durable(&mut node);
     node.step_message(2, &Message::AckEpoch { epoch: 4, exchange: 5, current_epoch: 2, last: Zxid::new(1, 3), promised: true }).unwrap();
     assert_eq!(fetches(&mut node), vec![]);
     make_durable(&mut node);
     assert_eq!(node.storage().hard_state().current_epoch, 4, "established");
+}
+
+/// Zxids 1:1..=1:`count`.
+fn epoch_1(count: u32) -> Vec<Zxid> {
+    (1..=count).map(|counter| Zxid::new(1, counter)).collect()
+}
+
+/// A FETCHED from `from` in epoch `epoch`, handshake `exchange`: `entries` (payload "e") after `prev`.
+fn fetched(node: &mut TestNode, from: u16, epoch: u32, exchange: u64, prev: Zxid, entries: &[Zxid]) -> Result<(), StepError> {
+    let bytes: Vec<u8> = entries.iter().flat_map(|z| [z.epoch as u8, z.counter as u8, 1 << 1, b'e']).collect();
+    node.step_message(from, &Message::Fetched { epoch, exchange, prev, entries: wire::Entries::from_wire(&bytes) })
+}
+
+/// A FETCHED is taken only from the promiser fetched from; the fetch goes on from the last
+/// entry taken; once the whole history is taken nothing is asked again; the epoch is
+/// established once the fetched entries are durable.
+#[test]
+fn a_fetch_goes_on_from_what_it_took_and_stops_once_done() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let mut node = leading_node_1_with(hard, &epoch_1(3));
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 1, exchange: 7 }).unwrap();
+    make_durable(&mut node);
+    let (z3, z4, z5) = (Zxid::new(1, 3), Zxid::new(1, 4), Zxid::new(1, 5));
+    node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: z5, promised: true }).unwrap();
+    assert_eq!(fetches(&mut node), vec![(2, 5, z3, z5)]);
+    assert!(matches!(fetched(&mut node, 3, 2, 7, z3, &[z4, z5]), Err(StepError::Unexpected(_))), "not fetched from node 3");
+    assert_eq!(node.last_zxid(), z3);
+    assert_eq!(fetched(&mut node, 2, 2, 5, z3, &[z4]), Ok(()));
+    assert_eq!(fetches(&mut node), vec![(2, 5, z4, z5)], "on from what was taken");
+    assert_eq!(fetched(&mut node, 2, 2, 5, z4, &[z5]), Ok(()));
+    node.tick();
+    node.tick();
+    assert_eq!(fetches(&mut node), vec![], "all taken: nothing asked again");
+    assert_eq!(node.storage().hard_state().current_epoch, 1, "not established before the entries are durable");
+    make_durable(&mut node);
+    assert_eq!((node.storage().hard_state().current_epoch, node.last_zxid()), (2, z5));
+}
+
+/// A promiser newer by its current epoch whose history ends before this leader's: the
+/// leader asks from the promiser's last entry, which it holds, and drops what follows it.
+#[test]
+fn a_fetch_ending_inside_this_history_drops_what_follows() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let mut node = leading_node_1_with(hard, &epoch_1(6));
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 2, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    let z5 = Zxid::new(1, 5);
+    node.step_message(2, &Message::AckEpoch { epoch: 3, exchange: 5, current_epoch: 2, last: z5, promised: true }).unwrap();
+    assert_eq!(fetches(&mut node), vec![(2, 5, z5, z5)]);
+    assert_eq!(fetched(&mut node, 2, 3, 5, z5, &[]), Ok(()));
+    make_durable(&mut node);
+    assert_eq!((node.storage().hard_state().current_epoch, node.last_zxid()), (3, z5), "1:6 is not in the newest history");
+}
+
+/// When the promiser does not hold the entry asked from, its answer names where its history
+/// and this one still agree: the leader asks again from its own last entry before that; a
+/// late copy of that answer is a duplicate; the fetched history replaces what differs.
+#[test]
+fn a_fetch_probes_back_to_where_the_histories_agree() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 2, current_epoch: 2, ..Default::default() };
+    let mut node = leading_node_1_with(hard, &[Zxid::new(1, 1), Zxid::new(1, 2), Zxid::new(2, 1)]);
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 3, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    let (z12, z13, z21, z31) = (Zxid::new(1, 2), Zxid::new(1, 3), Zxid::new(2, 1), Zxid::new(3, 1));
+    node.step_message(2, &Message::AckEpoch { epoch: 4, exchange: 5, current_epoch: 3, last: z31, promised: true }).unwrap();
+    assert_eq!(fetches(&mut node), vec![(2, 5, z21, z31)]);
+    assert_eq!(fetched(&mut node, 2, 4, 5, z13, &[z31]), Ok(()), "node 2 holds no 2:1; its history holds 1:3");
+    assert_eq!(fetches(&mut node), vec![(2, 5, z12, z31)], "asked from the last entry here before 1:3");
+    assert_eq!(fetched(&mut node, 2, 4, 5, z13, &[z31]), Err(StepError::Duplicate), "the first answer again");
+    assert_eq!(fetches(&mut node), vec![]);
+    assert_eq!(fetched(&mut node, 2, 4, 5, z12, &[z13, z31]), Ok(()));
+    make_durable(&mut node);
+    assert_eq!((node.storage().hard_state().current_epoch, node.last_zxid()), (4, z31));
+    assert_eq!(node.storage().index_of(z21), None, "2:1 is not in the newest history");
+}
+
+/// A promiser newer by its current epoch whose last entry this leader does not hold, though
+/// it holds later ones: asked from that entry, the promiser answers from it, and the leader
+/// probes back from its own last entry before it.
+#[test]
+fn a_fetch_from_an_entry_not_held_here_probes_back() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 2, current_epoch: 2, ..Default::default() };
+    let (z12, z13, z21) = (Zxid::new(1, 2), Zxid::new(1, 3), Zxid::new(2, 1));
+    let mut node = leading_node_1_with(hard, &[Zxid::new(1, 1), z12, z21]);
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 3, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    node.step_message(2, &Message::AckEpoch { epoch: 4, exchange: 5, current_epoch: 3, last: z13, promised: true }).unwrap();
+    assert_eq!(fetches(&mut node), vec![(2, 5, z13, z13)]);
+    assert_eq!(fetched(&mut node, 2, 4, 5, z13, &[]), Ok(()));
+    assert_eq!(fetches(&mut node), vec![(2, 5, z12, z13)]);
+    assert_eq!(fetched(&mut node, 2, 4, 5, z12, &[z13]), Ok(()));
+    make_durable(&mut node);
+    assert_eq!((node.storage().hard_state().current_epoch, node.last_zxid()), (4, z13));
+}
+
+/// A promiser whose history parts from this leader's below the leader's commit point cannot
+/// hold the newest history (committed entries are in every quorum): the leader does not
+/// probe past its commit point but steps aside.
+#[test]
+fn a_fetch_that_would_probe_below_the_commit_point_steps_aside() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 2, current_epoch: 2, commit_floor: Zxid::new(2, 1), ..Default::default() };
+    let mut node = leading_node_1_with(hard, &[Zxid::new(1, 1), Zxid::new(1, 2), Zxid::new(2, 1), Zxid::new(2, 2)]);
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 3, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    let z31 = Zxid::new(3, 1);
+    node.step_message(2, &Message::AckEpoch { epoch: 4, exchange: 5, current_epoch: 3, last: z31, promised: true }).unwrap();
+    assert_eq!(fetches(&mut node), vec![(2, 5, Zxid::new(2, 2), z31)]);
+    let _ = fetched(&mut node, 2, 4, 5, Zxid::new(1, 3), &[z31]);
+    assert_eq!(fetches(&mut node), vec![], "no probe below 2:1, committed");
+    assert_eq!(node.role(), zaxos::Role::Looking);
 }
