@@ -1920,8 +1920,26 @@ fn a_fetch_goes_on_from_what_it_took_and_stops_once_done() {
     node.tick();
     assert_eq!(fetches(&mut node), vec![], "all taken: nothing asked again");
     assert_eq!(node.storage().hard_state().current_epoch, 1, "not established before the entries are durable");
+    assert_eq!(fetched(&mut node, 2, 2, 5, z3, &[z4]), Ok(()), "a late copy of the first answer");
+    assert_eq!(node.last_zxid(), z5, "entries already held are kept, and what follows them");
     make_durable(&mut node);
     assert_eq!((node.storage().hard_state().current_epoch, node.last_zxid()), (2, z5));
+}
+
+/// Fetched entries must follow one another within the promised history: a gap, or an entry
+/// past the promiser's last, refuses the whole answer and nothing of it is taken.
+#[test]
+fn a_fetched_entry_out_of_the_promised_history_refuses_the_answer() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let (z3, z4, z5, z6) = (Zxid::new(1, 3), Zxid::new(1, 4), Zxid::new(1, 5), Zxid::new(1, 6));
+    for (entries, case) in [(vec![z4, z6], "a gap"), (vec![z4, z5, z6], "past the last promised")] {
+        let mut node = leading_node_1_with(hard, &epoch_1(3));
+        node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
+        make_durable(&mut node);
+        node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: z5, promised: true }).unwrap();
+        assert!(matches!(fetched(&mut node, 2, 2, 5, z3, &entries), Err(StepError::Implausible(_))), "{case}");
+        assert_eq!(node.last_zxid(), z3, "{case}: nothing taken");
+    }
 }
 
 /// A promiser newer by its current epoch whose history ends before this leader's: the
