@@ -1747,14 +1747,15 @@ fn leading_node_1() -> TestNode {
 }
 
 /// As `leading_node_1`, with `hard` and the entries `held` (payload "e") on its disk when it
-/// started.
+/// started, and two entries in flight to a peer at most.
 fn leading_node_1_with(hard: zaxos::storage::HardState, held: &[Zxid]) -> TestNode {
     let mut store = Store::new();
     store.set_hard_state(hard);
     for &zxid in held {
         store.append(zxid, b"e").unwrap();
     }
-    let mut node = TestNode::new(Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER), store).unwrap();
+    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER).inflight_entries_max(2);
+    let mut node = TestNode::new(config, store).unwrap();
     node.tick();
     let round = node.round();
     let zxid = held.last().copied().unwrap_or(Zxid::ZERO);
@@ -2014,4 +2015,100 @@ fn a_fetch_that_would_probe_below_the_commit_point_steps_aside() {
     let _ = fetched(&mut node, 2, 4, 5, Zxid::new(1, 3), &[z31]);
     assert_eq!(fetches(&mut node), vec![], "no probe below 2:1, committed");
     assert_eq!(node.role(), zaxos::Role::Looking);
+}
+
+/// What `node` queued for `peer`, in short ("DIFF 1:1 1:2" for a PROPOSAL or DIFF,
+/// "NEWLEADER 1:4", "SNAP 6"); other messages are left out; everything queued is taken.
+fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
+    let mut sent = Vec::new();
+    while let Some((to, message)) = node.poll_message() {
+        let said = match message {
+            Message::Proposal(p) => p.entries.iter().fold("DIFF".to_string(), |s, e| format!("{s} {}", e.unwrap().0)),
+            Message::NewLeader { last, .. } => format!("NEWLEADER {last}"),
+            Message::SnapChunk(chunk) => format!("SNAP {}", chunk.index),
+            _ => continue,
+        };
+        if to == peer {
+            sent.push(said);
+        }
+    }
+    sent
+}
+
+/// Node 1 leading epoch 2 (two entries in flight to a peer at most), holding 1:1..=1:4, with
+/// node 2 synced (handshake 5) and node 3 not heard from yet.
+fn established_node_1() -> TestNode {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let mut node = leading_node_1_with(hard, &epoch_1(4));
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: Zxid::new(1, 4), promised: true }).unwrap();
+    make_durable(&mut node);
+    assert_eq!(sent_to(&mut node, 2), vec!["NEWLEADER 1:4"]);
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(1, 4) }).unwrap();
+    assert!(node.is_established_leader());
+    make_durable(&mut node);
+    while node.poll_message().is_some() {}
+    node
+}
+
+/// Proposes `count` entries at `node` and makes them durable there.
+fn propose_durably(node: &mut TestNode, count: usize) {
+    for _ in 0..count {
+        node.propose(b"p").unwrap();
+    }
+    make_durable(node);
+}
+
+/// While syncing, a learner's report within what was sent moves the window on without
+/// sending anything again; a report of no progress starts the DIFF over from it, and one of
+/// an entry not sent yet (the learner held it) skips to it. The sync ends at the history's
+/// end when it began, not wherever the history has grown to since.
+#[test]
+fn a_syncing_learner_reports_move_the_diff_and_the_sync_ends_at_its_target() {
+    let mut node = established_node_1();
+    let report = |node: &mut TestNode, last: Zxid| node.step_message(3, &Message::SyncState { epoch: 2, exchange: 7, last }).unwrap();
+    let z = |counter: u32| Zxid::new(1, counter);
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
+    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::ZERO, promised: false }).unwrap();
+    assert_eq!(sent_to(&mut node, 3), vec!["DIFF 1:1 1:2"]);
+    propose_durably(&mut node, 4);
+    report(&mut node, z(1));
+    assert_eq!(sent_to(&mut node, 3), vec!["DIFF 1:3"], "1:2 is in flight still");
+    report(&mut node, z(1));
+    assert_eq!(sent_to(&mut node, 3), vec!["DIFF 1:2 1:3"], "no progress: over from 1:1");
+    report(&mut node, z(4));
+    assert_eq!(sent_to(&mut node, 3), vec!["NEWLEADER 1:4"], "node 3 held 1:4, the history's end when the sync began: the sync ends there");
+}
+
+/// A synced follower's report rewinds what the leader sends it to just after its last entry;
+/// a report below the snapshot from a follower that acknowledged past it is a delayed one and
+/// changes nothing; from a follower that did not, it gets the snapshot.
+#[test]
+fn a_synced_followers_report_rewinds_the_window_or_asks_for_the_snapshot() {
+    let mut node = established_node_1();
+    // Node 3 synced at 1:4, then hears nothing more.
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
+    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
+    assert_eq!(sent_to(&mut node, 3), vec!["NEWLEADER 1:4"]);
+    node.step_message(3, &Message::Ack { epoch: 2, exchange: 7, zxid: Zxid::new(1, 4) }).unwrap();
+
+    propose_durably(&mut node, 2);
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1 2:2"]);
+    node.step_message(2, &Message::SyncState { epoch: 2, exchange: 5, last: Zxid::new(1, 4) }).unwrap();
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1 2:2"], "node 2 lost them: sent again");
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 2) }).unwrap();
+    propose_durably(&mut node, 2);
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:3 2:4"]);
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 4) }).unwrap();
+    assert_eq!(node.commit_zxid(), Zxid::new(2, 4));
+    while node.poll_commit().is_some() {}
+    node.compact(Zxid::new(2, 2), b"state").unwrap();
+    make_durable(&mut node);
+    assert_eq!(node.storage().index_of(Zxid::new(2, 2)), Some(6), "the snapshot's own zxid is found");
+
+    node.step_message(2, &Message::SyncState { epoch: 2, exchange: 5, last: Zxid::new(1, 2) }).unwrap();
+    assert_eq!(sent_to(&mut node, 2), Vec::<String>::new(), "node 2 acknowledged 2:4: a delayed report");
+    node.step_message(3, &Message::SyncState { epoch: 2, exchange: 7, last: Zxid::new(1, 3) }).unwrap();
+    assert_eq!(sent_to(&mut node, 3), vec!["SNAP 6"], "node 3 acknowledged 1:4 only");
 }
