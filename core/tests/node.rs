@@ -1749,13 +1749,17 @@ fn leading_node_1() -> TestNode {
 /// As `leading_node_1`, with `hard` and the entries `held` (payload "e") on its disk when it
 /// started, and two entries in flight to a peer at most.
 fn leading_node_1_with(hard: zaxos::storage::HardState, held: &[Zxid]) -> TestNode {
+    leading_node_1_on(Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2), hard, held)
+}
+
+/// As `leading_node_1_with`, configured by `config`.
+fn leading_node_1_on(config: Config, hard: zaxos::storage::HardState, held: &[Zxid]) -> TestNode {
     let mut store = Store::new();
     store.set_hard_state(hard);
     for &zxid in held {
         store.append(zxid, b"e").unwrap();
     }
-    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().seed(11).cluster_id(CLUSTER).inflight_entries_max(2);
-    let mut node = TestNode::new(config, store).unwrap();
+    let mut node = TestNode::new(config.seed(11).cluster_id(CLUSTER), store).unwrap();
     node.tick();
     let round = node.round();
     let zxid = held.last().copied().unwrap_or(Zxid::ZERO);
@@ -2018,14 +2022,15 @@ fn a_fetch_that_would_probe_below_the_commit_point_steps_aside() {
 }
 
 /// What `node` queued for `peer`, in short ("DIFF 1:1 1:2" for a PROPOSAL or DIFF,
-/// "NEWLEADER 1:4", "SNAP 6"); other messages are left out; everything queued is taken.
+/// "NEWLEADER 1:4", "SNAP 6" and "SNAP 6@19" for chunks at offset 0 and 19); other messages are left out; everything queued is taken.
 fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
     let mut sent = Vec::new();
     while let Some((to, message)) = node.poll_message() {
         let said = match message {
             Message::Proposal(p) => p.entries.iter().fold("DIFF".to_string(), |s, e| format!("{s} {}", e.unwrap().0)),
             Message::NewLeader { last, .. } => format!("NEWLEADER {last}"),
-            Message::SnapChunk(chunk) => format!("SNAP {}", chunk.index),
+            Message::SnapChunk(chunk) if chunk.offset == 0 => format!("SNAP {}", chunk.index),
+            Message::SnapChunk(chunk) => format!("SNAP {}@{}", chunk.index, chunk.offset),
             _ => continue,
         };
         if to == peer {
@@ -2038,8 +2043,13 @@ fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
 /// Node 1 leading epoch 2 (two entries in flight to a peer at most), holding 1:1..=1:4, with
 /// node 2 synced (handshake 5) and node 3 not heard from yet.
 fn established_node_1() -> TestNode {
+    established_node_1_on(Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2))
+}
+
+/// As `established_node_1`, configured by `config`.
+fn established_node_1_on(config: Config) -> TestNode {
     let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
-    let mut node = leading_node_1_with(hard, &epoch_1(4));
+    let mut node = leading_node_1_on(config, hard, &epoch_1(4));
     node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
     make_durable(&mut node);
     node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: Zxid::new(1, 4), promised: true }).unwrap();
@@ -2111,4 +2121,84 @@ fn a_synced_followers_report_rewinds_the_window_or_asks_for_the_snapshot() {
     assert_eq!(sent_to(&mut node, 2), Vec::<String>::new(), "node 2 acknowledged 2:4: a delayed report");
     node.step_message(3, &Message::SyncState { epoch: 2, exchange: 7, last: Zxid::new(1, 3) }).unwrap();
     assert_eq!(sent_to(&mut node, 3), vec!["SNAP 6"], "node 3 acknowledged 1:4 only");
+}
+
+/// Node 1 established as `established_node_1` (with `config`), node 3 synced at 1:4 (handshake
+/// 7) and then cut off, entries 2:1..=2:4 committed with node 2, and a snapshot through 2:2
+/// (position 6) of `state`.
+fn compacted_past_node_3(config: Config, state: &[u8]) -> TestNode {
+    let mut node = established_node_1_on(config);
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
+    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
+    node.step_message(3, &Message::Ack { epoch: 2, exchange: 7, zxid: Zxid::new(1, 4) }).unwrap();
+    propose_durably(&mut node, 4);
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1 2:2"]);
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 2) }).unwrap();
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:3 2:4"]);
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 4) }).unwrap();
+    assert_eq!(node.commit_zxid(), Zxid::new(2, 4));
+    while node.poll_commit().is_some() {}
+    node.compact(Zxid::new(2, 2), state).unwrap();
+    make_durable(&mut node);
+    while node.poll_message().is_some() {}
+    node
+}
+
+/// A delayed ACK below the snapshot from a follower that acknowledged past it changes
+/// nothing (no needless SNAP); the follower keeps getting proposals.
+#[test]
+fn a_delayed_ack_below_the_snapshot_from_a_synced_follower_sends_no_snapshot() {
+    let mut node = compacted_past_node_3(Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2), b"state");
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(1, 2) }).unwrap();
+    propose_durably(&mut node, 1);
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:5"]);
+}
+
+/// SNAP in chunks (here of 19 bytes: the smallest messages): each acknowledgement moves the
+/// transfer on from the offset acknowledged (the same offset again sends that chunk again); a
+/// delayed one of an earlier chunk is a duplicate; offset 0 starts over; the whole snapshot
+/// acknowledged, the DIFF follows it.
+#[test]
+fn snapshot_acknowledgements_move_the_transfer_on_and_delayed_ones_do_not() {
+    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2).message_bytes_max(zaxos::limits::MESSAGE_BYTES_MIN);
+    let mut node = compacted_past_node_3(config, &[7; 40]);
+    let total = node.storage().snapshot_data().len() as u32;
+    assert!(total > 2 * 19 && total <= 3 * 19, "three chunks: {total} bytes");
+    node.step_message(3, &Message::SyncState { epoch: 2, exchange: 7, last: Zxid::new(1, 3) }).unwrap();
+    assert_eq!(sent_to(&mut node, 3), vec!["SNAP 6"]);
+    let ack = |node: &mut TestNode, offset: u32| {
+        let result = node.step_message(3, &Message::SnapAck { epoch: 2, exchange: 7, index: 6, offset });
+        (result, sent_to(node, 3))
+    };
+    assert_eq!(ack(&mut node, 19), (Ok(()), vec!["SNAP 6@19".to_string()]));
+    assert_eq!(ack(&mut node, 19), (Ok(()), vec!["SNAP 6@19".to_string()]), "the same offset: the chunk again");
+    assert_eq!(ack(&mut node, 38), (Ok(()), vec!["SNAP 6@38".to_string()]));
+    assert_eq!(ack(&mut node, 19), (Err(StepError::Duplicate), vec![]), "a delayed one");
+    assert_eq!(ack(&mut node, 0), (Ok(()), vec!["SNAP 6".to_string()]), "start over");
+    assert_eq!(ack(&mut node, total), (Ok(()), vec!["DIFF 2:3 2:4".to_string()]));
+}
+
+/// While the epoch is not yet established, a learner's ACK is progress: the leader gives up
+/// only two election timeouts after the last progress, not after the promise.
+#[test]
+fn an_ack_during_sync_keeps_a_leader_from_giving_up() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let mut node = leading_node_1_with(hard, &epoch_1(4));
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 1, exchange: 5 }).unwrap();
+    make_durable(&mut node);
+    node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 5, current_epoch: 1, last: Zxid::new(1, 4), promised: true }).unwrap();
+    // The epoch's write is held: node 1 cannot count itself, so the epoch is not established.
+    let tick_heard = |node: &mut TestNode, ticks: usize| {
+        for _ in 0..ticks {
+            node.tick();
+            let _ = node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 });
+        }
+    };
+    tick_heard(&mut node, 15);
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(1, 4) }).unwrap();
+    assert!(!node.is_established_leader());
+    tick_heard(&mut node, 15);
+    assert_eq!(node.role(), zaxos::Role::Leading, "15 ticks after the ACK");
+    tick_heard(&mut node, 6);
+    assert_eq!(node.role(), zaxos::Role::Looking, "21 ticks after it");
 }

@@ -568,12 +568,16 @@ impl Leader {
             return Err(StepError::Implausible("an ACK beyond what was sent"));
         }
         let Some(index) = core.storage.index_at_or_before(zxid) else {
-            // The learner holds less than our snapshot covers: only SNAP can bring it up.
-            if matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Broadcast) {
-                peer.stage = Stage::Snap { index: core.storage.snapshot_point().0, offset: 0, sent: false };
+            // The learner holds less than our snapshot covers: only SNAP can bring it up. But
+            // from a follower that acknowledged past the snapshot, it is a delayed ACK.
+            let delayed = peer.stage == Stage::Broadcast && peer.acked_index >= snap_index;
+            if !delayed && matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Broadcast) {
+                peer.stage = Stage::Snap { index: snap_index, offset: 0, sent: false };
             }
             return Ok(());
         };
+        // (During a SNAP an ACK found here is at or past the snapshot sent, which is never
+        // newer than this node's: the learner holds what it names.)
         match peer.stage {
             Stage::Broadcast => {
                 if index > peer.acked_index {
@@ -581,8 +585,6 @@ impl Leader {
                     peer.last_progress = now;
                 }
             }
-            // Still behind the snapshot: the ACK is older than the SNAP under way.
-            Stage::Snap { index: snap, .. } if index < snap => return Ok(()),
             Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Snap { .. } => {
                 // The first ACK of the epoch: from now on `acked_index` is what is durable there.
                 peer.stage = Stage::Broadcast;
@@ -621,6 +623,8 @@ impl Leader {
             peer.stage = Stage::Syncing { target: core.storage.last_index() };
             peer.next_index = index + 1;
             peer.sent_index = peer.sent_index.max(index);
+            // Flow control only, as in `begin_sync`: the window counts from the snapshot.
+            peer.acked_index = index;
         } else {
             peer.stage = Stage::Snap { index, offset, sent: false };
         }
