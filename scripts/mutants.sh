@@ -11,6 +11,7 @@
 #   make mutants MUTANTS_ITERATE=1        continue: skip what the last run caught or found unviable
 #   make mutants MUTANTS_JOBS=2           mutants built and tested side by side
 #   make mutants MUTANTS_TIMEOUT=S        seconds a mutant's tests may take (60; the tests take about 4)
+#   make mutants MUTANTS_RE='Leader::on_ack'   only the mutants whose names match (cargo-mutants --re)
 #   MUTANTS_REPORT_ONLY=1 scripts/mutants.sh   the report of the last run again
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +26,7 @@ for f in $FILES; do args+=(--file "$f"); done
 [ -n "${MUTANTS_SHARD:-}" ] && args+=(--shard "$MUTANTS_SHARD")
 # Continue a run: mutants caught or unviable last time are not tried again.
 [ -n "${MUTANTS_ITERATE:-}" ] && args+=(--iterate)
+[ -n "${MUTANTS_RE:-}" ] && args+=(--re "$MUTANTS_RE")
 args+=(--jobs "${MUTANTS_JOBS:-1}")
 status=0
 if [ -z "${MUTANTS_REPORT_ONLY:-}" ]; then
