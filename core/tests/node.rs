@@ -2202,3 +2202,40 @@ fn an_ack_during_sync_keeps_a_leader_from_giving_up() {
     tick_heard(&mut node, 6);
     assert_eq!(node.role(), zaxos::Role::Looking, "21 ticks after it");
 }
+
+/// An observer becomes a voter only once it is synced and has acknowledged everything
+/// committed: never heard from, or behind the commit point, it is refused as not caught up
+/// (though the voters are).
+#[test]
+fn an_observer_is_promoted_only_once_caught_up() {
+    let mut node = established_node_1_on(Config::new(1, &[1, 2, 3], &[4]).unwrap().inflight_entries_max(2));
+    let promote = zaxos::MembershipChange::PromoteToVoter(4);
+    assert_eq!(node.change_membership(promote), Err(zaxos::MembershipError::NotCaughtUp(4)), "never heard from");
+    node.step_message(4, &Message::FollowerInfo { accepted_epoch: 1, exchange: 9 }).unwrap();
+    node.step_message(4, &Message::AckEpoch { epoch: 2, exchange: 9, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
+    node.step_message(4, &Message::Ack { epoch: 2, exchange: 9, zxid: Zxid::new(1, 4) }).unwrap();
+    propose_durably(&mut node, 1);
+    assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1"]);
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 1) }).unwrap();
+    assert_eq!(node.commit_zxid(), Zxid::new(2, 1));
+    assert_eq!(node.change_membership(promote), Err(zaxos::MembershipError::NotCaughtUp(4)), "synced, behind the commit point");
+    while node.poll_message().is_some() {}
+    node.step_message(4, &Message::Ack { epoch: 2, exchange: 9, zxid: Zxid::new(2, 1) }).unwrap();
+    assert!(node.change_membership(promote).is_ok(), "caught up");
+}
+
+/// At a leader of several voters, a sync read is answered at once, with no probe: only a
+/// linearizable read asks the voters.
+#[test]
+fn a_sync_read_at_a_leader_is_answered_at_once() {
+    let mut node = established_node_1();
+    while node.poll_commit().is_some() {}
+    let id = node.read(zaxos::ReadKind::Sync).unwrap();
+    let probes = picked(&mut node, |m| matches!(m, Message::ReadProbe { .. }).then_some(()));
+    assert_eq!(probes.len(), 0);
+    let ready = std::iter::from_fn(|| node.poll_event()).any(|e| matches!(e, zaxos::Event::ReadReady { id: r, .. } if r == id));
+    assert!(ready);
+    node.read(zaxos::ReadKind::Linearizable).unwrap();
+    let probes = picked(&mut node, |m| matches!(m, Message::ReadProbe { .. }).then_some(()));
+    assert_eq!(probes.len(), 1, "to node 2, the voter synced");
+}
