@@ -2239,3 +2239,20 @@ fn a_sync_read_at_a_leader_is_answered_at_once() {
     let probes = picked(&mut node, |m| matches!(m, Message::ReadProbe { .. }).then_some(()));
     assert_eq!(probes.len(), 1, "to node 2, the voter synced");
 }
+
+/// A linearizable read at a leader that no majority confirms fails two election timeouts
+/// after it was asked, though the leader is still heard from and keeps leading.
+#[test]
+fn an_unconfirmed_read_at_a_leader_fails_after_two_election_timeouts() {
+    let mut node = established_node_1();
+    while node.poll_commit().is_some() {}
+    let id = node.read(zaxos::ReadKind::Linearizable).unwrap();
+    let failed = |node: &mut TestNode| std::iter::from_fn(|| node.poll_event()).any(|e| e == zaxos::Event::ReadFailed { id });
+    for tick in 1..=20 {
+        node.tick();
+        // Heard from, but no answer to the read's probe (round 0 is older than any probe).
+        node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 }).unwrap();
+        assert_eq!(failed(&mut node), tick == 20, "tick {tick}");
+    }
+    assert!(node.is_established_leader());
+}
