@@ -1764,9 +1764,12 @@ fn leading_node_1_on(config: Config, hard: zaxos::storage::HardState, held: &[Zx
     let round = node.round();
     let zxid = held.last().copied().unwrap_or(Zxid::ZERO);
     let vote = wire::Vote { epoch: hard.current_epoch, zxid, ..vote_for(1, true) };
-    let _ = node.step(&notification(2, 1, round, wire::PeerState::Looking, vote));
+    // With node 1, a majority of the voters (nodes 2, 3, … as many as it takes).
+    for from in 2..=(node.config().voters.len() / 2 + 1) as u16 {
+        let _ = node.step(&notification(from, 1, round, wire::PeerState::Looking, vote));
+    }
     node.tick();
-    assert_eq!(node.role(), zaxos::Role::Leading, "voted for by node 2");
+    assert_eq!(node.role(), zaxos::Role::Leading, "voted for by a majority");
     make_durable(&mut node);
     while node.poll_message().is_some() {}
     node
@@ -2022,8 +2025,14 @@ fn a_fetch_that_would_probe_below_the_commit_point_steps_aside() {
 }
 
 /// What `node` queued for `peer`, in short ("DIFF 1:1 1:2" for a PROPOSAL or DIFF,
-/// "NEWLEADER 1:4", "SNAP 6" and "SNAP 6@19" for chunks at offset 0 and 19); other messages are left out; everything queued is taken.
+/// "NEWLEADER 1:4", "SNAP 6" and "SNAP 6@19" for chunks at offset 0 and 19); other messages
+/// are left out; everything queued is taken (for every peer).
 fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
+    sent_all(node).into_iter().filter(|(to, _)| *to == peer).map(|(_, said)| said).collect()
+}
+
+/// As `sent_to`, for every peer: (receiver, message in short).
+fn sent_all(node: &mut TestNode) -> Vec<(u16, String)> {
     let mut sent = Vec::new();
     while let Some((to, message)) = node.poll_message() {
         let said = match message {
@@ -2033,9 +2042,7 @@ fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
             Message::SnapChunk(chunk) => format!("SNAP {}@{}", chunk.index, chunk.offset),
             _ => continue,
         };
-        if to == peer {
-            sent.push(said);
-        }
+        sent.push((to, said));
     }
     sent
 }
@@ -2255,4 +2262,79 @@ fn an_unconfirmed_read_at_a_leader_fails_after_two_election_timeouts() {
         assert_eq!(failed(&mut node), tick == 20, "tick {tick}");
     }
     assert!(node.is_established_leader());
+}
+
+/// A leader removed from the voters hands over only to a voter that is synced and holds its
+/// whole history. Here none is: nodes 3, 4 and 5 acknowledged the change but not the entry
+/// after it, and node 2, which holds both, started its handshake over and is not synced
+/// again yet. The leader steps down instead.
+#[test]
+fn a_removed_leader_hands_over_only_to_a_synced_voter_holding_its_history() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let config = Config::new(1, &[1, 2, 3, 4, 5], &[]).unwrap().inflight_entries_max(2);
+    let mut node = leading_node_1_on(config, hard, &epoch_1(4));
+    let peers = [2u16, 3, 4, 5];
+    for id in peers {
+        node.step_message(id, &Message::FollowerInfo { accepted_epoch: 1, exchange: u64::from(id) }).unwrap();
+    }
+    make_durable(&mut node);
+    for id in peers {
+        node.step_message(id, &Message::AckEpoch { epoch: 2, exchange: u64::from(id), current_epoch: 1, last: Zxid::new(1, 4), promised: true }).unwrap();
+        make_durable(&mut node);
+    }
+    assert_eq!(sent_all(&mut node), peers.map(|id| (id, "NEWLEADER 1:4".to_string())));
+    for id in peers {
+        node.step_message(id, &Message::Ack { epoch: 2, exchange: u64::from(id), zxid: Zxid::new(1, 4) }).unwrap();
+    }
+    assert!(node.is_established_leader());
+    let change = node.change_membership(zaxos::MembershipChange::DemoteToObserver(1)).unwrap();
+    propose_durably(&mut node, 1);
+    let after = node.last_zxid();
+    let ack = |node: &mut TestNode, id: u16, exchange: u64, zxid: Zxid| node.step_message(id, &Message::Ack { epoch: 2, exchange, zxid }).unwrap();
+    assert_eq!(sent_all(&mut node), peers.map(|id| (id, format!("DIFF {change} {after}"))));
+    ack(&mut node, 2, 2, after);
+    // Node 2 starts over, holding both.
+    node.step_message(2, &Message::FollowerInfo { accepted_epoch: 2, exchange: 20 }).unwrap();
+    node.step_message(2, &Message::AckEpoch { epoch: 2, exchange: 20, current_epoch: 2, last: after, promised: false }).unwrap();
+    for id in [3, 4, 5] {
+        ack(&mut node, id, u64::from(id), change);
+    }
+    assert_eq!(node.commit_zxid(), change);
+    assert_eq!(node.role(), zaxos::Role::Looking);
+    assert_eq!(picked(&mut node, |m| matches!(m, Message::Handover { .. }).then_some(())).len(), 0);
+}
+
+/// A leadership transfer to a voter that never catches up fails two election timeouts after
+/// it was asked for, and the leader goes on leading.
+#[test]
+fn a_transfer_to_a_voter_that_never_catches_up_fails_after_two_election_timeouts() {
+    let mut node = established_node_1();
+    node.transfer_leadership(3).unwrap();
+    for tick in 1..=20 {
+        node.tick();
+        node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 }).unwrap();
+        let failed = std::iter::from_fn(|| node.poll_event()).any(|e| e == zaxos::Event::TransferFailed { to: 3 });
+        assert_eq!(failed, tick == 20, "tick {tick}");
+    }
+    assert!(node.is_established_leader());
+}
+
+/// A transfer goes to a synced target heard from within two heartbeats (here of 3 ticks): at
+/// 6 ticks since it was heard the leader hands over, at 7 it waits.
+#[test]
+fn a_transfer_goes_to_a_target_heard_from_within_two_heartbeats() {
+    for (silent_ticks, hands_over) in [(6, true), (7, false)] {
+        let mut node = established_node_1_on(Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2).timeouts(20, 3));
+        node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 }).unwrap();
+        for tick in 1..=silent_ticks {
+            if tick == silent_ticks {
+                node.transfer_leadership(2).unwrap();
+            }
+            node.tick();
+            // Node 3 keeps the leader's quorum heard.
+            let _ = node.step_message(3, &Message::ReadProbeAck { epoch: 2, round: 0 });
+        }
+        let expected = if hands_over { zaxos::Role::Following } else { zaxos::Role::Leading };
+        assert_eq!(node.role(), expected, "{silent_ticks} ticks since node 2 was heard");
+    }
 }
