@@ -2338,3 +2338,30 @@ fn a_transfer_goes_to_a_target_heard_from_within_two_heartbeats() {
         assert_eq!(node.role(), expected, "{silent_ticks} ticks since node 2 was heard");
     }
 }
+
+/// A leader whose last zxid counter a membership change took gives up its epoch at the next
+/// tick, with no proposal to find it out (a new epoch starts the counter over).
+#[test]
+fn a_leader_gives_up_a_used_up_epoch_at_the_next_tick() {
+    let mut config = Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2);
+    config.zxid_counter_max = 1;
+    let mut node = established_node_1_on(config);
+    assert_eq!(node.change_membership(zaxos::MembershipChange::AddObserver(4)), Ok(Zxid::new(2, 1)));
+    assert!(node.is_established_leader());
+    node.tick();
+    assert_eq!(node.role(), zaxos::Role::Looking);
+}
+
+/// Check-quorum runs once an election timeout: a leader that hears from no other voter
+/// steps down at the first check that finds none heard since the one before, not earlier.
+#[test]
+fn a_leader_that_hears_no_majority_steps_down_at_a_check() {
+    let mut node = established_node_1();
+    assert_eq!(node.now_ticks(), 2, "node 2 last heard, and the leader started, at tick 2");
+    for _ in 0..19 {
+        node.tick();
+    }
+    assert!(node.is_established_leader(), "at tick 21: the check at 12 found node 2 heard at 2");
+    node.tick();
+    assert_eq!(node.role(), zaxos::Role::Looking, "the check at 22");
+}
