@@ -2365,3 +2365,60 @@ fn a_leader_that_hears_no_majority_steps_down_at_a_check() {
     node.tick();
     assert_eq!(node.role(), zaxos::Role::Looking, "the check at 22");
 }
+
+/// The receivers of the HEARTBEATs `node` queued; everything queued is taken.
+fn heartbeats_to(node: &mut TestNode) -> Vec<u16> {
+    std::iter::from_fn(|| node.poll_message().map(|(to, m)| (to, matches!(m, Message::Heartbeat { .. })))).filter(|(_, beat)| *beat).map(|(to, _)| to).collect()
+}
+
+/// In discovery, a promiser waits for the leader's quorum without heartbeats, but while the
+/// leader fetches a history the promisers get heartbeats, so they do not give up on it.
+#[test]
+fn promisers_get_heartbeats_only_while_the_leader_fetches() {
+    let hard = zaxos::storage::HardState { accepted_epoch: 1, current_epoch: 1, ..Default::default() };
+    let config = Config::new(1, &[1, 2, 3, 4, 5], &[]).unwrap().inflight_entries_max(2);
+    let mut node = leading_node_1_on(config, hard, &epoch_1(3));
+    for id in [2, 3, 4] {
+        node.step_message(id, &Message::FollowerInfo { accepted_epoch: 1, exchange: u64::from(id) }).unwrap();
+    }
+    make_durable(&mut node);
+    let promise = |exchange: u64, last: Zxid| Message::AckEpoch { epoch: 2, exchange, current_epoch: 1, last, promised: true };
+    node.step_message(2, &promise(2, Zxid::new(1, 3))).unwrap();
+    let mut beats = Vec::new();
+    for _ in 0..2 {
+        node.tick();
+        beats.extend(heartbeats_to(&mut node));
+    }
+    assert_eq!(beats, Vec::<u16>::new(), "no quorum of promises yet, nothing fetched");
+    node.step_message(3, &promise(3, Zxid::new(1, 5))).unwrap();
+    let mut beats = Vec::new();
+    for _ in 0..2 {
+        node.tick();
+        beats.extend(heartbeats_to(&mut node));
+    }
+    beats.sort();
+    assert_eq!(beats, vec![2, 3], "fetching from node 3: the promisers wait, heard from");
+}
+
+/// Go back N: a follower whose window has not moved for two heartbeats (here of 3 ticks)
+/// is sent again what it did not acknowledge, at the first heartbeat after that, not before.
+#[test]
+fn a_stalled_window_is_sent_again_after_two_heartbeats() {
+    for wait in 0..3 {
+        let mut node = established_node_1_on(Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2).timeouts(20, 3));
+        for _ in 0..wait {
+            node.tick();
+        }
+        propose_durably(&mut node, 2);
+        assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1 2:2"]);
+        node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 1) }).unwrap();
+        let progress_at = node.now_ticks();
+        let resent_at = (1..=12).find_map(|_| {
+            node.tick();
+            let _ = node.step_message(3, &Message::ReadProbeAck { epoch: 2, round: 0 });
+            sent_to(&mut node, 2).contains(&"DIFF 2:2".to_string()).then(|| node.now_ticks())
+        });
+        let waited = resent_at.map(|at| at - progress_at);
+        assert!(waited.is_some_and(|w| (6..6 + 3).contains(&w)), "after {wait} ticks: sent again {waited:?} ticks after the last progress");
+    }
+}
