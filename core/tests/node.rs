@@ -2025,7 +2025,7 @@ fn a_fetch_that_would_probe_below_the_commit_point_steps_aside() {
 }
 
 /// What `node` queued for `peer`, in short ("DIFF 1:1 1:2" for a PROPOSAL or DIFF,
-/// "NEWLEADER 1:4", "SNAP 6" and "SNAP 6@19" for chunks at offset 0 and 19); other messages
+/// "NEWLEADER 1:4", "SNAP 6@19+19" for a chunk of 19 bytes at offset 19 of snapshot 6); other messages
 /// are left out; everything queued is taken (for every peer).
 fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
     sent_all(node).into_iter().filter(|(to, _)| *to == peer).map(|(_, said)| said).collect()
@@ -2038,8 +2038,7 @@ fn sent_all(node: &mut TestNode) -> Vec<(u16, String)> {
         let said = match message {
             Message::Proposal(p) => p.entries.iter().fold("DIFF".to_string(), |s, e| format!("{s} {}", e.unwrap().0)),
             Message::NewLeader { last, .. } => format!("NEWLEADER {last}"),
-            Message::SnapChunk(chunk) if chunk.offset == 0 => format!("SNAP {}", chunk.index),
-            Message::SnapChunk(chunk) => format!("SNAP {}@{}", chunk.index, chunk.offset),
+            Message::SnapChunk(chunk) => format!("SNAP {}@{}+{}", chunk.index, chunk.offset, chunk.data.0.len()),
             _ => continue,
         };
         sent.push((to, said));
@@ -2127,7 +2126,8 @@ fn a_synced_followers_report_rewinds_the_window_or_asks_for_the_snapshot() {
     node.step_message(2, &Message::SyncState { epoch: 2, exchange: 5, last: Zxid::new(1, 2) }).unwrap();
     assert_eq!(sent_to(&mut node, 2), Vec::<String>::new(), "node 2 acknowledged 2:4: a delayed report");
     node.step_message(3, &Message::SyncState { epoch: 2, exchange: 7, last: Zxid::new(1, 3) }).unwrap();
-    assert_eq!(sent_to(&mut node, 3), vec!["SNAP 6"], "node 3 acknowledged 1:4 only");
+    let total = node.storage().snapshot_data().len();
+    assert_eq!(sent_to(&mut node, 3), vec![format!("SNAP 6@0+{total}")], "node 3 acknowledged 1:4 only");
 }
 
 /// Node 1 established as `established_node_1` (with `config`), node 3 synced at 1:4 (handshake
@@ -2172,16 +2172,16 @@ fn snapshot_acknowledgements_move_the_transfer_on_and_delayed_ones_do_not() {
     let total = node.storage().snapshot_data().len() as u32;
     assert!(total > 2 * 19 && total <= 3 * 19, "three chunks: {total} bytes");
     node.step_message(3, &Message::SyncState { epoch: 2, exchange: 7, last: Zxid::new(1, 3) }).unwrap();
-    assert_eq!(sent_to(&mut node, 3), vec!["SNAP 6"]);
+    assert_eq!(sent_to(&mut node, 3), vec!["SNAP 6@0+19"]);
     let ack = |node: &mut TestNode, offset: u32| {
         let result = node.step_message(3, &Message::SnapAck { epoch: 2, exchange: 7, index: 6, offset });
         (result, sent_to(node, 3))
     };
-    assert_eq!(ack(&mut node, 19), (Ok(()), vec!["SNAP 6@19".to_string()]));
-    assert_eq!(ack(&mut node, 19), (Ok(()), vec!["SNAP 6@19".to_string()]), "the same offset: the chunk again");
-    assert_eq!(ack(&mut node, 38), (Ok(()), vec!["SNAP 6@38".to_string()]));
+    assert_eq!(ack(&mut node, 19), (Ok(()), vec!["SNAP 6@19+19".to_string()]));
+    assert_eq!(ack(&mut node, 19), (Ok(()), vec!["SNAP 6@19+19".to_string()]), "the same offset: the chunk again");
+    assert_eq!(ack(&mut node, 38), (Ok(()), vec![format!("SNAP 6@38+{}", total - 38)]));
     assert_eq!(ack(&mut node, 19), (Err(StepError::Duplicate), vec![]), "a delayed one");
-    assert_eq!(ack(&mut node, 0), (Ok(()), vec!["SNAP 6".to_string()]), "start over");
+    assert_eq!(ack(&mut node, 0), (Ok(()), vec!["SNAP 6@0+19".to_string()]), "start over");
     assert_eq!(ack(&mut node, total), (Ok(()), vec!["DIFF 2:3 2:4".to_string()]));
 }
 
@@ -2421,4 +2421,27 @@ fn a_stalled_window_is_sent_again_after_two_heartbeats() {
         let waited = resent_at.map(|at| at - progress_at);
         assert!(waited.is_some_and(|w| (6..6 + 3).contains(&w)), "after {wait} ticks: sent again {waited:?} ticks after the last progress");
     }
+}
+
+/// The leader sends to its peers in turn, one message each, so one peer never holds up
+/// another: here entries that take a message each go out to nodes 2 and 3 alternately.
+/// And no more than the window (two entries) is in flight to a peer.
+#[test]
+fn the_leader_sends_to_its_peers_in_turn_within_each_window() {
+    let config = Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2).message_bytes_max(zaxos::limits::MESSAGE_BYTES_MIN);
+    let mut node = established_node_1_on(config);
+    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
+    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
+    assert_eq!(sent_to(&mut node, 3), vec!["NEWLEADER 1:4"]);
+    node.step_message(3, &Message::Ack { epoch: 2, exchange: 7, zxid: Zxid::new(1, 4) }).unwrap();
+    let payload = [7u8; 30];
+    for _ in 0..3 {
+        node.propose(&payload).unwrap();
+    }
+    make_durable(&mut node);
+    let sent = sent_all(&mut node);
+    let expected: Vec<(u16, String)> = [(2, "2:1"), (3, "2:1"), (2, "2:2"), (3, "2:2")].iter().map(|(to, z)| (*to, format!("DIFF {z}"))).collect();
+    assert_eq!(sent, expected, "2:3 waits for room in the windows");
+    node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 1) }).unwrap();
+    assert_eq!(sent_all(&mut node), vec![(2, "DIFF 2:3".to_string())], "one in flight to node 2: room for one");
 }
