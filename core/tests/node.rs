@@ -2445,3 +2445,25 @@ fn the_leader_sends_to_its_peers_in_turn_within_each_window() {
     node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 1) }).unwrap();
     assert_eq!(sent_all(&mut node), vec![(2, "DIFF 2:3".to_string())], "one in flight to node 2: room for one");
 }
+
+/// A PROPOSAL takes as many entries as fit the host's buffer, to the byte: an entry that
+/// would overflow it by one byte is not sent (the PROPOSAL goes out without it, nothing is
+/// dropped, and the entry is not skipped); one that fills it exactly is sent.
+#[test]
+fn a_proposal_fits_the_hosts_buffer_to_the_byte() {
+    let mut node = established_node_1();
+    node.propose(&[7; 30]).unwrap();
+    make_durable(&mut node);
+    let exact = zaxos::limits::HEADER_BYTES + zaxos::limits::PROPOSAL_OVERHEAD_BYTES_MAX + wire::entry_len(Zxid::new(2, 1), 30);
+    let sent = |node: &mut TestNode, buffer_bytes: usize| {
+        let mut buf = vec![0u8; buffer_bytes];
+        let t = node.poll_transmit(&mut buf).expect("a PROPOSAL to node 2");
+        match wire::decode(&buf[..t.len], CLUSTER, t.to, 4096) {
+            Ok((_, Message::Proposal(p))) => p.entries.iter().map(|e| e.unwrap().0).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(sent(&mut node, exact - 1), vec![], "one byte short");
+    assert_eq!(node.sends_dropped(), 0);
+    assert_eq!(sent(&mut node, exact), vec![Zxid::new(2, 1)], "exactly");
+}

@@ -1045,3 +1045,40 @@ impl Leader {
         crate::wire::Vote { leader: core.me(), zxid: core.durable_zxid(), epoch: self.epoch, connected: true }
     }
 }
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::Leader;
+    use crate::storage::{HeaplessStorage, Storage, VecStorage};
+    use crate::{wire, Zxid};
+
+    /// `fit`'s answer for every range and budget: the entries it takes fit the budget on the
+    /// wire, and the next one (if allowed) would not. With storage that hands out payloads in
+    /// one piece (`VecStorage`, the one-step path) and without (`HeaplessStorage`).
+    #[test]
+    fn fit_takes_exactly_what_fits_the_budget() {
+        let mut vec = VecStorage::new(64, 4096, 64);
+        let mut heapless = HeaplessStorage::<64, 4096, 64>::new();
+        for counter in 1..=40u32 {
+            let payload = [7u8; 10];
+            vec.append(Zxid::new(1, counter), &payload).unwrap();
+            heapless.append(Zxid::new(1, counter), &payload).unwrap();
+        }
+        let storages: [&dyn Fn(u64, u64, usize) -> (u64, usize); 2] = [&|f, l, b| Leader::fit(&vec, f, l, b), &|f, l, b| Leader::fit(&heapless, f, l, b)];
+        let wire_bytes = |first: u64, last: u64| (first..=last).map(|i| wire::entry_len(Zxid::new(1, i as u32), 10)).sum::<usize>();
+        for fit in storages {
+            for first in 1..=40u64 {
+                for last_allowed in first - 1..=40 {
+                    for budget in [0, 12, 13, 14, 100, 298, 299, 300, 600] {
+                        let (last, bytes) = fit(first, last_allowed, budget);
+                        let case = format!("{first}..={last_allowed} in {budget} bytes: {last}");
+                        assert!(last + 1 >= first && last <= last_allowed, "{case}");
+                        assert_eq!(bytes, 10 * (last + 1 - first) as usize, "{case}");
+                        assert!(wire_bytes(first, last) <= budget, "{case}");
+                        assert!(last == last_allowed || wire_bytes(first, last + 1) > budget, "{case}: one more fits");
+                    }
+                }
+            }
+        }
+    }
+}
