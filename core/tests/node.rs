@@ -2467,3 +2467,44 @@ fn a_proposal_fits_the_hosts_buffer_to_the_byte() {
     assert_eq!(node.sends_dropped(), 0);
     assert_eq!(sent(&mut node, exact), vec![Zxid::new(2, 1)], "exactly");
 }
+
+/// A batch proposed at the last counter of an epoch: its one payload is taken under that
+/// counter, and the leader gives up the used-up epoch at once, as `propose` would.
+#[test]
+fn a_batch_at_the_last_counter_gives_up_the_epoch_at_once() {
+    let mut t = Trio::with_zxid_counter_max(3);
+    t.settle(40);
+    let leader = t.leader();
+    let epoch = t.nodes[leader].epoch();
+    t.nodes[leader].propose(b"a").unwrap();
+    t.nodes[leader].propose(b"b").unwrap();
+    let batch = t.nodes[leader].propose_batch([b"c"]).unwrap();
+    assert_eq!((batch.taken, batch.first), (1, Some(zaxos::Proposed::Local(Zxid::new(epoch, 3)))));
+    assert_ne!(t.nodes[leader].role(), zaxos::Role::Leading, "the epoch is used up");
+}
+
+/// A payload of exactly the largest size is taken in a batch as singly.
+#[test]
+fn a_batch_takes_a_payload_of_exactly_the_largest_size() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let max = t.nodes[leader].config().payload_bytes_max();
+    let batch = t.nodes[leader].propose_batch([vec![1u8; max], vec![2u8; max + 1]]);
+    assert_eq!(batch.map(|b| b.taken), Ok(1), "the largest taken, the one past it refused");
+}
+
+/// A batch is one write naming exactly its positions; the next batch, once that write is
+/// taken, is a write of its own.
+#[test]
+fn a_batch_is_one_write_of_exactly_its_positions() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    for round in 0..2 {
+        let first = t.nodes[leader].storage_last_index() + 1;
+        assert_eq!(t.nodes[leader].propose_batch([b"a", b"b", b"c"]).map(|b| b.taken), Ok(3));
+        let writes: Vec<WriteKind> = std::iter::from_fn(|| t.nodes[leader].poll_write().map(|w| w.kind)).collect();
+        assert_eq!(writes, vec![WriteKind::Append { first, last: first + 2 }], "round {round}");
+    }
+}
