@@ -940,4 +940,50 @@ mod tests {
         assert_eq!(next, u64::from(incarnation + 1) << 32 | 1, "and the count starts over in it");
         assert!(!core.exchange_ready(), "ids of the new incarnation wait until it is durable");
     }
+
+    /// `append_uniform_to` on a fresh node (room for four entries): the result, and the node.
+    fn uniform(prev: Zxid, first: Zxid, stride: u32, data: &[u8]) -> (Result<usize, StepError>, Core<HeaplessStorage<4, 256, 64>>) {
+        let mut core = started();
+        let mut batch = Appends { first: 0, last: 0 };
+        let result = core.append_uniform_to(&mut batch, prev, 1, first, stride, data);
+        (result, core)
+    }
+
+    /// A uniform batch is checked whole before any of it goes in: a zero stride, a partial
+    /// last entry, a first entry that does not follow, counters past the last there is, an
+    /// entry that is neither a command nor a valid membership. At the last counter it goes in;
+    /// a membership among its entries is noted as pending; storage takes what it has room for.
+    #[test]
+    fn a_uniform_batch_is_checked_whole_before_it_goes_in() {
+        let malformed = Err(StepError::Wire(crate::wire::WireError::Malformed));
+        let z = |counter: u32| Zxid::new(1, counter);
+        assert_eq!(uniform(Zxid::ZERO, z(1), 0, b"ab").0, malformed, "a zero stride");
+        assert_eq!(uniform(Zxid::ZERO, z(1), 2, b"abc").0, malformed, "a partial entry");
+        assert!(matches!(uniform(Zxid::ZERO, z(2), 1, b"ab").0, Err(StepError::Implausible(_))), "a gap");
+        assert_eq!(uniform(z(u32::MAX - 1), z(u32::MAX), 2, b"abcd").0, malformed, "past the last counter");
+        assert_eq!(uniform(z(u32::MAX - 1), z(u32::MAX), 2, b"ab").0, Ok(1), "at the last counter");
+        assert_eq!(uniform(z(1 << 16), z((1 << 16) + 1), 1, &[7; 1 << 16]).0, Ok(4), "counters far from the last: what fits");
+        assert_eq!(uniform(Zxid::ZERO, z(1), 2, &[b'a', b'b', stored::ESCAPE, 2]).0, malformed, "an unknown escape");
+        let (result, core) = uniform(Zxid::ZERO, z(1), 2, &[stored::ESCAPE, 0, b'a', b'b']);
+        assert_eq!((result, core.membership_pending.is_some()), (Ok(2), false), "an escaped command");
+        // Voters 1, 2, 3 and 4, no observer.
+        let entry = [&stored::MEMBERSHIP_MARK[..], &[4, 1, 0, 2, 0, 3, 0, 4, 0, 0]].concat();
+        let (result, core) = uniform(Zxid::ZERO, z(1), entry.len() as u32, &entry);
+        assert_eq!((result, core.membership_pending.as_ref().map(|(at, _)| *at)), (Ok(1), Some(1)), "a membership");
+    }
+
+    /// A run of appends storage took nothing of queues no write.
+    #[test]
+    fn a_run_storage_took_nothing_of_is_no_write() {
+        let mut core = started();
+        while core.poll_write().is_some() {} // the start's incarnation
+        let mut batch = core.begin_appends().unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(core.append_uniform_to(&mut batch, Zxid::ZERO, 1, Zxid::new(1, 1), 1, b"abcd"), Ok(4));
+        core.end_appends(batch).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(core.poll_write().map(|w| w.kind), Some(WriteKind::Append { first: 1, last: 4 }));
+        let mut batch = core.begin_appends().unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(core.append_uniform_to(&mut batch, Zxid::new(1, 4), 1, Zxid::new(1, 5), 1, b"e"), Ok(0), "full");
+        core.end_appends(batch).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(core.poll_write(), None);
+    }
 }

@@ -2508,3 +2508,23 @@ fn a_batch_is_one_write_of_exactly_its_positions() {
         assert_eq!(writes, vec![WriteKind::Append { first, last: first + 2 }], "round {round}");
     }
 }
+
+/// With its write queue full, a leader still takes a proposal into the last write while the
+/// host has not taken it (the append grows); once the host took it, the next one is busy.
+#[test]
+fn a_full_write_queue_still_extends_an_append_the_host_has_not_taken() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    t.hold[leader] = true;
+    while t.nodes[leader].propose(b"x").is_ok() {
+        t.drain(leader);
+    }
+    assert_eq!(t.held[leader].len(), zaxos::limits::WRITES_PENDING_MAX, "the queue is full of appends taken");
+    let oldest = t.held[leader].remove(0);
+    t.nodes[leader].durable(oldest);
+    assert!(t.nodes[leader].propose(b"y").is_ok(), "the slot freed");
+    assert!(t.nodes[leader].propose(b"z").is_ok(), "the queue is full again, but its last append is not taken: it grows");
+    t.drain(leader);
+    assert_eq!(t.nodes[leader].propose(b"w"), Err(ProposeError::Busy));
+}
