@@ -972,6 +972,73 @@ mod tests {
         assert_eq!((result, core.membership_pending.as_ref().map(|(at, _)| *at)), (Ok(1), Some(1)), "a membership");
     }
 
+    /// Appends `entries` (counters of epoch 1, payload "e", or a membership) as one run.
+    fn run(core: &mut Core<HeaplessStorage<4, 256, 64>>, entries: &[(u32, &[u8])]) {
+        let mut batch = core.begin_appends().unwrap_or_else(|e| panic!("{e:?}"));
+        for (counter, stored) in entries {
+            core.append_to(&mut batch, Zxid::new(1, *counter), stored).unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        core.end_appends(batch).unwrap_or_else(|e| panic!("{e:?}"));
+    }
+
+    /// A truncation rewrites the writes the host has not taken so that none names an entry
+    /// that is gone: an append past the truncation becomes a truncation, one across it ends
+    /// there, one ending at it stays; writes taken already are left alone.
+    #[test]
+    fn a_truncation_rewrites_the_writes_not_taken_yet() {
+        let mut core = started();
+        while core.poll_write().is_some() {} // the start's incarnation
+        run(&mut core, &[(1, b"e"), (2, b"e")]);
+        let hard = core.storage.hard_state();
+        core.set_hard_state(hard).unwrap_or_else(|e| panic!("{e:?}"));
+        run(&mut core, &[(3, b"e"), (4, b"e")]);
+        core.truncate_after(1).unwrap_or_else(|e| panic!("{e:?}"));
+        let writes: std::vec::Vec<WriteKind> = core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect();
+        assert_eq!(writes, [WriteKind::Append { first: 1, last: 1 }, WriteKind::HardState(hard), WriteKind::Truncate { after: 1 }, WriteKind::Truncate { after: 1 }]);
+
+        let mut core = started();
+        while core.poll_write().is_some() {}
+        run(&mut core, &[(1, b"e")]);
+        assert_eq!(core.poll_write().map(|w| w.kind), Some(WriteKind::Append { first: 1, last: 1 }), "taken");
+        run(&mut core, &[(2, b"e"), (3, b"e")]);
+        core.truncate_after(2).unwrap_or_else(|e| panic!("{e:?}"));
+        let writes: std::vec::Vec<WriteKind> = core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect();
+        assert_eq!(writes, [WriteKind::Append { first: 2, last: 2 }, WriteKind::Truncate { after: 2 }]);
+    }
+
+    /// A membership change pending at a position survives a truncation after it, and is
+    /// dropped by one before it (it was never committed).
+    #[test]
+    fn a_pending_membership_goes_only_with_its_entry() {
+        let membership: &[u8] = &[0xFF, 1, 4, 1, 0, 2, 0, 3, 0, 4, 0, 0];
+        let mut core = started();
+        run(&mut core, &[(1, b"e"), (2, membership), (3, b"e")]);
+        assert_eq!(core.membership_pending.as_ref().map(|(at, _)| *at), Some(2));
+        core.truncate_after(2).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(core.membership_pending.as_ref().map(|(at, _)| *at), Some(2), "after it: kept");
+        core.truncate_after(1).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(core.membership_pending.is_none(), "before it: dropped");
+    }
+
+    /// A received snapshot below the commit point is a conflict, and one that finds the write
+    /// queue full is busy: either way nothing is installed.
+    #[test]
+    fn a_snapshot_below_the_commit_point_or_into_a_full_queue_is_not_installed() {
+        let mut core = started();
+        run(&mut core, &[(1, b"e"), (2, b"e"), (3, b"e")]);
+        core.commit_index = 2;
+        let receive = |core: &mut Core<HeaplessStorage<4, 256, 64>>| core.storage.receive_snapshot_chunk(0, b"snap").unwrap_or_else(|e| panic!("{e:?}"));
+        receive(&mut core);
+        assert_eq!(core.install_snapshot(1, Zxid::new(1, 1), 4), Err(StepError::Conflict));
+        let hard = core.storage.hard_state();
+        while core.writes_free() > 0 {
+            core.set_hard_state(hard).unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        receive(&mut core);
+        assert_eq!(core.install_snapshot(3, Zxid::new(1, 3), 4), Err(StepError::Busy));
+        assert_eq!(core.storage.snapshot_point(), (0, Zxid::ZERO), "nothing installed");
+    }
+
     /// A run of appends storage took nothing of queues no write.
     #[test]
     fn a_run_storage_took_nothing_of_is_no_write() {
