@@ -1036,7 +1036,47 @@ mod tests {
         }
         receive(&mut core);
         assert_eq!(core.install_snapshot(3, Zxid::new(1, 3), 4), Err(StepError::Busy));
+        assert_eq!(core.install_snapshot(2, Zxid::new(1, 2), 4), Err(StepError::Busy), "at the commit point");
         assert_eq!(core.storage.snapshot_point(), (0, Zxid::ZERO), "nothing installed");
+    }
+
+    /// A received snapshot rewrites the writes the host has not taken: one that keeps the
+    /// history after it leaves appends of what follows it (cut to start after it) and makes
+    /// the others no-ops; one that replaces the history turns every append into a truncation.
+    #[test]
+    fn an_installed_snapshot_rewrites_the_writes_not_taken_yet() {
+        for (zxid, replaces) in [(Zxid::new(1, 3), false), (Zxid::new(2, 7), true)] {
+            let mut core = started();
+            while core.poll_write().is_some() {}
+            run(&mut core, &[(1, b"e")]);
+            assert!(core.poll_write().is_some(), "taken");
+            run(&mut core, &[(2, b"e")]);
+            let hard = core.storage.hard_state();
+            core.set_hard_state(hard).unwrap_or_else(|e| panic!("{e:?}"));
+            run(&mut core, &[(3, b"e"), (4, b"e")]);
+            core.storage.receive_snapshot_chunk(0, &[3, 1, 0, 2, 0, 3, 0, 0, b's']).unwrap_or_else(|e| panic!("{e:?}"));
+            core.install_snapshot(3, zxid, 9).unwrap_or_else(|e| panic!("{e:?}"));
+            let writes: std::vec::Vec<WriteKind> = core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect();
+            let expected = if replaces {
+                [WriteKind::Truncate { after: 0 }, WriteKind::HardState(hard), WriteKind::Truncate { after: 0 }]
+            } else {
+                [WriteKind::Truncate { after: 4 }, WriteKind::HardState(hard), WriteKind::Append { first: 4, last: 4 }]
+            };
+            assert_eq!(writes[..3], expected, "replacing the history: {replaces}");
+            assert_eq!(writes[3], WriteKind::Snapshot { index: 3, zxid, replaces_history: replaces });
+        }
+    }
+
+    /// A received snapshot whose membership differs from the node's changes it, and says so;
+    /// one with the same membership does not.
+    #[test]
+    fn an_installed_snapshot_with_another_membership_changes_it() {
+        for (head, changed) in [(&[3u8, 1, 0, 2, 0, 3, 0, 0][..], false), (&[4, 1, 0, 2, 0, 3, 0, 4, 0, 0], true)] {
+            let mut core = started();
+            core.storage.receive_snapshot_chunk(0, head).unwrap_or_else(|e| panic!("{e:?}"));
+            core.install_snapshot(5, Zxid::new(1, 5), head.len() as u32).unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!((core.membership_changed, core.config.voters.len()), (changed, head[0] as usize));
+        }
     }
 
     /// A run of appends storage took nothing of queues no write.
