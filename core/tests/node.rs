@@ -2528,3 +2528,26 @@ fn a_full_write_queue_still_extends_an_append_the_host_has_not_taken() {
     t.drain(leader);
     assert_eq!(t.nodes[leader].propose(b"w"), Err(ProposeError::Busy));
 }
+
+/// A node asks its host for a snapshot once its history is half full, not before, and asks
+/// again only once it applied more since (not at every commit).
+#[test]
+fn a_snapshot_is_wanted_once_the_history_is_half_full() {
+    let mut t = Trio::new();
+    t.settle(40);
+    let leader = t.leader();
+    let mut asked = Vec::new();
+    for _ in 0..28 {
+        t.nodes[leader].propose(b"x").unwrap();
+        t.drain(leader);
+        t.settle(2);
+        for event in t.events[leader].drain(..) {
+            if let zaxos::Event::SnapshotWanted { used_percent, .. } = event {
+                asked.push(used_percent);
+            }
+        }
+    }
+    assert!(!asked.is_empty(), "28 of 32 entries held");
+    assert!(asked.iter().all(|&used| used >= 50), "{asked:?}");
+    assert!(asked.len() < 12, "12 commits past half: {asked:?}");
+}
