@@ -2551,3 +2551,15 @@ fn a_snapshot_is_wanted_once_the_history_is_half_full() {
     assert!(asked.iter().all(|&used| used >= 50), "{asked:?}");
     assert!(asked.len() < 12, "12 commits past half: {asked:?}");
 }
+
+/// Only a leader's own claim is followed: a follower whose notification names itself (stale
+/// or forged) is not.
+#[test]
+fn a_looking_node_follows_a_leaders_own_claim_only() {
+    for (state, follows) in [(wire::PeerState::Following, false), (wire::PeerState::Leading, true)] {
+        let mut node = started(1, &[1, 2, 3], &[]);
+        let round = node.round();
+        let _ = node.step(&notification(2, 1, round, state, vote_for(2, true)));
+        assert_eq!(node.role() == zaxos::Role::Following, follows, "{state:?}");
+    }
+}
