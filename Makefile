@@ -57,7 +57,7 @@ sim:
 	@test -d core || { echo "not built yet: core missing" >&2; exit 1; }
 	@cargo run --release -q -p zaxos --features sim --bin zaxos-sim -- --seeds $(SEEDS) --ticks $(TICKS) $(SIM_FLAGS)
 
-# Mutation testing of the protocol code (scripts/mutants.sh; MUTANTS_SHARD=k/n, MUTANTS_FILES=…):
+# Mutation testing of the protocol code (scripts/mutants.sh; MUTANTS_SHARD=k/n, MUTANTS_FILES=…, MUTANTS_RE=…):
 # writes target/mutants/report.md with the kill rate and the surviving mutants.
 mutants:
 	@scripts/mutants.sh
