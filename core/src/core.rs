@@ -981,6 +981,11 @@ mod tests {
         core.end_appends(batch).unwrap_or_else(|e| panic!("{e:?}"));
     }
 
+    /// Every write the host has not taken yet, taken.
+    fn taken_writes(core: &mut Core<HeaplessStorage<4, 256, 64>>) -> std::vec::Vec<WriteKind> {
+        core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect()
+    }
+
     /// A truncation rewrites the writes the host has not taken so that none names an entry
     /// that is gone: an append past the truncation becomes a truncation, one across it ends
     /// there, one ending at it stays; writes taken already are left alone.
@@ -993,7 +998,7 @@ mod tests {
         core.set_hard_state(hard).unwrap_or_else(|e| panic!("{e:?}"));
         run(&mut core, &[(3, b"e"), (4, b"e")]);
         core.truncate_after(1).unwrap_or_else(|e| panic!("{e:?}"));
-        let writes: std::vec::Vec<WriteKind> = core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect();
+        let writes = taken_writes(&mut core);
         assert_eq!(writes, [WriteKind::Append { first: 1, last: 1 }, WriteKind::HardState(hard), WriteKind::Truncate { after: 1 }, WriteKind::Truncate { after: 1 }]);
 
         let mut core = started();
@@ -1002,7 +1007,7 @@ mod tests {
         assert_eq!(core.poll_write().map(|w| w.kind), Some(WriteKind::Append { first: 1, last: 1 }), "taken");
         run(&mut core, &[(2, b"e"), (3, b"e")]);
         core.truncate_after(2).unwrap_or_else(|e| panic!("{e:?}"));
-        let writes: std::vec::Vec<WriteKind> = core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect();
+        let writes = taken_writes(&mut core);
         assert_eq!(writes, [WriteKind::Append { first: 2, last: 2 }, WriteKind::Truncate { after: 2 }]);
     }
 
@@ -1056,7 +1061,7 @@ mod tests {
             run(&mut core, &[(3, b"e"), (4, b"e")]);
             core.storage.receive_snapshot_chunk(0, &[3, 1, 0, 2, 0, 3, 0, 0, b's']).unwrap_or_else(|e| panic!("{e:?}"));
             core.install_snapshot(3, zxid, 9).unwrap_or_else(|e| panic!("{e:?}"));
-            let writes: std::vec::Vec<WriteKind> = core::iter::from_fn(|| core.poll_write().map(|w| w.kind)).collect();
+            let writes = taken_writes(&mut core);
             let expected = if replaces {
                 [WriteKind::Truncate { after: 0 }, WriteKind::HardState(hard), WriteKind::Truncate { after: 0 }]
             } else {

@@ -1439,7 +1439,12 @@ fn hard_state(accepted_epoch: u32, promised_leader: u16) -> zaxos::storage::Hard
 
 /// What `pick` takes from each message `node` queued, in order; everything queued is taken.
 fn picked<T>(node: &mut TestNode, mut pick: impl FnMut(&Message<'_>) -> Option<T>) -> Vec<T> {
-    std::iter::from_fn(|| node.poll_message().map(|(_, message)| pick(&message))).flatten().collect()
+    picked_with_receiver(node, |_, message| pick(message))
+}
+
+/// As `picked`, with each message's receiver.
+fn picked_with_receiver<T>(node: &mut TestNode, mut pick: impl FnMut(u16, &Message<'_>) -> Option<T>) -> Vec<T> {
+    std::iter::from_fn(|| node.poll_message().map(|(to, message)| pick(to, &message))).flatten().collect()
 }
 
 /// A chunk of a 4-byte snapshot at `(index, zxid)` from node 2 in epoch 2, handshake `exchange`.
@@ -1849,13 +1854,10 @@ fn a_leader_establishes_only_once_its_chosen_epoch_is_durable() {
 
 /// The FETCHes `node` queued, as (to, exchange, from, to); everything queued is taken.
 fn fetches(node: &mut TestNode) -> Vec<(u16, u64, Zxid, Zxid)> {
-    let mut sent = Vec::new();
-    while let Some((to, message)) = node.poll_message() {
-        if let Message::Fetch { exchange, from, to: upto, .. } = message {
-            sent.push((to, exchange, from, upto));
-        }
-    }
-    sent
+    picked_with_receiver(node, |to, message| match *message {
+        Message::Fetch { exchange, from, to: upto, .. } => Some((to, exchange, from, upto)),
+        _ => None,
+    })
 }
 
 /// Discovery takes the newest history among the promisers: node 1, holding 1:1..=1:3, fetches
@@ -2033,17 +2035,15 @@ fn sent_to(node: &mut TestNode, peer: u16) -> Vec<String> {
 
 /// As `sent_to`, for every peer: (receiver, message in short).
 fn sent_all(node: &mut TestNode) -> Vec<(u16, String)> {
-    let mut sent = Vec::new();
-    while let Some((to, message)) = node.poll_message() {
+    picked_with_receiver(node, |to, message| {
         let said = match message {
             Message::Proposal(p) => p.entries.iter().fold("DIFF".to_string(), |s, e| format!("{s} {}", e.unwrap().0)),
             Message::NewLeader { last, .. } => format!("NEWLEADER {last}"),
             Message::SnapChunk(chunk) => format!("SNAP {}@{}+{}", chunk.index, chunk.offset, chunk.data.0.len()),
-            _ => continue,
+            _ => return None,
         };
-        sent.push((to, said));
-    }
-    sent
+        Some((to, said))
+    })
 }
 
 /// Node 1 leading epoch 2 (two entries in flight to a peer at most), holding 1:1..=1:4, with
@@ -2066,6 +2066,15 @@ fn established_node_1_on(config: Config) -> TestNode {
     make_durable(&mut node);
     while node.poll_message().is_some() {}
     node
+}
+
+/// Learner `id` joins node 1 (as `established_node_1`, still holding 1:1..=1:4) in handshake
+/// `exchange`, without a promise, and is synced by a NEWLEADER it acknowledges.
+fn join_synced(node: &mut TestNode, id: u16, exchange: u64) {
+    node.step_message(id, &Message::FollowerInfo { accepted_epoch: 1, exchange }).unwrap();
+    node.step_message(id, &Message::AckEpoch { epoch: 2, exchange, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
+    assert_eq!(sent_to(node, id), vec!["NEWLEADER 1:4"]);
+    node.step_message(id, &Message::Ack { epoch: 2, exchange, zxid: Zxid::new(1, 4) }).unwrap();
 }
 
 /// Proposes `count` entries at `node` and makes them durable there.
@@ -2104,10 +2113,7 @@ fn a_syncing_learner_reports_move_the_diff_and_the_sync_ends_at_its_target() {
 fn a_synced_followers_report_rewinds_the_window_or_asks_for_the_snapshot() {
     let mut node = established_node_1();
     // Node 3 synced at 1:4, then hears nothing more.
-    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
-    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
-    assert_eq!(sent_to(&mut node, 3), vec!["NEWLEADER 1:4"]);
-    node.step_message(3, &Message::Ack { epoch: 2, exchange: 7, zxid: Zxid::new(1, 4) }).unwrap();
+    join_synced(&mut node, 3, 7);
 
     propose_durably(&mut node, 2);
     assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1 2:2"]);
@@ -2135,9 +2141,7 @@ fn a_synced_followers_report_rewinds_the_window_or_asks_for_the_snapshot() {
 /// (position 6) of `state`.
 fn compacted_past_node_3(config: Config, state: &[u8]) -> TestNode {
     let mut node = established_node_1_on(config);
-    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
-    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
-    node.step_message(3, &Message::Ack { epoch: 2, exchange: 7, zxid: Zxid::new(1, 4) }).unwrap();
+    join_synced(&mut node, 3, 7);
     propose_durably(&mut node, 4);
     assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1 2:2"]);
     node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 2) }).unwrap();
@@ -2197,8 +2201,7 @@ fn an_ack_during_sync_keeps_a_leader_from_giving_up() {
     // The epoch's write is held: node 1 cannot count itself, so the epoch is not established.
     let tick_heard = |node: &mut TestNode, ticks: usize| {
         for _ in 0..ticks {
-            node.tick();
-            let _ = node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 });
+            let _ = tick_hearing(node, 2);
         }
     };
     tick_heard(&mut node, 15);
@@ -2218,9 +2221,7 @@ fn an_observer_is_promoted_only_once_caught_up() {
     let mut node = established_node_1_on(Config::new(1, &[1, 2, 3], &[4]).unwrap().inflight_entries_max(2));
     let promote = zaxos::MembershipChange::PromoteToVoter(4);
     assert_eq!(node.change_membership(promote), Err(zaxos::MembershipError::NotCaughtUp(4)), "never heard from");
-    node.step_message(4, &Message::FollowerInfo { accepted_epoch: 1, exchange: 9 }).unwrap();
-    node.step_message(4, &Message::AckEpoch { epoch: 2, exchange: 9, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
-    node.step_message(4, &Message::Ack { epoch: 2, exchange: 9, zxid: Zxid::new(1, 4) }).unwrap();
+    join_synced(&mut node, 4, 9);
     propose_durably(&mut node, 1);
     assert_eq!(sent_to(&mut node, 2), vec!["DIFF 2:1"]);
     node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 1) }).unwrap();
@@ -2247,6 +2248,13 @@ fn a_sync_read_at_a_leader_is_answered_at_once() {
     assert_eq!(probes.len(), 1, "to node 2, the voter synced");
 }
 
+/// One tick at `node` (leading epoch 2), then a message from `from` that tells it only that
+/// `from` is alive: an answer to a read probe of round 0, older than any probe.
+fn tick_hearing(node: &mut TestNode, from: u16) -> Result<(), StepError> {
+    node.tick();
+    node.step_message(from, &Message::ReadProbeAck { epoch: 2, round: 0 })
+}
+
 /// A linearizable read at a leader that no majority confirms fails two election timeouts
 /// after it was asked, though the leader is still heard from and keeps leading.
 #[test]
@@ -2256,9 +2264,8 @@ fn an_unconfirmed_read_at_a_leader_fails_after_two_election_timeouts() {
     let id = node.read(zaxos::ReadKind::Linearizable).unwrap();
     let failed = |node: &mut TestNode| std::iter::from_fn(|| node.poll_event()).any(|e| e == zaxos::Event::ReadFailed { id });
     for tick in 1..=20 {
-        node.tick();
-        // Heard from, but no answer to the read's probe (round 0 is older than any probe).
-        node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 }).unwrap();
+        // Heard from, but no answer to the read's probe.
+        tick_hearing(&mut node, 2).unwrap();
         assert_eq!(failed(&mut node), tick == 20, "tick {tick}");
     }
     assert!(node.is_established_leader());
@@ -2311,8 +2318,7 @@ fn a_transfer_to_a_voter_that_never_catches_up_fails_after_two_election_timeouts
     let mut node = established_node_1();
     node.transfer_leadership(3).unwrap();
     for tick in 1..=20 {
-        node.tick();
-        node.step_message(2, &Message::ReadProbeAck { epoch: 2, round: 0 }).unwrap();
+        tick_hearing(&mut node, 2).unwrap();
         let failed = std::iter::from_fn(|| node.poll_event()).any(|e| e == zaxos::Event::TransferFailed { to: 3 });
         assert_eq!(failed, tick == 20, "tick {tick}");
     }
@@ -2330,9 +2336,8 @@ fn a_transfer_goes_to_a_target_heard_from_within_two_heartbeats() {
             if tick == silent_ticks {
                 node.transfer_leadership(2).unwrap();
             }
-            node.tick();
             // Node 3 keeps the leader's quorum heard.
-            let _ = node.step_message(3, &Message::ReadProbeAck { epoch: 2, round: 0 });
+            let _ = tick_hearing(&mut node, 3);
         }
         let expected = if hands_over { zaxos::Role::Following } else { zaxos::Role::Leading };
         assert_eq!(node.role(), expected, "{silent_ticks} ticks since node 2 was heard");
@@ -2368,7 +2373,7 @@ fn a_leader_that_hears_no_majority_steps_down_at_a_check() {
 
 /// The receivers of the HEARTBEATs `node` queued; everything queued is taken.
 fn heartbeats_to(node: &mut TestNode) -> Vec<u16> {
-    std::iter::from_fn(|| node.poll_message().map(|(to, m)| (to, matches!(m, Message::Heartbeat { .. })))).filter(|(_, beat)| *beat).map(|(to, _)| to).collect()
+    picked_with_receiver(node, |to, message| matches!(message, Message::Heartbeat { .. }).then_some(to))
 }
 
 /// In discovery, a promiser waits for the leader's quorum without heartbeats, but while the
@@ -2414,8 +2419,7 @@ fn a_stalled_window_is_sent_again_after_two_heartbeats() {
         node.step_message(2, &Message::Ack { epoch: 2, exchange: 5, zxid: Zxid::new(2, 1) }).unwrap();
         let progress_at = node.now_ticks();
         let resent_at = (1..=12).find_map(|_| {
-            node.tick();
-            let _ = node.step_message(3, &Message::ReadProbeAck { epoch: 2, round: 0 });
+            let _ = tick_hearing(&mut node, 3);
             sent_to(&mut node, 2).contains(&"DIFF 2:2".to_string()).then(|| node.now_ticks())
         });
         let waited = resent_at.map(|at| at - progress_at);
@@ -2430,10 +2434,7 @@ fn a_stalled_window_is_sent_again_after_two_heartbeats() {
 fn the_leader_sends_to_its_peers_in_turn_within_each_window() {
     let config = Config::new(1, &[1, 2, 3], &[]).unwrap().inflight_entries_max(2).message_bytes_max(zaxos::limits::MESSAGE_BYTES_MIN);
     let mut node = established_node_1_on(config);
-    node.step_message(3, &Message::FollowerInfo { accepted_epoch: 2, exchange: 7 }).unwrap();
-    node.step_message(3, &Message::AckEpoch { epoch: 2, exchange: 7, current_epoch: 1, last: Zxid::new(1, 4), promised: false }).unwrap();
-    assert_eq!(sent_to(&mut node, 3), vec!["NEWLEADER 1:4"]);
-    node.step_message(3, &Message::Ack { epoch: 2, exchange: 7, zxid: Zxid::new(1, 4) }).unwrap();
+    join_synced(&mut node, 3, 7);
     let payload = [7u8; 30];
     for _ in 0..3 {
         node.propose(&payload).unwrap();
