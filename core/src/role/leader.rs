@@ -74,6 +74,14 @@ struct Progress {
     data_sent: bool,
 }
 
+impl Progress {
+    /// Whether this peer, synced, acknowledged position `index` or past it in this handshake:
+    /// a report or an ACK of less is then a delayed one (used below the snapshot).
+    fn acknowledged_through(&self, index: u64) -> bool {
+        self.stage == Stage::Broadcast && self.acked_index >= index
+    }
+}
+
 /// A linearizable read waiting for a majority to confirm this leader still leads.
 #[derive(Debug)]
 pub(crate) struct PendingRead {
@@ -535,7 +543,8 @@ impl Leader {
                     peer.next_index = peer.next_index.min(index + 1);
                     return;
                 }
-                if peer.acked_index >= core.storage.snapshot_point().0 && last < core.storage.snapshot_point().1 {
+                let (snap_index, snap_zxid) = core.storage.snapshot_point();
+                if peer.acknowledged_through(snap_index) && last < snap_zxid {
                     // A delayed report from before the peer caught up: it holds what we compacted.
                     return;
                 }
@@ -570,8 +579,7 @@ impl Leader {
         let Some(index) = core.storage.index_at_or_before(zxid) else {
             // The learner holds less than our snapshot covers: only SNAP can bring it up. But
             // from a follower that acknowledged past the snapshot, it is a delayed ACK.
-            let delayed = peer.stage == Stage::Broadcast && peer.acked_index >= snap_index;
-            if !delayed && matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Broadcast) {
+            if !peer.acknowledged_through(snap_index) && matches!(peer.stage, Stage::AwaitingAck | Stage::Syncing { .. } | Stage::Broadcast) {
                 peer.stage = Stage::Snap { index: snap_index, offset: 0, sent: false };
             }
             return Ok(());
